@@ -1,0 +1,28 @@
+# drhost: top-level targets. Fragments in mk/ hold the details of each part.
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+
+BUILD ?= build
+DRHOST := $(BUILD)/drhost
+DRHOST_ASAN := $(BUILD)/drhost-asan
+
+include mk/host.mk
+-include mk/sim.mk
+
+.PHONY: all setup test demo bench lint fuzz clean sim-up sim-down
+
+setup:
+	@tools/setup.sh
+
+# Every test: C (through Lua specs, ASan/UBSan, valgrind, fuzz), Lua, simulator.
+test: setup all asan
+	@tools/run-tests.sh
+
+demo: setup all
+	@tools/demo.sh
+
+bench: setup all
+	@tools/bench.sh
+
+clean:
+	rm -rf $(BUILD)
