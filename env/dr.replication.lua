@@ -1,0 +1,42 @@
+-- Replication prod -> dr: what to copy and how (named by env/dr.lua as `replication`).
+-- Plain Lua, validated by scripts/lib/replicate/config.lua (docs/replication.md is the reference).
+-- Ids and URLs that differ per installation come from the environment, never from this file.
+local prod_ext = os.getenv("DRHOST_PROD_EXTERNAL_URL") or "abfss://external@drhostprodext.dfs.core.windows.net/"
+local dr_ext = os.getenv("DRHOST_DR_EXTERNAL_URL") or "abfss://external@drhostdrext.dfs.core.windows.net/"
+
+local principal_map = {}
+-- The replication/ETL service principal has a different application id in each region.
+local prod_sp, dr_sp = os.getenv("DRHOST_PROD_ETL_SP"), os.getenv("DRHOST_DR_ETL_SP")
+if prod_sp and dr_sp then principal_map[prod_sp] = dr_sp end
+
+return {
+  -- Where the workspaces are: see docs/replication.md "Finding the workspaces" (env vars, then
+  -- these fields, then the deployment's outputs of the named environment).
+  source = { env = "prod" },
+  target = { env = "dr" },
+
+  -- source catalog = target catalog (same names keep jobs and queries working after failover)
+  catalogs = { sales = "sales", finance = "finance" },
+  include = { "*" },
+  exclude = { "*.scratch", "*.*.tmp_*" },
+
+  storage = { [prod_ext] = dr_ext },
+
+  parallelism = 8,
+  protected_principals = { "drhost-replication", "dr-breakglass" },
+  principals = { map = principal_map, unmapped = "keep_names" },
+
+  sharing = { recipient = "drhost_dr", share_prefix = "drhost_dr", catalog_prefix = "drhost_src",
+              max_tables = 1000, max_schemas = 500, batch = 100 },
+  state = { catalog = "drhost_ops", schema = "drhost", table = "replication_state" },
+
+  prune = false,
+  prune_max_fraction = 0.1,
+  protected_tables = "skip",
+
+  hooks = {
+    -- filter = function(obj) return not obj.name:match("^tmp_") end,
+    -- policy = function(obj) return obj.kind == "table" and obj.size_gb > 1000 and "metadata_only" or "clone" end,
+    -- rename = function(obj) return nil end,   -- return a new object name to rename in dr
+  },
+}

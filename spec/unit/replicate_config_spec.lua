@@ -1,0 +1,90 @@
+-- Replication config validation: specific errors naming file, key and expectation.
+local config = require("replicate.config")
+
+local function base()
+  return { catalogs = { sales = "sales", finance = "finance_dr" } }
+end
+
+local function err_of(raw)
+  local ok, err = pcall(config.validate, raw, "env/dr.replication.lua")
+  assert.is_false(ok, "expected an error")
+  assert.are.equal("CONFIG_INVALID", err.code)
+  return err.message
+end
+
+describe("replicate.config", function()
+  it("fills defaults for a minimal config", function()
+    local cfg = config.validate(base(), "f.lua")
+    assert.are.equal(8, cfg.parallelism)
+    assert.are.equal("finance_dr", cfg.catalogs.finance)
+    assert.are.equal("skip", cfg.protected_tables)
+    assert.is_false(cfg.prune)
+    assert.are.equal("drhost_ops", cfg.state.catalog)
+  end)
+
+  it("names the file and the key", function()
+    local raw = base(); raw.parallelism = 0
+    local msg = err_of(raw)
+    assert.truthy(msg:match("^env/dr.replication.lua: `parallelism` must be an integer from 1 to 64"))
+  end)
+
+  it("refuses unknown keys, listing the known ones", function()
+    local raw = base(); raw.paralelism = 4
+    assert.truthy(err_of(raw):match("`paralelism` is not a known key; expected one of: source, target"))
+    raw = base(); raw.sharing = { recipent = "x" }
+    assert.truthy(err_of(raw):match("`sharing.recipent` is not a known key"))
+  end)
+
+  it("refuses missing or list-shaped catalogs", function()
+    assert.truthy(err_of({}):match("`catalogs` must be a non%-empty map"))
+    assert.truthy(err_of({ catalogs = { "sales" } }):match("keyed by source catalog name"))
+  end)
+
+  it("refuses system catalogs and two sources on one target", function()
+    assert.truthy(err_of({ catalogs = { system = "system2" } }):match("never replicated"))
+    assert.truthy(err_of({ catalogs = { a = "x", b = "x" } }):match("already maps to"))
+  end)
+
+  it("checks storage prefixes, principals, hooks and prune settings", function()
+    local raw = base(); raw.storage = { ["not a url"] = "abfss://x@y/" }
+    assert.truthy(err_of(raw):match("`storage` keys must be URL prefixes"))
+    raw = base(); raw.principals = { map = { a = 5 } }
+    assert.truthy(err_of(raw):match("`principals.map%[a%]` must be the target principal"))
+    raw = base(); raw.principals = { unmapped = "ignore" }
+    assert.truthy(err_of(raw):match("`principals.unmapped` must be one of"))
+    raw = base(); raw.hooks = { filter = "yes" }
+    assert.truthy(err_of(raw):match("`hooks.filter` must be a function"))
+    raw = base(); raw.prune_max_fraction = 2
+    assert.truthy(err_of(raw):match("`prune_max_fraction` must be a number from 0 to 1"))
+    raw = base(); raw.protected_tables = "clone"
+    assert.truthy(err_of(raw):match("`protected_tables` must be \"skip\" or \"metadata_only\""))
+    raw = base(); raw.state = { catalog = "sales" }
+    assert.truthy(err_of(raw):match("`state.catalog` must not be a replicated catalog"))
+    raw = base(); raw.target = { host = "http://x" }
+    assert.truthy(err_of(raw):match("`target.host` must start with https://"))
+  end)
+
+  it("selects by include/exclude globs", function()
+    local cfg = config.validate({ catalogs = { sales = "sales" }, include = { "sales" }, exclude = { "*.tmp_*", "sales.scratch" } }, "f")
+    assert.is_true(config.selected(cfg, "sales.core.orders"))
+    assert.is_false(config.selected(cfg, "sales.core.tmp_x"))
+    assert.is_false(config.selected(cfg, "sales.scratch.t"))
+    assert.is_false(config.selected(cfg, "other.core.t"))
+  end)
+
+  it("loads the shipped env/dr.replication.lua", function()
+    local cfg = config.load("env/dr.replication.lua")
+    assert.is_table(cfg.catalogs)
+  end)
+
+  it("reports a missing file and a syntax error with the path", function()
+    local ok, err = pcall(config.load, "env/does-not-exist.lua")
+    assert.is_false(ok); assert.are.equal("CONFIG_NOT_FOUND", err.code)
+    local path = os.tmpname()
+    local f = io.open(path, "w"); f:write("return { catalogs = "); f:close()
+    ok, err = pcall(config.load, path)
+    os.remove(path)
+    assert.is_false(ok); assert.are.equal("CONFIG_SYNTAX", err.code)
+    assert.truthy(err.message:find(path, 1, true))
+  end)
+end)
