@@ -1,0 +1,422 @@
+-- azure: Azure Resource Manager client.
+--
+--   local arm = azure.client{ credential = cred, endpoint = os.getenv("DRHOST_ARM_ENDPOINT"),
+--                             subscription_id = os.getenv("AZURE_SUBSCRIPTION_ID") }
+--   local vnet = arm:put(id, "2024-05-01", body)     -- waits for the long-running operation
+--
+-- Every call carries ?api-version=. PUT/PATCH/DELETE/POST follow long-running operations
+-- (Azure-AsyncOperation, Location, or a non-terminal properties.provisioningState) with the poll
+-- interval the server gives in Retry-After. Errors are drhost.error tables decoded from ARM's
+-- `error` object: {status, code, message, target, details}. Reference: docs/modules/azure.md.
+local http = require("http")
+local json = require("json")
+local log = require("log")
+local errors = require("errors")
+local auth = require("auth")
+
+local util = auth.util
+local M = {}
+
+M.DEFAULT_ENDPOINT = "https://management.azure.com"
+M.DEFAULT_POLL = 5          -- seconds between polls when the server sends no Retry-After
+M.DEFAULT_TIMEOUT = 3600    -- seconds one long-running operation may take
+-- 409 codes that mean "busy, try again" (ARM answers them while a resource is updating)
+M.RETRYABLE_CONFLICTS = { AnotherOperationInProgress = true, RetryableError = true,
+                          OperationNotAllowed = false, Conflict = false }
+
+local TERMINAL = { succeeded = "Succeeded", failed = "Failed", canceled = "Canceled", cancelled = "Canceled" }
+
+local Client = {}
+Client.__index = Client
+Client.__name = "drhost.arm"
+
+local function fail(t) error(errors.new(t, 3), 0) end
+
+-- azure.client(opts) -> ARM client. opts: credential (required), endpoint, subscription_id, scope,
+-- poll_interval, timeout (per long-running operation), concurrency, conflict_retries.
+function M.client(opts)
+  if type(opts) ~= "table" then
+    error(errors.new({ code = "INVALID_ARGUMENT", message = "azure.client(opts): opts must be a table" }, 2), 0)
+  end
+  if type(opts.credential) ~= "table" or type(opts.credential.token) ~= "function" then
+    error(errors.new({ code = "INVALID_ARGUMENT",
+      message = "azure.client: credential must be an auth credential (auth.credential/from_env)" }, 2), 0)
+  end
+  local endpoint = opts.endpoint or os.getenv("DRHOST_ARM_ENDPOINT") or M.DEFAULT_ENDPOINT
+  if type(endpoint) ~= "string" or not endpoint:match("^https?://[^/]+") then
+    error(errors.new({ code = "INVALID_ARGUMENT",
+                       message = "azure.client: endpoint must be an http(s) URL, got " .. tostring(endpoint) }, 2), 0)
+  end
+  endpoint = endpoint:gsub("/+$", "")
+  return setmetatable({
+    credential = opts.credential,
+    endpoint = endpoint,
+    origin = util.origin(endpoint),
+    subscription_id = opts.subscription_id or os.getenv("AZURE_SUBSCRIPTION_ID"),
+    scope = opts.scope or auth.ARM_SCOPE,
+    poll_interval = opts.poll_interval or M.DEFAULT_POLL,
+    timeout = opts.timeout or M.DEFAULT_TIMEOUT,
+    concurrency = opts.concurrency or 8,
+    conflict_retries = opts.conflict_retries or 10,
+    request_timeout = opts.request_timeout or 120,
+  }, Client)
+end
+
+-- "/subscriptions/<sub>" .. rel
+function Client:subscription_path(rel)
+  if not self.subscription_id then
+    fail{ code = "INVALID_ARGUMENT", message = "azure client has no subscription_id (AZURE_SUBSCRIPTION_ID)" }
+  end
+  return "/subscriptions/" .. self.subscription_id .. (rel or "")
+end
+
+function Client:url(path, api_version, query)
+  if type(path) ~= "string" or path == "" then
+    fail{ code = "INVALID_ARGUMENT", message = "ARM path/id must be a non-empty string, got " .. tostring(path) }
+  end
+  local url
+  if path:match("^https?://") then
+    url = path
+  else
+    if path:sub(1, 1) ~= "/" then path = "/" .. path end
+    url = self.endpoint .. path
+  end
+  if api_version and not url:find("[?&]api%-version=") then
+    url = util.append_query(url, "api-version=" .. util.urlencode(api_version))
+  end
+  return util.append_query(url, query)
+end
+
+local function header(resp, name)
+  return resp.headers and resp.headers[name:lower()]
+end
+
+-- seconds to wait before the next poll, from Retry-After (seconds only; dates fall back)
+local function retry_after(self, resp)
+  local v = tonumber(header(resp, "Retry-After") or "")
+  if v and v >= 0 then return v end
+  return self.poll_interval
+end
+
+-- Decodes an ARM error response into a drhost.error (not raised).
+function M.decode_error(resp, what)
+  local doc = util.decode(resp.body)
+  local e = {}
+  if type(doc) == "table" then
+    if type(doc.error) == "table" then e = doc.error
+    elseif doc.code or doc.message then e = doc end
+  end
+  local message = e.message
+  if type(message) ~= "string" or message == "" then
+    local text = tostring(resp.body or ""):gsub("%s+", " "):sub(1, 200)
+    message = "HTTP " .. tostring(resp.status) .. (text ~= "" and (": " .. text) or "")
+  end
+  return errors.new{
+    code = type(e.code) == "string" and e.code or ("HTTP_" .. tostring(resp.status)),
+    status = resp.status,
+    message = what and (message .. " (" .. what .. ")") or message,
+    target = e.target,
+    details = e.details,
+    request_id = header(resp, "x-ms-request-id"),
+  }
+end
+
+local function op_error(body, what)
+  local e = type(body) == "table" and (body.error or (body.properties and body.properties.error)) or nil
+  if type(e) ~= "table" then e = {} end
+  local status = type(body) == "table" and (body.status or (body.properties and body.properties.provisioningState))
+  return errors.new{
+    code = type(e.code) == "string" and e.code or ("OPERATION_" .. string.upper(tostring(status or "FAILED"))),
+    message = (e.message or ("long-running operation ended " .. tostring(status))) .. " (" .. what .. ")",
+    target = e.target, details = e.details, operation_status = status,
+  }
+end
+
+local function provisioning_state(body)
+  if type(body) == "table" and type(body.properties) == "table" then
+    return body.properties.provisioningState
+  end
+  return nil
+end
+
+---------------------------------------------------------------------------------------------------
+-- operations: one state machine per request, driven together so many can run at once
+---------------------------------------------------------------------------------------------------
+local function new_op(self, req)
+  if type(req) ~= "table" then
+    fail{ code = "INVALID_ARGUMENT", message = "ARM request must be a table {method=, path=, api_version=}" }
+  end
+  local method = string.upper(req.method or "GET")
+  local path = req.path or req.id
+  if not req.raw and not req.api_version and not (type(path) == "string" and path:find("api%-version=")) then
+    fail{ code = "INVALID_ARGUMENT",
+          message = "ARM " .. method .. " " .. tostring(path) .. ": api_version is required" }
+  end
+  local body = req.body
+  if type(body) == "table" then body = json.encode(body) end
+  local wait = req.wait
+  if wait == nil then wait = method ~= "GET" end
+  return {
+    method = method, path = path, url = self:url(path, req.api_version, req.query), body = body,
+    wait = wait, phase = "start", not_before = 0, conflicts = 0,
+    what = method .. " " .. tostring(path),
+    timeout = req.timeout or self.timeout,
+  }
+end
+
+function Client:_headers(url, has_body)
+  if util.origin(url) ~= self.origin then
+    fail{ code = "INVALID_ARGUMENT",
+          message = "refusing to send ARM credentials to " .. tostring(util.origin(url))
+            .. " (client endpoint is " .. self.origin .. ")" }
+  end
+  local h = { Authorization = "Bearer " .. self.credential:token(self.scope), Accept = "application/json" }
+  if has_body then h["Content-Type"] = "application/json" end
+  return h
+end
+
+function Client:_http_request(op)
+  local method, url, body = "GET", op.poll_url, nil
+  if op.phase == "start" then
+    method, url, body = op.method, op.url, op.body
+  elseif op.phase == "final" then
+    url = op.final_url
+  end
+  return { method = method, url = url, body = body, headers = self:_headers(url, body ~= nil),
+           timeout = self.request_timeout }
+end
+
+local function finish(op, body, resp)
+  op.done, op.result = true, { body = body, status = resp and resp.status, response = resp }
+end
+
+local function finish_error(op, err, resp)
+  op.done, op.result = true, { error = err, status = resp and resp.status or err.status, response = resp }
+end
+
+local function absolute(self, url)
+  if url and url:sub(1, 1) == "/" then return self.endpoint .. url end
+  return url
+end
+
+local function start_polling(self, op, kind, url, resp)
+  op.phase, op.poll_kind, op.poll_url = "poll", kind, absolute(self, url)
+  op.started_at = op.started_at or util.now()
+  op.not_before = util.now() + retry_after(self, resp)
+  log.debug("arm: waiting for operation", { op = op.what, poll = kind })
+end
+
+function Client:_step_start(op, resp)
+  local status = resp.status
+  if status < 200 or status >= 300 then
+    local err = M.decode_error(resp, op.what)
+    if status == 409 and M.RETRYABLE_CONFLICTS[err.code] and op.conflicts < self.conflict_retries then
+      op.conflicts = op.conflicts + 1
+      op.not_before = util.now() + retry_after(self, resp)
+      log.info("arm: resource busy, retrying", { op = op.what, code = err.code, attempt = op.conflicts })
+      return
+    end
+    op.not_found = status == 404
+    return finish_error(op, err, resp)
+  end
+  local body = util.decode(resp.body)
+  op.start_body = body
+  if not op.wait or op.method == "GET" then return finish(op, body, resp) end
+  local async = header(resp, "Azure-AsyncOperation")
+  local location = header(resp, "Location")
+  if async and status ~= 204 then
+    if op.method == "PUT" or op.method == "PATCH" then op.final_url = op.url
+    elseif op.method == "POST" and location then op.final_url = absolute(self, location) end
+    return start_polling(self, op, "async", async, resp)
+  end
+  if location and (status == 202 or status == 201) then
+    return start_polling(self, op, "location", location, resp)
+  end
+  local state = provisioning_state(body)
+  if state and (op.method == "PUT" or op.method == "PATCH" or op.method == "DELETE") then
+    local terminal = TERMINAL[tostring(state):lower()]
+    if terminal == "Succeeded" then return finish(op, body, resp) end
+    if terminal then return finish_error(op, op_error(body, op.what), resp) end
+    if op.method == "DELETE" then
+      return start_polling(self, op, "gone", op.url, resp)
+    end
+    return start_polling(self, op, "state", op.url, resp)
+  end
+  return finish(op, body, resp)
+end
+
+function Client:_step_poll(op, resp)
+  local status = resp.status
+  local kind = op.poll_kind
+  if kind == "gone" and status == 404 then return finish(op, nil, resp) end
+  if status < 200 or status >= 300 then
+    return finish_error(op, M.decode_error(resp, op.what .. " [polling " .. kind .. "]"), resp)
+  end
+  local body = util.decode(resp.body)
+  if kind == "async" then
+    local terminal = TERMINAL[tostring(type(body) == "table" and body.status or ""):lower()]
+    if terminal == "Succeeded" then
+      if op.final_url then
+        op.phase = "final"
+        op.not_before = 0
+        return
+      end
+      return finish(op, op.method == "DELETE" and nil or (op.start_body or body), resp)
+    elseif terminal then
+      return finish_error(op, op_error(body, op.what), resp)
+    end
+  elseif kind == "location" then
+    if status ~= 202 then return finish(op, body, resp) end
+  else -- "state" or "gone": GET of the resource itself
+    local terminal = TERMINAL[tostring(provisioning_state(body) or "Succeeded"):lower()]
+    if kind == "state" and terminal == "Succeeded" then return finish(op, body, resp) end
+    if terminal and terminal ~= "Succeeded" then return finish_error(op, op_error(body, op.what), resp) end
+  end
+  -- not finished yet: poll again after Retry-After, within the operation's time limit
+  if util.now() - op.started_at > op.timeout then
+    return finish_error(op, errors.new{ code = "LRO_TIMEOUT", message = string.format(
+      "long-running operation did not finish within %d s (%s)", op.timeout, op.what) }, resp)
+  end
+  op.not_before = util.now() + retry_after(self, resp)
+end
+
+function Client:_step(op, resp)
+  if op.phase == "start" then return self:_step_start(op, resp) end
+  if op.phase == "poll" then return self:_step_poll(op, resp) end
+  -- final GET after a successful async operation
+  if resp.status >= 200 and resp.status < 300 then return finish(op, util.decode(resp.body), resp) end
+  return finish_error(op, M.decode_error(resp, op.what), resp)
+end
+
+-- arm:run_many(requests, {concurrency=}) -> results. Each request is
+-- {method=, path=, api_version=, body=, query=, wait=, timeout=}; results[i] = {body=, status=, response=}
+-- or {error=<drhost.error>, status=}. Failures are per request: nothing is raised for them.
+-- At most `concurrency` operations are in flight; their polls go out together through http.all.
+function Client:run_many(requests, opts)
+  opts = opts or {}
+  local concurrency = opts.concurrency or self.concurrency
+  local ops = {}
+  for i, r in ipairs(requests) do ops[i] = new_op(self, r) end
+  while true do
+    local batch, now, wake, in_flight, pending = {}, util.now(), nil, 0, 0
+    for _, op in ipairs(ops) do
+      if not op.done and op.launched then in_flight = in_flight + 1 end
+    end
+    for _, op in ipairs(ops) do
+      if not op.done then
+        pending = pending + 1
+        local startable = op.launched or in_flight < concurrency
+        if startable and op.not_before <= now then
+          if not op.launched then op.launched = true; in_flight = in_flight + 1 end
+          batch[#batch + 1] = op
+        elseif startable then
+          wake = math.min(wake or op.not_before, op.not_before)
+        end
+      end
+    end
+    if pending == 0 then break end
+    if #batch == 0 then
+      util.sleep(math.max(0.05, (wake or now + 0.1) - now))
+    else
+      local reqs = {}
+      for i, op in ipairs(batch) do
+        local ok, r = pcall(self._http_request, self, op)
+        if ok then reqs[i] = r else finish_error(op, r); reqs[i] = false end
+      end
+      local live, live_ops = {}, {}
+      for i, r in ipairs(reqs) do
+        if r then live[#live + 1] = r; live_ops[#live_ops + 1] = batch[i] end
+      end
+      if #live > 0 then
+        local resps = http.all(live, { concurrency = concurrency })
+        for i, op in ipairs(live_ops) do
+          local resp = resps[i]
+          if resp == nil or resp.error then
+            finish_error(op, resp and resp.error or errors.new{ code = "CONNECT_ERROR",
+                                                                 message = "no response (" .. op.what .. ")" })
+          else
+            local ok, err = pcall(self._step, self, op, resp)
+            if not ok then finish_error(op, err, resp) end
+          end
+        end
+      end
+    end
+  end
+  local results = {}
+  for i, op in ipairs(ops) do results[i] = op.result end
+  return results
+end
+
+-- arm:request{method=, path=, api_version=, body=, query=, wait=true} -> body, response.
+-- Raises the decoded error (404 included).
+function Client:request(req)
+  local r = self:run_many({ req }, { concurrency = 1 })[1]
+  if r.error then error(r.error, 2) end
+  return r.body, r.response
+end
+
+function Client:get(id, api_version, query)
+  local r = self:run_many({ { method = "GET", path = id, api_version = api_version, query = query } })[1]
+  if r.error then
+    if r.status == 404 then return nil, r.error end
+    error(r.error, 2)
+  end
+  return r.body, r.response
+end
+
+local function write(method)
+  return function(self, id, api_version, body, opts)
+    opts = opts or {}
+    local r = self:run_many({ { method = method, path = id, api_version = api_version, body = body,
+                                wait = opts.wait, query = opts.query, timeout = opts.timeout } })[1]
+    if r.error then error(r.error, 2) end
+    return r.body, r.response
+  end
+end
+Client.put = write("PUT")
+Client.patch = write("PATCH")
+Client.post = write("POST")
+
+-- arm:delete(id, api_version) -> true when deleted (or already absent: 204 / 404).
+function Client:delete(id, api_version, opts)
+  opts = opts or {}
+  local r = self:run_many({ { method = "DELETE", path = id, api_version = api_version,
+                              wait = opts.wait, timeout = opts.timeout } })[1]
+  if r.error then
+    if r.status == 404 then return false, r.error end
+    error(r.error, 2)
+  end
+  return true, r.response
+end
+
+-- arm:put_many({ {id=, api_version=, body=}, ... }, {concurrency=}) -> results as run_many.
+function Client:put_many(list, opts)
+  local reqs = {}
+  for i, item in ipairs(list) do
+    reqs[i] = { method = "PUT", path = item.id or item.path, api_version = item.api_version,
+                body = item.body, timeout = item.timeout }
+  end
+  return self:run_many(reqs, opts)
+end
+
+-- arm:list(path, api_version [, query]) -> every item of `value`, following nextLink.
+function Client:list(path, api_version, query)
+  local items = {}
+  local url = self:url(path, api_version, query)
+  local pages = 0
+  while url do
+    pages = pages + 1
+    if pages > 10000 then fail{ code = "PAGING_LOOP", message = "ARM list " .. path .. ": too many pages" } end
+    local r = self:run_many({ { method = "GET", path = url, raw = true } })[1]
+    if r.error then error(r.error, 2) end
+    local body = r.body or {}
+    for _, item in ipairs(body.value or {}) do items[#items + 1] = item end
+    local next_link = body.nextLink
+    if next_link == json.null or next_link == "" then next_link = nil end
+    url = absolute(self, next_link)
+  end
+  if json.array then return json.array(items) end
+  return items
+end
+
+return M
