@@ -1,0 +1,138 @@
+"""Helpers for pytest: an in-process simulator, *.localhost name resolution, an HTTPS client.
+
+spec/sim/tests/conftest.py exposes them as fixtures: `sim` (session: the running simulator),
+`client` (a SimClient; SIM and faults are reset before every test), `arm` / `acct` / `ws_client`.
+"""
+import socket
+import threading
+
+import requests
+
+from .faults import FAULTS
+from .state import DATABRICKS_RESOURCE, SIM
+
+_orig_getaddrinfo = socket.getaddrinfo
+_patched = False
+_lock = threading.Lock()
+
+
+def patch_dns():
+    """Resolve every *.localhost name to 127.0.0.1 in this process (as libcurl does)."""
+    global _patched
+    with _lock:
+        if _patched:
+            return
+
+        def getaddrinfo(host, *args, **kwargs):
+            if isinstance(host, str) and (host == "localhost" or host.endswith(".localhost")):
+                host = "127.0.0.1"
+            return _orig_getaddrinfo(host, *args, **kwargs)
+
+        socket.getaddrinfo = getaddrinfo
+        _patched = True
+
+
+def reset():
+    SIM.reset()
+    FAULTS.clear()
+
+
+class SimClient:
+    """requests-based client for one running simulator. `host` arguments are host kinds
+    ("login", "management", "accounts", "imds", "admin"), a workspace record/id, or a URL."""
+
+    def __init__(self, running):
+        patch_dns()
+        self.running = running
+        self.session = requests.Session()
+        self.session.verify = running.ca
+        self.session.trust_env = False  # REQUESTS_CA_BUNDLE would override verify
+        self._tokens = {}
+
+    def base(self, host):
+        if isinstance(host, dict):
+            return host["url"]
+        if isinstance(host, str) and host.startswith("https://"):
+            return host.rstrip("/")
+        if isinstance(host, str) and host.isdigit():
+            return "https://" + SIM.config.workspace_host(host)
+        return SIM.config.url(host)
+
+    def request(self, method, host, path, json=None, data=None, headers=None, token=None, params=None,
+                auth=True, timeout=30):
+        """token: None = a fresh Entra token for the host kind (ARM or Databricks audience),
+        False/"" = no Authorization header, a string = that bearer token."""
+        h = dict(headers or {})
+        if token is None and auth:
+            kind = host if isinstance(host, str) and host in ("management", "accounts") else (
+                "workspace" if isinstance(host, dict) or (isinstance(host, str) and host.isdigit()) else None)
+            if kind == "management":
+                token = self.token("https://management.azure.com/.default")
+            elif kind in ("accounts", "workspace"):
+                token = self.token(DATABRICKS_RESOURCE + "/.default")
+        if token:
+            h["Authorization"] = "Bearer " + token
+        return self.session.request(method, self.base(host) + path, json=json, data=data, headers=h,
+                                    params=params, timeout=timeout, verify=self.running.ca)
+
+    def get(self, host, path, **kw):
+        return self.request("GET", host, path, **kw)
+
+    def post(self, host, path, **kw):
+        return self.request("POST", host, path, **kw)
+
+    def put(self, host, path, **kw):
+        return self.request("PUT", host, path, **kw)
+
+    def patch(self, host, path, **kw):
+        return self.request("PATCH", host, path, **kw)
+
+    def delete(self, host, path, **kw):
+        return self.request("DELETE", host, path, **kw)
+
+    def token(self, scope, client_id=None, secret=None):
+        """A token from the simulated Entra endpoint (client secret flow), cached per scope."""
+        key = (scope, client_id)
+        tok = self._tokens.get(key)
+        if tok and SIM.apps.get(client_id or SIM.config.client_id):
+            return tok
+        r = self.session.post(SIM.config.url("login", f"/{SIM.config.tenant_id}/oauth2/v2.0/token"),
+                              data={"grant_type": "client_credentials", "client_id": client_id or SIM.config.client_id,
+                                    "client_secret": secret or SIM.config.client_secret, "scope": scope},
+                              timeout=30, verify=self.running.ca)
+        r.raise_for_status()
+        tok = r.json()["access_token"]
+        self._tokens[key] = tok
+        return tok
+
+    # ARM convenience: PUT and poll the long-running operation to its end.
+    def arm_put(self, resource_id, api_version, body, wait=True):
+        r = self.put("management", resource_id, params={"api-version": api_version}, json=body)
+        if not wait or r.status_code >= 300:
+            return r
+        return self.arm_wait(r, resource_id, api_version)
+
+    def arm_wait(self, r, resource_id, api_version, max_polls=50):
+        url = r.headers.get("Azure-AsyncOperation") or r.headers.get("Location")
+        if not url:
+            return r
+        for _ in range(max_polls):
+            p = self.session.get(url, headers={"Authorization": "Bearer " + self.token(
+                "https://management.azure.com/.default")}, timeout=30, verify=self.running.ca)
+            if p.status_code == 202:
+                continue
+            if "Azure-AsyncOperation" in r.headers:
+                status = p.json().get("status")
+                if status in ("InProgress", "Accepted", "Running", "Updating", "Deleting", "Creating"):
+                    continue
+                if status != "Succeeded":
+                    return p
+            break
+        if r.request.method == "DELETE":
+            return p
+        return self.get("management", resource_id, params={"api-version": api_version})
+
+
+def make_workspace(name="ws", region="eastus2", **extra):
+    """Register a workspace directly (without ARM) -> record; for Databricks-only tests."""
+    return SIM.register_workspace(name, region, **extra)
