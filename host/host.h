@@ -1,0 +1,26 @@
+/* Internal interfaces of the host (the files in host/). */
+#ifndef DH_HOST_H
+#define DH_HOST_H
+#include "lua.h"
+
+/* main.c */
+const char *dh_host_home(void);
+
+/* errors.c: message handler for lua_pcall (turns any error into the printed report, a string,
+ * and remembers whether it was a cancellation). */
+int dh_msghandler(lua_State *L);
+int dh_last_error_cancelled(void);
+void dh_clear_last_error(void);
+/* Runs the function on top of the stack (below it nargs arguments) with dh_msghandler, SIGINT
+ * armed. Returns the lua_pcall status; on error the report string is on the stack. */
+int dh_docall(lua_State *L, int nargs, int nres);
+/* Prints an error report (string on top of the stack) to stderr and pops it. */
+void dh_print_report(lua_State *L);
+
+/* signals.c */
+void dh_signals_arm(lua_State *L);
+void dh_signals_disarm(void);
+
+/* repl.c: the interactive loop (works on a non-tty stdin too). Returns the exit status. */
+int dh_repl(lua_State *L);
+#endif

@@ -1,0 +1,83 @@
+#include "dh_error.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+#include "lauxlib.h"
+
+static int error_tostring(lua_State *L) {
+  lua_getfield(L, 1, "code");
+  lua_getfield(L, 1, "message");
+  const char *code = lua_tostring(L, -2);
+  const char *msg = lua_tostring(L, -1);
+  lua_pushfstring(L, "%s: %s", code ? code : "ERROR", msg ? msg : "(no message)");
+  return 1;
+}
+
+void dh_error_metatable(lua_State *L) {
+  if (luaL_newmetatable(L, DH_ERROR_MT)) {
+    lua_pushcfunction(L, error_tostring);
+    lua_setfield(L, -2, "__tostring");
+  }
+}
+
+int dh_is_error(lua_State *L, int idx) {
+  if (!lua_istable(L, idx) || !lua_getmetatable(L, idx)) return 0;
+  luaL_getmetatable(L, DH_ERROR_MT);
+  int same = lua_rawequal(L, -1, -2);
+  lua_pop(L, 2);
+  return same;
+}
+
+/* Sets t.where to the position of the innermost Lua function on the call stack. */
+static void set_where(lua_State *L, int idx) {
+  lua_Debug ar;
+  for (int level = 1; lua_getstack(L, level, &ar); level++) {
+    if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0) {
+      lua_pushfstring(L, "%s:%d", ar.short_src, ar.currentline);
+      lua_setfield(L, idx, "where");
+      return;
+    }
+  }
+}
+
+static int error_pushv(lua_State *L, const char *code, const char *fmt, va_list ap) {
+  lua_createtable(L, 0, 4);
+  int idx = lua_gettop(L);
+  lua_pushstring(L, code);
+  lua_setfield(L, idx, "code");
+  lua_pushvfstring(L, fmt, ap);
+  lua_setfield(L, idx, "message");
+  set_where(L, idx);
+  dh_error_metatable(L);
+  lua_setmetatable(L, idx);
+  return idx;
+}
+
+int dh_error_push(lua_State *L, const char *code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int idx = error_pushv(L, code, fmt, ap);
+  va_end(ap);
+  return idx;
+}
+
+int dh_raise(lua_State *L, const char *code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  error_pushv(L, code, fmt, ap);
+  va_end(ap);
+  return lua_error(L);
+}
+
+int dh_raise_table(lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  if (lua_getfield(L, idx, "where") == LUA_TNIL) set_where(L, idx);
+  lua_pop(L, 1);
+  if (!dh_is_error(L, idx)) {
+    dh_error_metatable(L);
+    lua_setmetatable(L, idx);
+  }
+  lua_pushvalue(L, idx);
+  return lua_error(L);
+}
