@@ -57,9 +57,16 @@ function util.append_query(url, query)
   return url .. (url:find("?", 1, true) and "&" or "?") .. query
 end
 
--- Wall-clock seconds (fractional when the host offers a better clock).
+-- Seconds on a clock that only moves forward, fractional: http.now when the C side offers it,
+-- else Linux's /proc/uptime (1/100 s), else os.time().
 function util.now()
   if type(http.now) == "function" then return http.now() end
+  local f = io.open("/proc/uptime", "r")
+  if f then
+    local t = f:read("n")
+    f:close()
+    if t then return t end
+  end
   return os.time()
 end
 
