@@ -1,0 +1,924 @@
+/* http: libcurl multi for every request (http.request is http.all of one). One persistent multi
+ * handle per Lua state keeps the connection cache (keep-alive) and HTTP/2 multiplexing across calls.
+ * TLS is always verified; DRHOST_CA_BUNDLE adds certificates to the store of every connection.
+ * Retries (429/502/503/504, connection errors) are scheduled in the loop so they never block other
+ * transfers. See docs/modules/http.md. */
+#include "http_core.h"
+#include "http_parse.h"
+
+#include "dh_error.h"
+#include "dh_log.h"
+#include "dh_signal.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#define CTX_KEY "drhost.http.ctx"
+#define BATCH_MT "drhost.http.batch"
+#define MAX_BODY ((size_t)512 * 1024 * 1024)
+#define POLL_MS 50
+
+struct dh_http_ctx {
+  CURLM *multi;
+  STACK_OF(X509) *certs; /* extra CAs, NULL when DRHOST_CA_BUNDLE is unset */
+  uint64_t rng;
+};
+
+/* ------------------------------------------------------------------ small helpers */
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_rc = CURLE_OK;
+static void global_init(void) { global_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+static double now_mono(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t rng_seed(void) {
+  uint64_t s = 0;
+  if (getrandom(&s, sizeof s, GRND_NONBLOCK) != (ssize_t)sizeof s) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    s = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20);
+  }
+  return s ? s : 0x9E3779B97F4A7C15ULL;
+}
+
+/* xorshift64*: uniform in [0, 1). Jitter only, not security. */
+static double rng_unit(uint64_t *s) {
+  uint64_t x = *s;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  *s = x;
+  return (double)((x * 0x2545F4914F6CDD1DULL) >> 11) / 9007199254740992.0;
+}
+
+static char *xstrdup(const char *s) {
+  size_t n = strlen(s) + 1;
+  char *p = malloc(n);
+  if (p) memcpy(p, s, n);
+  return p;
+}
+
+static int log_debug_enabled(void) { return dh_log_enabled(DH_LOG_DEBUG); }
+
+/* ------------------------------------------------------------------ request / response */
+
+void dh_http_req_init(dh_http_req *r) {
+  memset(r, 0, sizeof *r);
+  r->timeout_ms = 60000;
+  r->connect_timeout_ms = 10000;
+  r->retries = 4;
+  static const int def[] = {429, 502, 503, 504};
+  memcpy(r->retry_statuses, def, sizeof def);
+  r->n_retry_statuses = 4;
+  r->max_backoff = 30.0;
+  r->backoff_base = 0.5;
+  r->max_retry_after = 120.0;
+}
+
+void dh_http_req_free(dh_http_req *r) {
+  free(r->method);
+  free(r->url);
+  curl_slist_free_all(r->headers);
+  r->method = r->url = NULL;
+  r->headers = NULL;
+}
+
+static void resp_clear(dh_http_resp *r) {
+  for (size_t i = 0; i < r->nhdrs; i++) {
+    free(r->hdrs[i].name);
+    free(r->hdrs[i].value);
+  }
+  r->nhdrs = 0;
+  r->body_len = 0;
+  r->status = 0;
+}
+
+void dh_http_resp_free(dh_http_resp *r) {
+  resp_clear(r);
+  free(r->hdrs);
+  free(r->body);
+  r->hdrs = NULL;
+  r->body = NULL;
+  r->hcap = r->body_cap = 0;
+}
+
+static int has_ctl(const char *s) {
+  for (; *s; s++)
+    if (*s == '\r' || *s == '\n') return 1;
+  return 0;
+}
+
+int dh_http_req_header(dh_http_req *r, const char *name, const char *value) {
+  if (has_ctl(name) || has_ctl(value) || !*name || strchr(name, ':')) return -1;
+  size_t n = strlen(name), v = strlen(value);
+  char *line = malloc(n + v + 3);
+  if (!line) return -1;
+  memcpy(line, name, n);
+  /* "Name;" is curl's spelling of a header with an empty value ("Name:" would remove it). */
+  if (v == 0) {
+    line[n] = ';';
+    line[n + 1] = '\0';
+  } else {
+    line[n] = ':';
+    line[n + 1] = ' ';
+    memcpy(line + n + 2, value, v + 1);
+  }
+  struct curl_slist *nl = curl_slist_append(r->headers, line);
+  free(line);
+  if (!nl) return -1;
+  r->headers = nl;
+  if (strcasecmp(name, "content-type") == 0) r->has_content_type = 1;
+  return 0;
+}
+
+const char *dh_http_header(const dh_http_resp *r, const char *lname) {
+  for (size_t i = 0; i < r->nhdrs; i++)
+    if (strcmp(r->hdrs[i].name, lname) == 0) return r->hdrs[i].value;
+  return NULL;
+}
+
+static size_t on_header(char *buf, size_t size, size_t nitems, void *ud) {
+  dh_http_resp *r = ud;
+  size_t len = size * nitems;
+  const char *name, *value;
+  size_t nl, vl;
+  int kind = dh_parse_header_line(buf, len, &name, &nl, &value, &vl);
+  if (kind == 1) { /* a new status line (100-continue, proxy): forget earlier headers */
+    resp_clear(r);
+    return len;
+  }
+  if (kind != 0) return len;
+  for (size_t i = 0; i < r->nhdrs; i++) {
+    if (strlen(r->hdrs[i].name) == nl && strncasecmp(r->hdrs[i].name, name, nl) == 0) {
+      size_t ol = strlen(r->hdrs[i].value);
+      char *nv = realloc(r->hdrs[i].value, ol + 2 + vl + 1);
+      if (!nv) return 0; /* aborts the transfer (CURLE_WRITE_ERROR) */
+      memcpy(nv + ol, ", ", 2);
+      memcpy(nv + ol + 2, value, vl);
+      nv[ol + 2 + vl] = '\0';
+      r->hdrs[i].value = nv;
+      return len;
+    }
+  }
+  if (r->nhdrs == r->hcap) {
+    size_t nc = r->hcap ? r->hcap * 2 : 16;
+    dh_http_hdr *nh = realloc(r->hdrs, nc * sizeof *nh);
+    if (!nh) return 0;
+    r->hdrs = nh;
+    r->hcap = nc;
+  }
+  char *n = malloc(nl + 1), *v = malloc(vl + 1);
+  if (!n || !v) {
+    free(n);
+    free(v);
+    return 0;
+  }
+  for (size_t i = 0; i < nl; i++) n[i] = (char)((name[i] >= 'A' && name[i] <= 'Z') ? name[i] + 32 : name[i]);
+  n[nl] = '\0';
+  memcpy(v, value, vl);
+  v[vl] = '\0';
+  r->hdrs[r->nhdrs].name = n;
+  r->hdrs[r->nhdrs].value = v;
+  r->nhdrs++;
+  return len;
+}
+
+static size_t on_body(char *buf, size_t size, size_t nitems, void *ud) {
+  dh_http_resp *r = ud;
+  size_t len = size * nitems;
+  if (len > MAX_BODY - r->body_len) return 0;
+  if (r->body_len + len + 1 > r->body_cap) {
+    size_t nc = r->body_cap ? r->body_cap : 4096;
+    while (nc < r->body_len + len + 1) nc *= 2;
+    char *nb = realloc(r->body, nc);
+    if (!nb) return 0;
+    r->body = nb;
+    r->body_cap = nc;
+  }
+  memcpy(r->body + r->body_len, buf, len);
+  r->body_len += len;
+  r->body[r->body_len] = '\0';
+  return len;
+}
+
+/* ------------------------------------------------------------------ TLS trust */
+
+static CURLcode on_ssl_ctx(CURL *easy, void *sslctx, void *ud) {
+  (void)easy;
+  STACK_OF(X509) *certs = ud;
+  X509_STORE *st = SSL_CTX_get_cert_store((SSL_CTX *)sslctx);
+  if (!st) return CURLE_SSL_CERTPROBLEM;
+  for (int i = 0; i < sk_X509_num(certs); i++) {
+    /* a duplicate is not an error (OpenSSL 3 ignores it) */
+    (void)X509_STORE_add_cert(st, sk_X509_value(certs, i));
+  }
+  return CURLE_OK;
+}
+
+static STACK_OF(X509) *load_certs(const char *path, char *msg, size_t msg_size) {
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    snprintf(msg, msg_size, "DRHOST_CA_BUNDLE=%s: cannot open the file", path);
+    return NULL;
+  }
+  STACK_OF(X509) *sk = sk_X509_new_null();
+  X509 *x;
+  while (sk && (x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL) {
+    if (!sk_X509_push(sk, x)) {
+      X509_free(x);
+      break;
+    }
+  }
+  ERR_clear_error();
+  fclose(f);
+  if (!sk || sk_X509_num(sk) == 0) {
+    sk_X509_pop_free(sk, X509_free);
+    snprintf(msg, msg_size, "DRHOST_CA_BUNDLE=%s: no PEM certificate in the file", path);
+    return NULL;
+  }
+  return sk;
+}
+
+void *dh_http_ctx_certs_ref(dh_http_ctx *ctx) {
+  if (!ctx->certs) return NULL;
+  STACK_OF(X509) *sk = sk_X509_dup(ctx->certs);
+  if (!sk) return NULL;
+  for (int i = 0; i < sk_X509_num(sk); i++) X509_up_ref(sk_X509_value(sk, i));
+  return sk;
+}
+
+void dh_http_certs_unref(void *certs) {
+  if (certs) sk_X509_pop_free((STACK_OF(X509) *)certs, X509_free);
+}
+
+/* ------------------------------------------------------------------ context */
+
+static int ctx_gc(lua_State *L) {
+  dh_http_ctx *c = luaL_checkudata(L, 1, CTX_KEY);
+  if (c->multi) curl_multi_cleanup(c->multi);
+  c->multi = NULL;
+  dh_http_certs_unref(c->certs);
+  c->certs = NULL;
+  return 0;
+}
+
+void dh_http_push_error(lua_State *L, const char *code, const char *msg) {
+  dh_error_push(L, code, "%s", msg);
+}
+
+static int raise_err(lua_State *L, const char *code, const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  int idx = dh_error_push(L, code, "%s", msg);
+  return dh_raise_table(L, idx);
+}
+
+dh_http_ctx *dh_http_ctx_get(lua_State *L) {
+  if (lua_getfield(L, LUA_REGISTRYINDEX, CTX_KEY) == LUA_TUSERDATA) {
+    dh_http_ctx *c = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return c;
+  }
+  lua_pop(L, 1);
+  pthread_once(&global_once, global_init);
+  if (global_rc != CURLE_OK) raise_err(L, "HTTP_ERROR", "curl_global_init failed: %s", curl_easy_strerror(global_rc));
+  dh_http_ctx *c = lua_newuserdatauv(L, sizeof *c, 0);
+  memset(c, 0, sizeof *c);
+  if (luaL_newmetatable(L, CTX_KEY)) {
+    lua_pushcfunction(L, ctx_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  c->rng = rng_seed();
+  const char *ca = getenv("DRHOST_CA_BUNDLE");
+  if (ca && *ca) {
+    char msg[512];
+    c->certs = load_certs(ca, msg, sizeof msg);
+    if (!c->certs) {
+      lua_pop(L, 1); /* collected later; nothing to free yet */
+      raise_err(L, "CONFIG_ERROR", "%s", msg);
+    }
+  }
+  c->multi = curl_multi_init();
+  if (!c->multi) raise_err(L, "HTTP_ERROR", "curl_multi_init failed");
+  curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+  curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, 64L);
+  lua_setfield(L, LUA_REGISTRYINDEX, CTX_KEY);
+  return c;
+}
+
+const char *dh_http_check_url(const char *url, char *msg, size_t msg_size) {
+  char host[256];
+  int kind = dh_url_scheme_host(url, strlen(url), host, sizeof host);
+  if (kind < 0) {
+    snprintf(msg, msg_size, "not an http(s) URL with a host: %.200s", url);
+    return "INVALID_URL";
+  }
+  if (kind == 1 && !dh_host_is_loopback(host)) {
+    snprintf(msg, msg_size,
+             "plain http:// is only allowed to loopback (127.0.0.0/8, ::1, localhost, *.localhost); "
+             "use https:// for host '%.200s'",
+             host);
+    return "INSECURE_URL";
+  }
+  return NULL;
+}
+
+/* ------------------------------------------------------------------ logging */
+
+/* Through the shared logger (dh_log_write redacts values again); URLs, headers and form bodies are
+ * redacted here first. */
+static void log_request(const dh_http_req *req) {
+  char url[1024];
+  dh_redact_params(req->url, strlen(req->url), 1, url, sizeof url);
+  char hdrs[1024] = "";
+  size_t hn = 0;
+  for (const struct curl_slist *h = req->headers; h; h = h->next) {
+    const char *colon = strpbrk(h->data, ":;");
+    size_t nl = colon ? (size_t)(colon - h->data) : strlen(h->data);
+    const char *val = colon ? colon + 1 : "";
+    if (*val == ' ') val++;
+    if (!*val) continue; /* "Expect:"-style removals */
+    int w = snprintf(hdrs + hn, sizeof hdrs - hn, "%s%.*s=%s", hn ? "," : "", (int)nl, h->data,
+                     dh_header_is_secret(h->data, nl) ? "REDACTED" : val);
+    if (w < 0 || (size_t)w >= sizeof hdrs - hn) break;
+    hn += (size_t)w;
+  }
+  char body[512] = "", blen[32];
+  if (req->has_body && req->body_len) {
+    int form = 0;
+    for (const struct curl_slist *h = req->headers; h; h = h->next)
+      if (strncasecmp(h->data, "content-type:", 13) == 0 && strstr(h->data, "x-www-form-urlencoded")) form = 1;
+    if (form) dh_redact_params(req->body, req->body_len, 0, body, sizeof body);
+  }
+  snprintf(blen, sizeof blen, "%zu", req->has_body ? req->body_len : (size_t)0);
+  const char *keys[] = {"method", "url", "headers", "body_bytes", "form"};
+  const char *vals[] = {req->method, url, hdrs, blen, body};
+  dh_log_write(DH_LOG_DEBUG, "http request", body[0] ? 5 : 4, keys, vals);
+}
+
+static void log_attempt(const dh_http_req *req, const dh_http_resp *resp, double elapsed, const char *err,
+                        double retry_in) {
+  char url[1024], st[24], el[32], at[16], by[32], rt[32];
+  dh_redact_params(req->url, strlen(req->url), 1, url, sizeof url);
+  snprintf(st, sizeof st, "%ld", resp->status);
+  snprintf(el, sizeof el, "%.3f", elapsed);
+  snprintf(at, sizeof at, "%d", resp->attempts);
+  snprintf(by, sizeof by, "%zu", resp->body_len);
+  snprintf(rt, sizeof rt, "%.3f", retry_in);
+  const char *keys[] = {"method", "url", "status", "elapsed", "attempt", "bytes", "retry_in", "error"};
+  const char *vals[] = {req->method, url, st, el, at, by, rt, err ? err : ""};
+  size_t n = 6;
+  if (retry_in >= 0) n = 7;
+  if (err) {
+    keys[n] = "error";
+    vals[n] = err;
+    n++;
+  }
+  dh_log_write(DH_LOG_DEBUG, "http response", n, keys, vals);
+}
+
+/* ------------------------------------------------------------------ one transfer */
+
+static void easy_setup(CURL *e, void *certs, dh_http_req *req, dh_http_resp *resp, char *errbuf) {
+  curl_easy_setopt(e, CURLOPT_URL, req->url);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+  curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+  curl_easy_setopt(e, CURLOPT_USERAGENT, "drhost/1");
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_ms);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, resp);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, resp);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(e, CURLOPT_PRIVATE, req);
+  if (certs) {
+    curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
+    curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, certs);
+  }
+  const char *m = req->method;
+  if (strcmp(m, "HEAD") == 0) {
+    curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+  } else if (req->has_body || strcmp(m, "POST") == 0 || strcmp(m, "PUT") == 0 || strcmp(m, "PATCH") == 0) {
+    /* POSTFIELDS sends Content-Length even for an empty body (Azure requires it). */
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(req->has_body ? req->body_len : 0));
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->has_body ? req->body : "");
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m);
+  } else if (strcmp(m, "GET") == 0) {
+    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+  } else {
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m);
+  }
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, req->headers);
+}
+
+/* Maps a curl result to our error codes. */
+static const char *classify(CURLcode rc) {
+  switch (rc) {
+  case CURLE_OPERATION_TIMEDOUT:
+    return "TIMEOUT";
+  case CURLE_SSL_CONNECT_ERROR:
+  case CURLE_PEER_FAILED_VERIFICATION:
+  case CURLE_SSL_CERTPROBLEM:
+  case CURLE_SSL_CIPHER:
+  case CURLE_SSL_CACERT_BADFILE:
+  case CURLE_SSL_ISSUER_ERROR:
+  case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+  case CURLE_SSL_INVALIDCERTSTATUS:
+  case CURLE_SSL_CRL_BADFILE:
+  case CURLE_SSL_ENGINE_NOTFOUND:
+  case CURLE_SSL_ENGINE_SETFAILED:
+  case CURLE_SSL_ENGINE_INITFAILED:
+  case CURLE_SSL_SHUTDOWN_FAILED:
+  case CURLE_USE_SSL_FAILED:
+    return "TLS_ERROR";
+  case CURLE_WRITE_ERROR:
+  case CURLE_OUT_OF_MEMORY:
+  case CURLE_URL_MALFORMAT:
+  case CURLE_UNSUPPORTED_PROTOCOL:
+  case CURLE_BAD_FUNCTION_ARGUMENT:
+    return "HTTP_ERROR";
+  default:
+    return "CONNECT_ERROR";
+  }
+}
+
+static int status_retryable(const dh_http_req *req, long status) {
+  for (int i = 0; i < req->n_retry_statuses; i++)
+    if (req->retry_statuses[i] == status) return 1;
+  return 0;
+}
+
+static double backoff(const dh_http_req *req, int attempts, uint64_t *rng) {
+  double cap = req->backoff_base;
+  for (int i = 1; i < attempts && cap < req->max_backoff; i++) cap *= 2;
+  if (cap > req->max_backoff) cap = req->max_backoff;
+  return rng_unit(rng) * cap; /* full jitter */
+}
+
+/* After an attempt: fills resp; returns the delay before the next attempt, or -1 when done. */
+static double settle(CURL *e, CURLcode rc, dh_http_req *req, dh_http_resp *resp, const char *errbuf,
+                     double attempt_start, uint64_t *rng) {
+  double elapsed = now_mono() - attempt_start;
+  double delay = -1;
+  resp->err_code = NULL;
+  resp->err_msg[0] = '\0';
+  if (rc == CURLE_OK) {
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &resp->status);
+    if (status_retryable(req, resp->status) && resp->attempts <= req->retries) {
+      const char *ra = dh_http_header(resp, "retry-after");
+      double d;
+      if (ra && dh_parse_retry_after(ra, strlen(ra), time(NULL), &d) == 0) {
+        delay = d <= req->max_retry_after ? d : -1; /* too far away: give the response back */
+      } else {
+        delay = backoff(req, resp->attempts, rng);
+      }
+    }
+  } else {
+    const char *code = classify(rc);
+    resp->err_code = code;
+    char url[512];
+    dh_redact_params(req->url, strlen(req->url), 1, url, sizeof url);
+    snprintf(resp->err_msg, sizeof resp->err_msg, "%.16s %.400s: %.400s (attempt %d)", req->method, url,
+             errbuf[0] ? errbuf : curl_easy_strerror(rc), resp->attempts);
+    int retry = strcmp(code, "CONNECT_ERROR") == 0;
+    if (strcmp(code, "TIMEOUT") == 0) { /* retried only when the request was never sent */
+      long sent = 0;
+      curl_easy_getinfo(e, CURLINFO_REQUEST_SIZE, &sent);
+      retry = sent == 0;
+    }
+    if (retry && resp->attempts <= req->retries) delay = backoff(req, resp->attempts, rng);
+  }
+  if (log_debug_enabled()) log_attempt(req, resp, elapsed, resp->err_code, delay);
+  return delay;
+}
+
+/* ------------------------------------------------------------------ the multi loop */
+
+enum { X_PENDING, X_RUNNING, X_WAITING, X_DONE };
+
+typedef struct xfer {
+  CURL *easy;
+  int state;
+  double due, first_start, attempt_start;
+  char errbuf[CURL_ERROR_SIZE];
+} xfer;
+
+static void xfer_start(dh_http_ctx *ctx, xfer *x, dh_http_req *req, dh_http_resp *resp) {
+  double t = now_mono();
+  if (resp->attempts == 0) {
+    x->first_start = t;
+    if (log_debug_enabled()) log_request(req);
+  }
+  resp_clear(resp);
+  resp->attempts++;
+  x->attempt_start = t;
+  x->errbuf[0] = '\0';
+  if (!x->easy) {
+    x->easy = curl_easy_init();
+    if (x->easy) easy_setup(x->easy, ctx->certs, req, resp, x->errbuf);
+  }
+  if (!x->easy || curl_multi_add_handle(ctx->multi, x->easy) != CURLM_OK) {
+    resp->err_code = "HTTP_ERROR";
+    snprintf(resp->err_msg, sizeof resp->err_msg, "cannot start a transfer (out of memory)");
+    x->state = X_DONE;
+    return;
+  }
+  x->state = X_RUNNING;
+}
+
+static void xfer_finish(xfer *x, dh_http_resp *resp) {
+  resp->elapsed = now_mono() - x->first_start;
+  if (x->easy) curl_easy_cleanup(x->easy);
+  x->easy = NULL;
+  x->state = X_DONE;
+}
+
+int dh_http_run(dh_http_ctx *ctx, dh_http_req *reqs, dh_http_resp *resps, size_t n, int concurrency) {
+  if (n == 0) return 0;
+  if (concurrency < 1) concurrency = 1;
+  xfer *xs = calloc(n, sizeof *xs);
+  if (!xs) {
+    for (size_t i = 0; i < n; i++) {
+      resps[i].err_code = "HTTP_ERROR";
+      snprintf(resps[i].err_msg, sizeof resps[i].err_msg, "out of memory");
+    }
+    return 0;
+  }
+  size_t done = 0, next = 0;
+  int inflight = 0, cancelled = 0;
+  while (done < n) {
+    if (dh_cancelled()) {
+      cancelled = 1;
+      break;
+    }
+    double t = now_mono();
+    /* due retries first, then new requests, up to the bound */
+    for (size_t i = 0; i < n && inflight < concurrency; i++) {
+      if (xs[i].state == X_WAITING && xs[i].due <= t) {
+        xfer_start(ctx, &xs[i], &reqs[i], &resps[i]);
+        if (xs[i].state == X_RUNNING) {
+          inflight++;
+        } else {
+          xfer_finish(&xs[i], &resps[i]);
+          done++;
+        }
+      }
+    }
+    while (next < n && inflight < concurrency) {
+      size_t i = next++;
+      xfer_start(ctx, &xs[i], &reqs[i], &resps[i]);
+      if (xs[i].state == X_RUNNING) {
+        inflight++;
+      } else {
+        xfer_finish(&xs[i], &resps[i]);
+        done++;
+      }
+    }
+    int running = 0;
+    curl_multi_perform(ctx->multi, &running);
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(ctx->multi, &left)) != NULL) {
+      if (msg->msg != CURLMSG_DONE) continue;
+      CURL *e = msg->easy_handle;
+      CURLcode rc = msg->data.result;
+      dh_http_req *req = NULL;
+      char *priv = NULL;
+      curl_easy_getinfo(e, CURLINFO_PRIVATE, &priv);
+      req = (dh_http_req *)(void *)priv;
+      size_t i = (size_t)(req - reqs);
+      curl_multi_remove_handle(ctx->multi, e);
+      inflight--;
+      double delay = settle(e, rc, &reqs[i], &resps[i], xs[i].errbuf, xs[i].attempt_start, &ctx->rng);
+      if (delay >= 0) {
+        xs[i].state = X_WAITING;
+        xs[i].due = now_mono() + delay;
+      } else {
+        xfer_finish(&xs[i], &resps[i]);
+        done++;
+      }
+    }
+    if (done >= n) break;
+    /* sleep until socket activity, the next due retry or the cancel check */
+    double wait = POLL_MS / 1000.0;
+    t = now_mono();
+    for (size_t i = 0; i < n; i++)
+      if (xs[i].state == X_WAITING && xs[i].due - t < wait) wait = xs[i].due - t;
+    int ms = wait > 0 ? (int)(wait * 1000) : 0;
+    if (inflight > 0 || ms > 0) curl_multi_poll(ctx->multi, NULL, 0, ms, NULL);
+  }
+  if (cancelled) {
+    for (size_t i = 0; i < n; i++) {
+      if (xs[i].state == X_DONE) continue;
+      if (xs[i].state == X_RUNNING) curl_multi_remove_handle(ctx->multi, xs[i].easy);
+      resp_clear(&resps[i]);
+      resps[i].err_code = "CANCELLED";
+      snprintf(resps[i].err_msg, sizeof resps[i].err_msg, "%s: cancelled by SIGINT", reqs[i].method);
+      if (xs[i].state == X_PENDING) xs[i].first_start = now_mono();
+      xfer_finish(&xs[i], &resps[i]);
+    }
+  }
+  free(xs);
+  return cancelled ? -1 : 0;
+}
+
+void dh_http_perform_blocking(CURL *easy, void *certs, dh_http_req *req, dh_http_resp *resp) {
+  uint64_t rng = rng_seed();
+  char errbuf[CURL_ERROR_SIZE];
+  double first = now_mono();
+  curl_easy_reset(easy);
+  easy_setup(easy, certs, req, resp, errbuf);
+  for (;;) {
+    resp_clear(resp);
+    resp->attempts++;
+    errbuf[0] = '\0';
+    double start = now_mono();
+    CURLcode rc = curl_easy_perform(easy);
+    double delay = settle(easy, rc, req, resp, errbuf, start, &rng);
+    if (delay < 0) break;
+    struct timespec ts = {(time_t)delay, (long)((delay - (double)(time_t)delay) * 1e9)};
+    nanosleep(&ts, NULL);
+  }
+  resp->elapsed = now_mono() - first;
+}
+
+/* ------------------------------------------------------------------ Lua side */
+
+typedef struct batch {
+  size_t n;
+  dh_http_req *reqs;
+  dh_http_resp *resps;
+} batch;
+
+static void batch_free(batch *b) {
+  if (b->reqs)
+    for (size_t i = 0; i < b->n; i++) dh_http_req_free(&b->reqs[i]);
+  if (b->resps)
+    for (size_t i = 0; i < b->n; i++) dh_http_resp_free(&b->resps[i]);
+  free(b->reqs);
+  free(b->resps);
+  b->reqs = NULL;
+  b->resps = NULL;
+  b->n = 0;
+}
+
+static int batch_gc(lua_State *L) {
+  batch_free(luaL_checkudata(L, 1, BATCH_MT));
+  return 0;
+}
+
+static batch *batch_new(lua_State *L, size_t n) {
+  batch *b = lua_newuserdatauv(L, sizeof *b, 0);
+  memset(b, 0, sizeof *b);
+  if (luaL_newmetatable(L, BATCH_MT)) {
+    lua_pushcfunction(L, batch_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  size_t cnt = n ? n : 1;
+  b->reqs = calloc(cnt, sizeof *b->reqs);
+  b->resps = calloc(cnt, sizeof *b->resps);
+  if (!b->reqs || !b->resps) raise_err(L, "HTTP_ERROR", "out of memory for %zu requests", n);
+  b->n = n;
+  for (size_t i = 0; i < n; i++) dh_http_req_init(&b->reqs[i]);
+  return b;
+}
+
+static const char *const req_fields[] = {"method", "url", "headers", "body", "timeout", "connect_timeout",
+                                         "retries", "retry_statuses", "max_backoff", "backoff_base",
+                                         "max_retry_after", NULL};
+
+static double opt_number(lua_State *L, int t, const char *field, const char *who, double def, double min,
+                         double max) {
+  int ty = lua_getfield(L, t, field);
+  double v = def;
+  if (ty != LUA_TNIL) {
+    int ok;
+    v = lua_tonumberx(L, -1, &ok);
+    if (!ok || ty != LUA_TNUMBER || v != v || v < min || v > max)
+      raise_err(L, "INVALID_ARGUMENT", "%s: field '%s' must be a number in [%g, %g]", who, field, min, max);
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+/* Reads the request table at index t into r. */
+static void read_req(lua_State *L, int t, dh_http_req *r, const char *who) {
+  t = lua_absindex(L, t);
+  if (lua_type(L, t) != LUA_TTABLE) raise_err(L, "INVALID_ARGUMENT", "%s: expected a request table, got %s", who, luaL_typename(L, t));
+  lua_pushnil(L);
+  while (lua_next(L, t)) {
+    lua_pop(L, 1);
+    int known = 0;
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      const char *k = lua_tostring(L, -1);
+      for (int i = 0; req_fields[i]; i++)
+        if (strcmp(k, req_fields[i]) == 0) known = 1;
+      if (!known)
+        raise_err(L, "INVALID_ARGUMENT",
+                  "%s: unknown field '%s' (expected method, url, headers, body, timeout, connect_timeout, "
+                  "retries, retry_statuses, max_backoff, backoff_base, max_retry_after)",
+                  who, k);
+    } else {
+      raise_err(L, "INVALID_ARGUMENT", "%s: request keys must be strings", who);
+    }
+  }
+  if (lua_getfield(L, t, "url") != LUA_TSTRING) raise_err(L, "INVALID_ARGUMENT", "%s: field 'url' must be a string", who);
+  const char *url = lua_tostring(L, -1);
+  char msg[512];
+  const char *bad = dh_http_check_url(url, msg, sizeof msg);
+  if (bad) raise_err(L, bad, "%s: %s", who, msg);
+  if (strlen(url) != lua_rawlen(L, -1)) raise_err(L, "INVALID_URL", "%s: URL contains a NUL byte", who);
+  r->url = xstrdup(url);
+  lua_pop(L, 1);
+  int ty = lua_getfield(L, t, "method");
+  const char *m = "GET";
+  if (ty == LUA_TSTRING) {
+    m = lua_tostring(L, -1);
+    if (!*m || strlen(m) > 16 || strspn(m, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != strlen(m))
+      raise_err(L, "INVALID_ARGUMENT", "%s: field 'method' must be an upper-case HTTP method, got '%.20s'", who, m);
+  } else if (ty != LUA_TNIL) {
+    raise_err(L, "INVALID_ARGUMENT", "%s: field 'method' must be a string", who);
+  }
+  r->method = xstrdup(m);
+  lua_pop(L, 1);
+  if (!r->url || !r->method) raise_err(L, "HTTP_ERROR", "out of memory");
+  ty = lua_getfield(L, t, "body");
+  if (ty == LUA_TSTRING) {
+    r->body = lua_tolstring(L, -1, &r->body_len); /* the request table keeps it alive */
+    r->has_body = 1;
+  } else if (ty != LUA_TNIL) {
+    raise_err(L, "INVALID_ARGUMENT", "%s: field 'body' must be a string, got %s", who, luaL_typename(L, -1));
+  }
+  lua_pop(L, 1);
+  ty = lua_getfield(L, t, "headers");
+  if (ty == LUA_TTABLE) {
+    int h = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, h)) {
+      if (lua_type(L, -2) != LUA_TSTRING || (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER))
+        raise_err(L, "INVALID_ARGUMENT", "%s: headers must map names (strings) to strings or numbers", who);
+      lua_pushvalue(L, -1);
+      const char *v = lua_tostring(L, -1);
+      const char *k = lua_tostring(L, -3);
+      if (dh_http_req_header(r, k, v) != 0)
+        raise_err(L, "INVALID_ARGUMENT", "%s: header '%.60s' has an invalid name or a CR/LF in its value", who, k);
+      lua_pop(L, 2);
+    }
+  } else if (ty != LUA_TNIL) {
+    raise_err(L, "INVALID_ARGUMENT", "%s: field 'headers' must be a table", who);
+  }
+  lua_pop(L, 1);
+  /* curl would add a form Content-Type to bodies, and Expect: 100-continue to large ones */
+  if (r->has_body && !r->has_content_type && !(r->headers = curl_slist_append(r->headers, "Content-Type:")))
+    raise_err(L, "HTTP_ERROR", "out of memory");
+  if (!(r->headers = curl_slist_append(r->headers, "Expect:"))) raise_err(L, "HTTP_ERROR", "out of memory");
+  r->timeout_ms = (long)(opt_number(L, t, "timeout", who, 60, 0.001, 86400) * 1000);
+  r->connect_timeout_ms = (long)(opt_number(L, t, "connect_timeout", who, 10, 0.001, 3600) * 1000);
+  r->retries = (int)opt_number(L, t, "retries", who, 4, 0, 100);
+  r->max_backoff = opt_number(L, t, "max_backoff", who, 30, 0, 3600);
+  r->backoff_base = opt_number(L, t, "backoff_base", who, 0.5, 0, 3600);
+  r->max_retry_after = opt_number(L, t, "max_retry_after", who, 120, 0, 86400);
+  ty = lua_getfield(L, t, "retry_statuses");
+  if (ty == LUA_TTABLE) {
+    lua_Integer cnt = luaL_len(L, -1);
+    if (cnt > DH_HTTP_MAX_RETRY_STATUSES)
+      raise_err(L, "INVALID_ARGUMENT", "%s: at most %d retry_statuses", who, DH_HTTP_MAX_RETRY_STATUSES);
+    r->n_retry_statuses = 0;
+    for (lua_Integer i = 1; i <= cnt; i++) {
+      lua_geti(L, -1, i);
+      int ok;
+      lua_Integer s = lua_tointegerx(L, -1, &ok);
+      if (!ok || s < 100 || s > 599)
+        raise_err(L, "INVALID_ARGUMENT", "%s: retry_statuses[%d] must be an HTTP status (100..599)", who, (int)i);
+      r->retry_statuses[r->n_retry_statuses++] = (int)s;
+      lua_pop(L, 1);
+    }
+  } else if (ty != LUA_TNIL) {
+    raise_err(L, "INVALID_ARGUMENT", "%s: field 'retry_statuses' must be an array of statuses", who);
+  }
+  lua_pop(L, 1);
+}
+
+void dh_http_push_resp(lua_State *L, const dh_http_resp *r, const char *url) {
+  lua_createtable(L, 0, 6);
+  lua_pushinteger(L, r->status);
+  lua_setfield(L, -2, "status");
+  lua_createtable(L, 0, (int)r->nhdrs);
+  for (size_t i = 0; i < r->nhdrs; i++) {
+    lua_pushstring(L, r->hdrs[i].value);
+    lua_setfield(L, -2, r->hdrs[i].name);
+  }
+  lua_setfield(L, -2, "headers");
+  lua_pushlstring(L, r->body ? r->body : "", r->body_len);
+  lua_setfield(L, -2, "body");
+  lua_pushinteger(L, r->attempts);
+  lua_setfield(L, -2, "attempts");
+  lua_pushnumber(L, r->elapsed);
+  lua_setfield(L, -2, "elapsed");
+  lua_pushstring(L, url);
+  lua_setfield(L, -2, "url");
+}
+
+static void push_transport_error(lua_State *L, const dh_http_req *req, const dh_http_resp *r) {
+  dh_http_push_error(L, r->err_code, r->err_msg);
+  char url[1024];
+  dh_redact_params(req->url, strlen(req->url), 1, url, sizeof url);
+  lua_pushstring(L, url);
+  lua_setfield(L, -2, "url");
+  lua_pushinteger(L, r->attempts);
+  lua_setfield(L, -2, "attempts");
+  lua_pushnumber(L, r->elapsed);
+  lua_setfield(L, -2, "elapsed");
+}
+
+static int l_request(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  dh_http_ctx *ctx = dh_http_ctx_get(L);
+  batch *b = batch_new(L, 1);
+  read_req(L, 1, &b->reqs[0], "http.request");
+  int rc = dh_http_run(ctx, b->reqs, b->resps, 1, 1);
+  if (rc != 0 || b->resps[0].err_code) {
+    push_transport_error(L, &b->reqs[0], &b->resps[0]);
+    batch_free(b);
+    return lua_error(L);
+  }
+  dh_http_push_resp(L, &b->resps[0], b->reqs[0].url);
+  batch_free(b);
+  return 1;
+}
+
+static int l_all(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  int concurrency = 16;
+  if (!lua_isnoneornil(L, 2)) {
+    luaL_checktype(L, 2, LUA_TTABLE);
+    concurrency = (int)opt_number(L, 2, "concurrency", "http.all", 16, 1, 1024);
+  }
+  dh_http_ctx *ctx = dh_http_ctx_get(L);
+  lua_Integer n = luaL_len(L, 1);
+  if (n < 0 || n > 1000000) raise_err(L, "INVALID_ARGUMENT", "http.all: too many requests (%lld)", (long long)n);
+  batch *b = batch_new(L, (size_t)n);
+  for (lua_Integer i = 1; i <= n; i++) {
+    char who[48];
+    snprintf(who, sizeof who, "http.all: request %lld", (long long)i);
+    lua_geti(L, 1, i);
+    read_req(L, -1, &b->reqs[i - 1], who);
+    lua_pop(L, 1);
+  }
+  int rc = dh_http_run(ctx, b->reqs, b->resps, (size_t)n, concurrency);
+  if (rc != 0) {
+    dh_http_push_error(L, "CANCELLED", "http.all: cancelled by SIGINT");
+    batch_free(b);
+    return lua_error(L);
+  }
+  lua_createtable(L, (int)n, 0);
+  for (lua_Integer i = 1; i <= n; i++) {
+    const dh_http_resp *r = &b->resps[i - 1];
+    if (r->err_code) {
+      lua_createtable(L, 0, 1);
+      push_transport_error(L, &b->reqs[i - 1], r);
+      lua_setfield(L, -2, "error");
+    } else {
+      dh_http_push_resp(L, r, b->reqs[i - 1].url);
+    }
+    lua_seti(L, -2, i);
+  }
+  batch_free(b);
+  return 1;
+}
+
+int luaopen_http(lua_State *L) {
+  static const luaL_Reg fns[] = {{"request", l_request}, {"all", l_all}, {NULL, NULL}};
+  luaL_newlib(L, fns);
+  return 1;
+}

@@ -1,0 +1,83 @@
+/* The curl machinery behind the `http` module, shared with `blobstate` (C side). */
+#ifndef DH_HTTP_CORE_H
+#define DH_HTTP_CORE_H
+
+#include <curl/curl.h>
+#include <lua.h>
+#include <stddef.h>
+
+#define DH_HTTP_MAX_RETRY_STATUSES 32
+
+typedef struct dh_http_req {
+  char *method; /* owned */
+  char *url;    /* owned */
+  struct curl_slist *headers; /* owned */
+  const char *body; /* borrowed: must stay alive during the run */
+  size_t body_len;
+  int has_body;
+  int has_content_type;
+  long timeout_ms, connect_timeout_ms;
+  int retries;
+  int retry_statuses[DH_HTTP_MAX_RETRY_STATUSES];
+  int n_retry_statuses;
+  double max_backoff, backoff_base, max_retry_after; /* seconds */
+} dh_http_req;
+
+typedef struct dh_http_hdr {
+  char *name; /* lower-cased */
+  char *value; /* repeated headers joined by ", " */
+} dh_http_hdr;
+
+typedef struct dh_http_resp {
+  long status;
+  dh_http_hdr *hdrs;
+  size_t nhdrs, hcap;
+  char *body;
+  size_t body_len, body_cap;
+  int attempts;
+  double elapsed;
+  const char *err_code; /* NULL on success, else CONNECT_ERROR / TIMEOUT / TLS_ERROR / CANCELLED / ... */
+  char err_msg[1024];
+} dh_http_resp;
+
+typedef struct dh_http_ctx dh_http_ctx;
+
+/* Request defaults (retries 4 on 429/502/503/504, timeout 60 s, connect 10 s, backoff 0.5 s base
+ * capped at 30 s, Retry-After honoured up to 120 s). */
+void dh_http_req_init(dh_http_req *r);
+void dh_http_req_free(dh_http_req *r);
+void dh_http_resp_free(dh_http_resp *r);
+/* Adds "Name: value" (copied); -1 on CR/LF/NUL in either or on allocation failure. */
+int dh_http_req_header(dh_http_req *r, const char *name, const char *value);
+/* Value of a response header by lower-case name, or NULL. */
+const char *dh_http_header(const dh_http_resp *r, const char *lname);
+
+/* The process-wide (per Lua state) context: the persistent multi handle (connection cache, HTTP/2
+ * multiplexing) and the extra CA certificates from DRHOST_CA_BUNDLE. Created on first use; raises
+ * a drhost.error when DRHOST_CA_BUNDLE cannot be loaded. */
+dh_http_ctx *dh_http_ctx_get(lua_State *L);
+
+/* URL policy: NULL when allowed, else the error code (INSECURE_URL, INVALID_URL) with a message. */
+const char *dh_http_check_url(const char *url, char *msg, size_t msg_size);
+
+/* Runs n requests with at most `concurrency` in flight (retries scheduled without blocking the
+ * others). Every resp is filled (err_code set on transport failure). Returns 0, or -1 when
+ * cancelled by SIGINT (then every unfinished resp has err_code CANCELLED). */
+int dh_http_run(dh_http_ctx *ctx, dh_http_req *reqs, dh_http_resp *resps, size_t n, int concurrency);
+
+/* For a background thread (blobstate lease renewal): runs one request on its own easy handle,
+ * blocking, with the same options, TLS trust and retry policy, never touching Lua. `certs` is the
+ * value of dh_http_ctx_certs_ref() (may be NULL). */
+void dh_http_perform_blocking(CURL *easy, void *certs, dh_http_req *req, dh_http_resp *resp);
+/* A reference to the extra certificates for use from another thread; release with
+ * dh_http_certs_unref(). */
+void *dh_http_ctx_certs_ref(dh_http_ctx *ctx);
+void dh_http_certs_unref(void *certs);
+
+/* Pushes a drhost.error table (code, message) on the stack, built by dh_raise so it carries the
+ * shared metatable; the caller may add fields and lua_error() it. */
+void dh_http_push_error(lua_State *L, const char *code, const char *msg);
+/* Pushes the response as the Lua table of the http contract. */
+void dh_http_push_resp(lua_State *L, const dh_http_resp *r, const char *url);
+
+#endif
