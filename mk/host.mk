@@ -13,7 +13,7 @@ HOST_WARN := -Wall -Wextra -Werror
 HOST_CPPFLAGS := -D_GNU_SOURCE -Ihost -Imodules/common -Imodules -I$(BUILD)/gen $(HOST_PKG_CFLAGS)
 HOST_CFLAGS := -std=c11 $(HOST_WARN) -O2 -g
 HOST_LDLIBS := $(HOST_PKG_LIBS) -lpthread -lm
-DRHOST_VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+DRHOST_VERSION ?= $(shell git describe --always 2>/dev/null || echo unknown)
 
 HOST_SRCS = $(sort $(wildcard host/*.c) $(wildcard modules/*.c) $(wildcard modules/common/*.c))
 HOST_LUA = $(sort $(wildcard host/lua/*.lua))
@@ -42,7 +42,7 @@ $(BUILD)/gen/version.h: FORCE
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
 FORCE:
 
-$(BUILD)/obj/%.o: %.c $(BUILD)/gen/version.h
+$(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(HOST_CPPFLAGS) $(HOST_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 $(BUILD)/gen/%.o: $(BUILD)/gen/%.c
@@ -53,11 +53,14 @@ $(DRHOST): $(HOST_OBJS)
 $(BUILD)/obj-asan/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(@D)
 	$(CC) $(HOST_CPPFLAGS) $(HOST_CFLAGS) -O1 $(ASAN_FLAGS) -c $< -o $@
-$(BUILD)/obj-asan/%.o: %.c $(BUILD)/gen/version.h
+$(BUILD)/obj-asan/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(HOST_CPPFLAGS) $(HOST_CFLAGS) -O1 $(ASAN_FLAGS) -MMD -MP -c $< -o $@
 $(DRHOST_ASAN): $(HOST_ASAN_OBJS)
 	$(CC) $(HOST_CFLAGS) -O1 $(ASAN_FLAGS) $(LDFLAGS) -rdynamic -o $@ $(HOST_ASAN_OBJS) $(HOST_LDLIBS)
+
+# Only the files printing the version depend on it (a commit must not rebuild everything).
+$(BUILD)/obj/host/main.o $(BUILD)/obj/host/repl.o $(BUILD)/obj-asan/host/main.o $(BUILD)/obj-asan/host/repl.o: $(BUILD)/gen/version.h
 
 -include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/obj/*/*/*.d $(BUILD)/obj-asan/*/*.d $(BUILD)/obj-asan/*/*/*.d)
 
