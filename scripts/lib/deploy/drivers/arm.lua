@@ -1,0 +1,136 @@
+-- ARM drivers.
+--   arm         a resource PUT at its id (create and update), GET to read, DELETE to delete.
+--   arm_patch   a later change to another ARM resource (e.g. the DBFS CMK on a workspace, which
+--               needs the workspace's storage identity first): PUT of the target's declared body
+--               merged with this patch; destroy forgets it.
+--   arm_approve approval of a Pending private endpoint connection on a resource (e.g. the
+--               connection an NCC private endpoint rule opens on a storage account).
+-- Each driver gets `rr`, the resource with its lazy fields resolved (id, body, ...).
+local util = require("deploy.util")
+local err = require("deploy.err")
+
+local M = {}
+
+local function arm(ctx)
+  if not ctx.arm then err.raise("NO_CLIENT", "no ARM client in this run (AZURE_* env not set?)") end
+  return ctx.arm
+end
+
+local function with_preserve(rr, body, live)
+  body = util.deepcopy(body)
+  for _, p in ipairs(rr.preserve or {}) do
+    local v = util.get(live or {}, p)
+    if v ~= nil and util.get(body, p) == nil then util.set(body, p, util.deepcopy(v)) end
+  end
+  return body
+end
+
+-- ARM answers 409 while a resource (a workspace, typically) is busy with another operation; the
+-- azure module retries the codes it knows; we add a bounded retry around whole writes.
+local function put_retry(ctx, id, api, body)
+  local attempts = ctx.conflict_retries or 5
+  for i = 1, attempts do
+    local ok, res = pcall(arm(ctx).put, arm(ctx), id, api, body)
+    if ok then return res end
+    if not (type(res) == "table" and res.status == 409) or i == attempts then error(res, 0) end
+    local ok_auth, auth = pcall(require, "auth")
+    if ok_auth and auth.util and auth.util.sleep then auth.util.sleep(ctx.conflict_wait or 1) end
+  end
+end
+
+M.arm = {}
+
+function M.arm.read(ctx, rr, entry)
+  local id = rr.id_known and rr.id or (entry and entry.id)
+  if not id then return nil end
+  return (arm(ctx):get(id, rr.api_version or entry.api_version))
+end
+
+function M.arm.create(ctx, rr)
+  return put_retry(ctx, rr.id, rr.api_version, rr.body)
+end
+
+function M.arm.update(ctx, rr, live)
+  return put_retry(ctx, rr.id, rr.api_version, with_preserve(rr, rr.body, live))
+end
+
+function M.arm.delete(ctx, entry)
+  arm(ctx):delete(entry.id, entry.api_version)
+end
+
+function M.arm.id(rr, live) return (live and live.id) or rr.id end
+
+M.arm_patch = {}
+
+function M.arm_patch.read(ctx, rr, entry)
+  local id = rr.id_known and rr.id or (entry and entry.id)
+  if not id then return nil end
+  local live = arm(ctx):get(id, rr.api_version)
+  if live == nil then return nil end
+  -- "exists" only once the patched properties are there; otherwise it is still to be created.
+  return live
+end
+
+local function patched_body(rr, live)
+  local body = util.merge(rr.base or {}, rr.body)
+  return with_preserve(rr, body, live)
+end
+
+function M.arm_patch.create(ctx, rr)
+  local live = arm(ctx):get(rr.id, rr.api_version)
+  return put_retry(ctx, rr.id, rr.api_version, patched_body(rr, live))
+end
+
+function M.arm_patch.update(ctx, rr, live)
+  return put_retry(ctx, rr.id, rr.api_version, patched_body(rr, live))
+end
+
+function M.arm_patch.delete() end -- forgetting a patch leaves the target as it is
+
+function M.arm_patch.id(rr) return rr.id end
+
+M.arm_approve = {}
+
+local function find_connection(ctx, rr)
+  local conns = arm(ctx):list(rr.id .. "/privateEndpointConnections", rr.api_version)
+  local want = tostring(rr.body.endpoint_name or ""):lower()
+  for _, c in ipairs(conns or {}) do
+    local pe = c.properties and c.properties.privateEndpoint and c.properties.privateEndpoint.id
+    local pe_name = type(pe) == "string" and pe:match("([^/]+)$") or ""
+    if want ~= "" and (pe_name:lower() == want or tostring(c.name):lower():find(want, 1, true)) then
+      return c
+    end
+  end
+  return nil
+end
+
+function M.arm_approve.read(ctx, rr)
+  if not rr.id_known or rr.body.endpoint_name == nil or type(rr.body.endpoint_name) ~= "string" then
+    return nil
+  end
+  return find_connection(ctx, rr)
+end
+
+function M.arm_approve.view(_, live)
+  local st = live.properties and live.properties.privateLinkServiceConnectionState or {}
+  local pe = live.properties and live.properties.privateEndpoint and live.properties.privateEndpoint.id
+  return { endpoint_name = type(pe) == "string" and pe:match("([^/]+)$") or nil, status = st.status }
+end
+
+local function approve(ctx, rr, conn)
+  conn = conn or find_connection(ctx, rr)
+  if not conn then
+    err.raise("NOT_FOUND", "no private endpoint connection for endpoint '" ..
+      tostring(rr.body.endpoint_name) .. "' on " .. rr.id, { target = rr.addr })
+  end
+  local body = { properties = { privateLinkServiceConnectionState = {
+    status = "Approved", description = rr.body.description or "Approved by drhost deploy" } } }
+  return put_retry(ctx, conn.id, rr.api_version, body)
+end
+
+function M.arm_approve.create(ctx, rr) return approve(ctx, rr) end
+function M.arm_approve.update(ctx, rr, live) return approve(ctx, rr, live) end
+function M.arm_approve.delete() end
+function M.arm_approve.id(rr, live) return live and live.id or rr.id end
+
+return M
