@@ -39,7 +39,7 @@ local function load(handler)
 end
 
 local n = 0
-local function token_server(req)
+local function token_server()
   n = n + 1
   return { status = 200, body = { access_token = "t" .. n, expires_in = 3600, token_type = "Bearer" } }
 end
@@ -115,21 +115,25 @@ describe("auth token cache", function()
              .. "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"
     local seen
     local crypto = require("crypto")
-    local real = crypto.jwt_rs256
+    local real, real_thumb = crypto.jwt_rs256, crypto.x509_thumbprint
     crypto.jwt_rs256 = function(h, c, key) seen = { h = h, c = c, key = key }; return "a.b.c" end
+    crypto.x509_thumbprint = function(cert)
+      assert(cert:find("BEGIN CERTIFICATE", 1, true) and not cert:find("PRIVATE KEY", 1, true))
+      return string.rep("\1", 20)
+    end
     local ok, err = pcall(function()
       local cred = auth.credential{ kind = "client_certificate", tenant_id = "tid", client_id = "cid",
                                     certificate_pem = pem, authority_host = "https://login.example.localhost" }
       cred:token(auth.ARM_SCOPE)
     end)
-    crypto.jwt_rs256 = real
+    crypto.jwt_rs256, crypto.x509_thumbprint = real, real_thumb
     assert(ok, tostring(err))
     local body = form(f.calls[1].body)
     assert.are.equal("urn:ietf:params:oauth:client-assertion-type:jwt-bearer", body.client_assertion_type)
     assert.are.equal("a.b.c", body.client_assertion)
     assert.is_nil(body.client_secret)
     assert.are.equal("RS256", seen.h.alg)
-    assert.are.equal("string", type(seen.h.x5t))
+    assert.are.equal(crypto.base64url_encode(string.rep("\1", 20)), seen.h.x5t)
     assert.are.equal("https://login.example.localhost/tid/oauth2/v2.0/token", seen.c.aud)
     assert.are.equal("cid", seen.c.iss)
     assert.are.equal("cid", seen.c.sub)
