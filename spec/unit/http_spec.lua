@@ -273,7 +273,7 @@ describe("http over TLS (child processes)", function()
 
   local probe = [[
     local http = require("http")
-    local ok, r = pcall(http.request, { url = arg[1] or URL, retries = 0 })
+    local ok, r = pcall(http.request, { url = URL, retries = 0 })
     if ok then print("STATUS " .. r.status) else print("ERROR " .. tostring(r.code)) end
   ]]
 
