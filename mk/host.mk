@@ -30,34 +30,34 @@ asan: $(DRHOST_ASAN)
 # The generated sources are rewritten only when their content changes.
 $(BUILD)/gen/preload.c: FORCE
 	@mkdir -p $(@D)
-	@mk/gen-preload.sh preload $(wildcard modules/*.c) > $@.tmp
-	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+	@mk/gen-preload.sh preload $(wildcard modules/*.c) > $@.$$$$.tmp; \
+	  cmp -s $@.$$$$.tmp $@ && rm -f $@.$$$$.tmp || mv -f $@.$$$$.tmp $@
 $(BUILD)/gen/embedded.c: FORCE
 	@mkdir -p $(@D)
-	@mk/gen-preload.sh embed $(HOST_LUA) > $@.tmp
-	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+	@mk/gen-preload.sh embed $(HOST_LUA) > $@.$$$$.tmp; \
+	  cmp -s $@.$$$$.tmp $@ && rm -f $@.$$$$.tmp || mv -f $@.$$$$.tmp $@
 $(BUILD)/gen/version.h: FORCE
 	@mkdir -p $(@D)
-	@printf '#define DRHOST_VERSION "%s"\n' "$(DRHOST_VERSION)" > $@.tmp
-	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+	@printf '#define DRHOST_VERSION "%s"\n' "$(DRHOST_VERSION)" > $@.$$$$.tmp; \
+	  cmp -s $@.$$$$.tmp $@ && rm -f $@.$$$$.tmp || mv -f $@.$$$$.tmp $@
 FORCE:
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(HOST_CPPFLAGS) $(HOST_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(HOST_CPPFLAGS) $(HOST_CFLAGS) $(CFLAGS) -MMD -MP -MT $@ -MF $(@:.o=.d) -c $< -o $@.$$$$.tmp && mv -f $@.$$$$.tmp $@
 $(BUILD)/gen/%.o: $(BUILD)/gen/%.c
-	$(CC) $(HOST_CPPFLAGS) $(HOST_CFLAGS) $(CFLAGS) -c $< -o $@
+	$(CC) $(HOST_CPPFLAGS) $(HOST_CFLAGS) $(CFLAGS) -c $< -o $@.$$$$.tmp && mv -f $@.$$$$.tmp $@
 $(DRHOST): $(HOST_OBJS)
-	$(CC) $(HOST_CFLAGS) $(LDFLAGS) -rdynamic -o $@ $(HOST_OBJS) $(HOST_LDLIBS)
+	$(CC) $(HOST_CFLAGS) $(LDFLAGS) -rdynamic -o $@.$$$$.tmp $(HOST_OBJS) $(HOST_LDLIBS) && mv -f $@.$$$$.tmp $@
 
 $(BUILD)/obj-asan/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(@D)
-	$(CC) $(HOST_CPPFLAGS) $(HOST_CFLAGS) -O1 $(ASAN_FLAGS) -c $< -o $@
+	$(CC) $(HOST_CPPFLAGS) $(HOST_CFLAGS) -O1 $(ASAN_FLAGS) -c $< -o $@.$$$$.tmp && mv -f $@.$$$$.tmp $@
 $(BUILD)/obj-asan/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(HOST_CPPFLAGS) $(HOST_CFLAGS) -O1 $(ASAN_FLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(HOST_CPPFLAGS) $(HOST_CFLAGS) -O1 $(ASAN_FLAGS) -MMD -MP -MT $@ -MF $(@:.o=.d) -c $< -o $@.$$$$.tmp && mv -f $@.$$$$.tmp $@
 $(DRHOST_ASAN): $(HOST_ASAN_OBJS)
-	$(CC) $(HOST_CFLAGS) -O1 $(ASAN_FLAGS) $(LDFLAGS) -rdynamic -o $@ $(HOST_ASAN_OBJS) $(HOST_LDLIBS)
+	$(CC) $(HOST_CFLAGS) -O1 $(ASAN_FLAGS) $(LDFLAGS) -rdynamic -o $@.$$$$.tmp $(HOST_ASAN_OBJS) $(HOST_LDLIBS) && mv -f $@.$$$$.tmp $@
 
 # Only the files printing the version depend on it (a commit must not rebuild everything).
 $(BUILD)/obj/host/main.o $(BUILD)/obj/host/repl.o $(BUILD)/obj-asan/host/main.o $(BUILD)/obj-asan/host/repl.o: $(BUILD)/gen/version.h
