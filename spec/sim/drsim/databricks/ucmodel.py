@@ -626,9 +626,17 @@ class Resolved:
 
 def split_name(full_name: str, parts: int, kind: str = "TABLE") -> list[str]:
     """'Cat.Sch.Tbl' -> ['cat','sch','tbl']; backticks are stripped; wrong arity -> 400."""
-    if not isinstance(full_name, str) or not full_name:
-        raise invalid(f"Invalid {kind.lower()} name {full_name!r}: expected {parts} dot-separated "
+    out = split_parts(full_name, kind)
+    if len(out) != parts or any(not p for p in out):
+        raise invalid(f"Invalid {kind.lower()} name '{full_name}': expected {parts} dot-separated "
                       "parts.")
+    return out
+
+
+def split_parts(full_name: str, kind: str = "object") -> list[str]:
+    """Any number of dot-separated parts, backticks stripped, lower-cased."""
+    if not isinstance(full_name, str) or not full_name:
+        raise invalid(f"Invalid {kind.lower()} name {full_name!r}.")
     out, cur, quoted = [], "", False
     i = 0
     while i < len(full_name):
@@ -646,9 +654,6 @@ def split_name(full_name: str, parts: int, kind: str = "TABLE") -> list[str]:
             cur += ch
         i += 1
     out.append(cur)
-    if len(out) != parts or any(not p for p in out):
-        raise invalid(f"Invalid {kind.lower()} name '{full_name}': expected {parts} dot-separated "
-                      "parts.")
     return [p.lower() for p in out]
 
 
