@@ -31,6 +31,7 @@ static const char *field_text(lua_State *L, int idx) {
 
 static int emit(lua_State *L, int level) {
   if (!dh_log_enabled(level)) return 0;
+  lua_settop(L, 2);
   const char *msg = luaL_tolstring(L, 1, NULL); /* pushed: keeps it alive */
   const char *keys[MAX_FIELDS];
   const char *vals[MAX_FIELDS];

@@ -144,7 +144,8 @@ void dh_redact(const char *s, size_t len, dh_buf *out) {
             dh_buf_adds(out, REDACTED);
             i = v + 1 + body; /* the closing quote is copied by the main loop */
           } else {
-            int header = s[sep] == ':' && !quoted;
+            /* Header values and Authorization values run to the end of the line. */
+            int header = (s[sep] == ':' && !quoted) || eq_ci(s + i, klen, "authorization");
             size_t t = token_len(s + v, len - v, header);
             if (!header && quoted) {
               while (t > 0 && (s[v + t - 1] == '}' || s[v + t - 1] == ']')) t--;
