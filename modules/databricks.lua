@@ -145,7 +145,11 @@ end
 -- Turns a response into {status=, body=} or {status=, error=}.
 local function outcome(resp, r)
   if resp.status >= 200 and resp.status < 300 then
-    return { status = resp.status, body = util.decode(resp.body), response = resp }
+    local body = util.decode(resp.body)
+    -- a 2xx that still names a retryable error (retries used up) is an error, not a result
+    if not (type(body) == "table" and M.RETRYABLE_CODES[body.error_code]) then
+      return { status = resp.status, body = body, response = resp }
+    end
   end
   return { status = resp.status, error = M.decode_error(resp, r.what), response = resp }
 end
