@@ -47,6 +47,7 @@ Planner.__index = Planner
 function M.new_planner(cfg, src, dst, opts)
   local self = setmetatable({ cfg = cfg, src = src, dst = dst, opts = opts or {} }, Planner)
   self.actions, self.failed, self.skipped, self.warnings, self.notes = {}, {}, {}, {}, {}
+  self.table_status = {}     -- one row per Delta table considered for cloning (status command)
   self.blocked = {}          -- target name -> reason (failed at plan time: nothing else planned)
   self.recreated = {}        -- target name -> true when created/replaced in this plan
   self.object_map = {}       -- source full -> target full (renames)
@@ -436,6 +437,11 @@ end
 function Planner:plan_clone(t, tgt, clone_src, share)
   local reason, special = self:clone_reason(t, tgt)
   local v = (self.src.versions or {})[t.full] or {}
+  local st = (self.dst.state or {})[tgt]
+  self.table_status[#self.table_status + 1] = { object = tgt, source = t.full, source_version = v.version,
+    source_commit_ts = v.ts, cloned_version = st and st.source_version, cloned_commit_ts = st and st.source_commit_ts,
+    cloned_at = st and st.cloned_at, in_sync = (reason == nil and special == nil), reason = reason or special,
+    missing = self.dst.tables[tgt] == nil }
   local record = { object = tgt, source = t.full, source_table_id = t.table_id, source_version = v.version,
     source_commit_ts = v.ts, share = share }
   if special == "record" then
@@ -986,6 +992,7 @@ function M.build(cfg, src, dst, opts)
     source = (opts or {}).source, target = (opts or {}).target,
     actions = p.actions, failed = p.failed, skipped = p.skipped, warnings = p.warnings, notes = p.notes,
     unmapped_principals = unmapped, counts = counts, clones = p.cloned or 0,
+    tables = p.table_status,
   }
 end
 

@@ -1,0 +1,320 @@
+-- `drhost scripts/replicate.lua ENV COMMAND ...`: plan, apply, sync, status. Wires configuration,
+-- connections, discovery, the plan and its execution; prints progress on stderr and the result
+-- (text or --json) on stdout. Returns the process exit code.
+local util = require("replicate.util")
+local config = require("replicate.config")
+local inventory = require("replicate.inventory")
+local plan_lib = require("replicate.plan")
+local apply = require("replicate.apply")
+local report = require("replicate.report")
+
+local M = {}
+
+M.USAGE = [[
+usage: drhost scripts/replicate.lua ENV COMMAND [options]
+  plan   [-out FILE] [--json]   what would change in dr, and why (saved with -out)
+  apply  FILE [--json]          execute a saved plan exactly
+  sync   [-out FILE] [--json]   plan, then apply
+  status [--json]               per table: in sync or behind, source vs last cloned version, lag
+options: --config FILE (replication config; default: the `replication` key of env/ENV.lua)
+exit: 0 ok; 1 an object failed or an error; 2 usage]]
+
+local function stderr(s) io.stderr:write(s, "\n") end
+
+function M.parse(args)
+  local o = { json = false }
+  local i = 1
+  local function need(flag)
+    i = i + 1
+    if not args[i] then error({ usage = flag .. " needs a value" }, 0) end
+    return args[i]
+  end
+  local pos = {}
+  while i <= #args do
+    local a = args[i]
+    if a == "--json" then o.json = true
+    elseif a == "-out" or a == "--out" then o.out = need(a)
+    elseif a == "--config" then o.config = need(a)
+    elseif a == "-h" or a == "--help" then o.help = true
+    elseif a:sub(1, 1) == "-" then error({ usage = "unknown option " .. a }, 0)
+    else pos[#pos + 1] = a end
+    i = i + 1
+  end
+  o.env, o.command, o.file = pos[1], pos[2], pos[3]
+  if o.help then return o end
+  if not o.env then error({ usage = "missing ENV (e.g. dr)" }, 0) end
+  local cmds = { plan = true, apply = true, sync = true, status = true }
+  if not cmds[o.command or ""] then error({ usage = "unknown or missing COMMAND " .. tostring(o.command) }, 0) end
+  if o.command == "apply" and not o.file then error({ usage = "apply needs the plan FILE" }, 0) end
+  if pos[4] or (o.command ~= "apply" and o.file) then error({ usage = "unexpected argument " .. tostring(pos[4] or o.file) }, 0) end
+  return o
+end
+
+local function home()
+  local h = os.getenv("DRHOST_HOME")
+  if h and h ~= "" then return h end
+  return "."
+end
+
+local function exists(p) local f = io.open(p, "r"); if f then f:close(); return true end return false end
+
+local function resolve_path(p)
+  if p:sub(1, 1) == "/" or exists(p) then return p end
+  local hp = home() .. "/" .. p
+  if exists(hp) then return hp end
+  return p
+end
+
+-- The replication config file: --config, else env/ENV.lua's `replication`, else env/ENV.replication.lua.
+function M.config_path(o)
+  if o.config then return resolve_path(o.config) end
+  local envfile = resolve_path("env/" .. o.env .. ".lua")
+  if exists(envfile) then
+    local chunk = loadfile(envfile, "t", { os = { getenv = os.getenv } })
+    local ok, t = pcall(chunk or function() end)
+    if ok and type(t) == "table" and type(t.replication) == "string" then return resolve_path(t.replication) end
+  end
+  return resolve_path("env/" .. o.env .. ".replication.lua")
+end
+
+-- Where a workspace is (docs/replication.md, "Finding the workspaces"): DRHOST_SOURCE_HOST /
+-- DRHOST_SOURCE_WAREHOUSE_ID (TARGET for dr) first, then the config's source/target fields, then
+-- the deployment's outputs of that environment (`drhost scripts/deploy.lua ENV output`, keys
+-- workspace_url and warehouse_id), or an outputs JSON file named by `outputs`.
+function M.locate(side_name, side_cfg)
+  local up = side_name:upper()
+  local host = os.getenv("DRHOST_" .. up .. "_HOST")
+  local wh = os.getenv("DRHOST_" .. up .. "_WAREHOUSE_ID")
+  host = (host ~= "" and host) or side_cfg.host
+  wh = (wh ~= "" and wh) or side_cfg.warehouse_id
+  local from = "environment/config"
+  if not host or not wh then
+    local json = require("json")
+    local text
+    if side_cfg.outputs then
+      local f = io.open(resolve_path(side_cfg.outputs), "r")
+      if f then text = f:read("a"); f:close() end
+      from = side_cfg.outputs
+    elseif side_cfg.env then
+      local bin = os.getenv("DRHOST_BIN") or (home() .. "/build/drhost")
+      local cmd = string.format("%q %q %q output 2>/dev/null", bin, home() .. "/scripts/deploy.lua", side_cfg.env)
+      local p = io.popen(cmd)
+      if p then text = p:read("a"); p:close() end
+      from = "deployment outputs of " .. side_cfg.env
+    end
+    local ok, out = pcall(json.decode, text or "")
+    if ok and type(out) == "table" then
+      local function pick(...)
+        for _, k in ipairs({ ... }) do
+          local v = out[k]
+          if type(v) == "table" and v.value then v = v.value end
+          if type(v) == "string" and v ~= "" then return v end
+        end
+      end
+      host = host or pick("workspace_url", "workspace_host", "replication_workspace_url")
+      wh = wh or pick("warehouse_id", "replication_warehouse_id")
+    end
+  end
+  if host and not host:match("^https?://") then host = "https://" .. host end
+  if not host or not wh then
+    util.error{ code = "WORKSPACE_NOT_FOUND", message = string.format(
+      "cannot find the %s workspace (%s): set DRHOST_%s_HOST and DRHOST_%s_WAREHOUSE_ID, or %s.host/%s.warehouse_id "
+      .. "in the replication config, or deploy %s first (its outputs give workspace_url and warehouse_id)",
+      side_name, side_cfg.env or "?", up, up, side_name, side_name, side_cfg.env or "the environment") }
+  end
+  return host, wh, from
+end
+
+-- Connections for one side: a workspace client and SQL connections per default catalog/schema.
+function M.connect(side_name, side_cfg, cfg, credential)
+  local databricks = require("databricks")
+  local sql = require("sql")
+  local host, wh, from = M.locate(side_name, side_cfg)
+  local ws = databricks.workspace{ host = host, credential = credential, concurrency = cfg.parallelism }
+  local conns = {}
+  local function conn_for(catalog, schema)
+    local key = tostring(catalog) .. "." .. tostring(schema)
+    if not conns[key] then
+      conns[key] = sql.connect{ workspace = ws, warehouse_id = wh, catalog = catalog, schema = schema,
+        concurrency = cfg.parallelism }
+    end
+    return conns[key]
+  end
+  return { ws = ws, conn = conn_for(nil, nil), conn_for = conn_for, host = host, warehouse_id = wh, from = from }
+end
+
+-- Discovery on both sides and the plan. Returns plan, ctx.
+function M.discover(cfg, src, dst, stats, progress)
+  local src_cats, dst_cats = {}, {}
+  for s, d in pairs(cfg.catalogs) do src_cats[#src_cats + 1] = s; dst_cats[#dst_cats + 1] = d end
+  table.sort(src_cats); table.sort(dst_cats)
+  progress("discover: prod " .. src.host)
+  local src_inv = inventory.read{ ws = src.ws, conn = src.conn, catalogs = src_cats, concurrency = cfg.parallelism, stats = stats }
+  progress(string.format("discover: prod has %d schema(s), %d table/view(s), %d volume(s), %d function(s)",
+    M.count(src_inv.schemas), M.count(src_inv.tables), M.count(src_inv.volumes), M.count(src_inv.functions)))
+  local sum = src.ws:get("/api/2.1/unity-catalog/metastore_summary")
+  stats.rest = stats.rest + 1
+  src_inv.global_metastore_id = sum and sum.global_metastore_id
+  src_inv.shares = inventory.read_shares(src.ws, cfg.sharing.share_prefix, stats)
+
+  progress("discover: dr " .. dst.host)
+  local dst_inv = inventory.read{ ws = dst.ws, conn = dst.conn, catalogs = dst_cats, concurrency = cfg.parallelism, stats = stats }
+  dst_inv.state, dst_inv.state_exists = inventory.read_state(dst, cfg.state, stats)
+  dst_inv.provider = inventory.find_provider(dst.ws, src_inv.global_metastore_id, cfg.sharing.provider, stats)
+
+  -- source versions of the Delta tables in scope
+  local delta = {}
+  for full, t in pairs(src_inv.tables) do
+    if (t.table_type == "MANAGED" or t.table_type == "EXTERNAL") and (t.format or "DELTA"):upper() == "DELTA"
+      and cfg.catalogs[t.catalog] and config.selected(cfg, full) then
+      delta[#delta + 1] = full
+    end
+  end
+  table.sort(delta)
+  progress(string.format("discover: reading the Delta version of %d source table(s)", #delta))
+  local versions, verrs = inventory.read_versions(src, delta, stats)
+  src_inv.versions = versions
+  for full, e in pairs(verrs) do
+    src_inv.warnings[#src_inv.warnings + 1] = { object = full, reason = "cannot read its history: " .. e }
+  end
+
+  -- replicas without a state row (a run killed between clone and state write): their history
+  -- says which source version they reflect
+  local orphans = {}
+  for _, full in ipairs(delta) do
+    local parts = util.split_name(full)
+    local tgt = cfg.catalogs[parts[1]] .. "." .. parts[2] .. "." .. parts[3]
+    if dst_inv.tables[tgt] and dst_inv.tables[tgt].table_type ~= "VIEW" and not dst_inv.state[tgt] then
+      orphans[#orphans + 1] = tgt
+    end
+  end
+  if #orphans > 0 then
+    local hist = inventory.read_versions(dst, orphans, stats)
+    dst_inv.clone_history = {}
+    for tgt, h in pairs(hist) do
+      if h.operation == "CLONE" and h.parameters and h.parameters.sourceVersion ~= nil then
+        dst_inv.clone_history[tgt] = { source_version = math.tointeger(tonumber(h.parameters.sourceVersion)) }
+      end
+    end
+  end
+  return src_inv, dst_inv
+end
+
+function M.count(t) local n = 0 for _ in pairs(t or {}) do n = n + 1 end return n end
+
+local function write_file(path, text)
+  local f, err = io.open(path, "w")
+  if not f then util.error{ code = "WRITE_FAILED", message = "cannot write " .. path .. ": " .. tostring(err) } end
+  f:write(text); f:close()
+end
+
+local function read_plan(path)
+  local json = require("json")
+  local f, err = io.open(path, "r")
+  if not f then util.error{ code = "PLAN_NOT_FOUND", message = "cannot read plan " .. path .. ": " .. tostring(err) } end
+  local text = f:read("a"); f:close()
+  local ok, p = pcall(json.decode, text)
+  if not ok or type(p) ~= "table" or p.format ~= "drhost-replication-plan" then
+    util.error{ code = "PLAN_INVALID", message = path .. " is not a drhost replication plan (saved with plan -out)" }
+  end
+  return p
+end
+
+function M.status_rows(plan)
+  local now = os.time()
+  local rows = {}
+  for _, t in ipairs(plan.tables or {}) do
+    local state = t.missing and "missing" or (t.in_sync and "in sync" or "behind")
+    if t.source_version == nil then state = "unknown" end
+    local lag
+    if state == "in sync" then lag = 0
+    else
+      local since = report.epoch(t.cloned_commit_ts)
+      if since then lag = math.max(0, now - since) end
+    end
+    rows[#rows + 1] = { object = t.object, source = t.source, state = state, source_version = t.source_version,
+      cloned_version = t.cloned_version, lag_s = lag, reason = t.reason, cloned_at = t.cloned_at }
+  end
+  table.sort(rows, function(a, b) return a.object < b.object end)
+  return rows
+end
+
+function M.main(args, opts)
+  opts = opts or {}
+  local out = opts.stdout or function(s) io.stdout:write(s, "\n") end
+  local ok, o = pcall(M.parse, args)
+  if not ok then
+    stderr("replicate: " .. (type(o) == "table" and o.usage or tostring(o)))
+    stderr(M.USAGE)
+    return 2
+  end
+  if o.help then out(M.USAGE); return 0 end
+  local json = require("json")
+  local quiet = o.json and os.getenv("DRHOST_PROGRESS") ~= "1"
+  local function progress(s) if not quiet or os.getenv("DRHOST_PROGRESS") == "1" then stderr("replicate: " .. s) end end
+  if o.json then progress = function(s) stderr("replicate: " .. s) end end
+
+  local cfg = config.load(M.config_path(o))
+  local credential = opts.credential or require("auth").from_env()
+  local src = M.connect("source", cfg.source, cfg, credential)
+  local dst = M.connect("target", cfg.target, cfg, credential)
+  local stats = { sql = 0, rest = 0 }
+  local ok_uuid, crypto = pcall(require, "crypto")
+  local run_id = ok_uuid and crypto.uuid4 and crypto.uuid4() or tostring(os.time())
+  local started = apply.clock()
+
+  local plan
+  if o.command == "apply" then
+    plan = read_plan(o.file)
+    if plan.source ~= src.host or plan.target ~= dst.host then
+      util.error{ code = "PLAN_MISMATCH", message = string.format("plan %s was made for %s -> %s, not %s -> %s",
+        o.file, tostring(plan.source), tostring(plan.target), src.host, dst.host) }
+    end
+  else
+    local src_inv, dst_inv = M.discover(cfg, src, dst, stats, progress)
+    plan = plan_lib.build(cfg, src_inv, dst_inv, { now = os.date("!%Y-%m-%dT%H:%M:%SZ"), run_id = run_id,
+      source = src.host, target = dst.host })
+    for _, e in ipairs(src_inv.errors) do table.insert(plan.failed, { object = e.object, reason = "prod: " .. e.reason }) end
+    for _, e in ipairs(dst_inv.errors) do table.insert(plan.failed, { object = e.object, reason = "dr: " .. e.reason }) end
+    for _, w in ipairs(src_inv.warnings) do table.insert(plan.warnings, w) end
+    for _, w in ipairs(dst_inv.warnings) do table.insert(plan.warnings, w) end
+    plan.discovery = { sql = stats.sql, rest = stats.rest }
+    if o.out then write_file(o.out, json.encode(plan)); progress("plan saved to " .. o.out) end
+  end
+
+  if o.command == "plan" then
+    if o.json then out(json.encode(plan)) else for _, l in ipairs(report.plan_lines(plan)) do out(l) end end
+    return #plan.failed > 0 and 1 or 0
+  elseif o.command == "status" then
+    local rows = M.status_rows(plan)
+    if o.json then out(json.encode({ tables = json.array(rows), failed = plan.failed }))
+    else for _, l in ipairs(report.status_lines(rows)) do out(l) end end
+    return #plan.failed > 0 and 1 or 0
+  end
+
+  if not o.json then for _, l in ipairs(report.plan_lines(plan)) do out(l) end; out("") end
+  local results = apply.run(plan, { src = src, dst = dst, cfg = cfg, run_id = run_id, progress = progress, stats = stats })
+  local summary = report.summary(plan, results)
+  local elapsed = apply.clock() - started
+  -- the state as it now stands, mirrored in the report
+  local mirror = {}
+  for _, t in ipairs(plan.tables or {}) do
+    mirror[#mirror + 1] = { object = t.object, source = t.source, source_version = t.source_version,
+      cloned_version = t.in_sync and t.cloned_version or nil }
+  end
+  for _, c in ipairs(summary.clones) do
+    for _, m in ipairs(mirror) do if m.object == c.object then m.cloned_version = c.source_version end end
+  end
+  if o.json then
+    out(json.encode({ run_id = run_id, command = o.command, elapsed_s = elapsed, statements = stats.sql, rest_calls = stats.rest,
+      totals = summary.totals, per_phase = summary.per, clones = json.array(summary.clones),
+      failures = json.array(summary.failures), skipped = json.array(summary.skipped or {}),
+      warnings = json.array(plan.warnings or {}), state = json.array(mirror) }))
+  else
+    for _, l in ipairs(report.summary_lines(summary)) do out(l) end
+    out(string.format("run %s: %.1f s, %d SQL statement(s), %d REST call(s)", run_id, elapsed, stats.sql, stats.rest))
+  end
+  return summary.totals.failed > 0 and 1 or 0
+end
+
+return M
