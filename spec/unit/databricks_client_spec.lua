@@ -38,7 +38,8 @@ describe("databricks clients", function()
 
   it("account paths are relative to /api/2.0/accounts/{id}; /api/ paths are kept", function()
     local databricks, cred, f = load(function() return { status = 200, body = {} } end)
-    local acct = databricks.account{ host = "https://accounts.example.localhost/", account_id = "a-1", credential = cred }
+    local acct = databricks.account{ host = "https://accounts.example.localhost/", account_id = "a-1",
+                                     credential = cred }
     acct:get("/workspaces")
     acct:get("/api/2.1/accounts/{account_id}/x", { flag = true, n = 2 })
     assert.are.equal("https://accounts.example.localhost/api/2.0/accounts/a-1/workspaces", f.calls[1].url)
@@ -51,7 +52,8 @@ describe("databricks clients", function()
       if not req.url:find("page_token", 1, true) then
         return { status = 200, body = { catalogs = { { name = "a" } }, next_page_token = "p2" } }
       elseif req.url:find("page_token=p2", 1, true) then
-        return { status = 200, body = { catalogs = json.array({}), next_page_token = "p3" } } -- empty page, more to come
+        -- an empty page that still has a token: keep going
+        return { status = 200, body = { catalogs = json.array({}), next_page_token = "p3" } }
       end
       return { status = 200, body = { catalogs = { { name = "b" } } } }
     end)
@@ -66,7 +68,8 @@ describe("databricks clients", function()
   it("decodes error_code, returns nil for a 404 GET and raises other errors", function()
     local databricks, cred = load(function(req)
       if req.method == "GET" then
-        return { status = 404, body = { error_code = "CATALOG_DOES_NOT_EXIST", message = "Catalog 'x' does not exist." } }
+        return { status = 404, body = { error_code = "CATALOG_DOES_NOT_EXIST",
+                                        message = "Catalog 'x' does not exist." } }
       end
       return { status = 400, body = { error_code = "INVALID_PARAMETER_VALUE", message = "bad name",
                                       details = { { reason = "r" } } } }
@@ -107,7 +110,8 @@ describe("databricks clients", function()
       return { status = 200, body = { path = req.url } }
     end)
     local ws = databricks.workspace{ host = "https://adb-1.example.localhost", credential = cred }
-    local res = ws:all({ { path = "/api/2.0/a" }, { path = "/api/2.0/boom" }, { method = "POST", path = "/api/2.0/c", body = { x = 1 } } })
+    local res = ws:all({ { path = "/api/2.0/a" }, { path = "/api/2.0/boom" },
+                         { method = "POST", path = "/api/2.0/c", body = { x = 1 } } })
     assert.are.equal("https://adb-1.example.localhost/api/2.0/a", res[1].body.path)
     assert.are.equal("HTTP_500", res[2].error.code)
     assert.are.equal(200, res[3].status)
