@@ -119,7 +119,12 @@ def out(cls, d):
     extra = set(d) - names
     if extra:
         raise AssertionError(f"{cls.__name__} has no field(s) {sorted(extra)}")
-    return cls.from_dict({k: v for k, v in d.items() if v is not None}).as_dict()
+    res = cls.from_dict({k: v for k, v in d.items() if v is not None}).as_dict()
+    lost = [k for k, v in d.items() if v not in (None, [], {}) and k not in res]
+    if lost:   # e.g. an enum value the SDK does not know
+        raise AssertionError(f"{cls.__name__}: value(s) of {lost} rejected by the SDK: "
+                             f"{[d[k] for k in lost]}")
+    return res
 
 
 DEFAULT_PAGE = 50     # FIDELITY: small default page so that clients must follow next_page_token
@@ -195,3 +200,41 @@ def check_account(req):
 
 # The UC model (and everything registered with UC.on_reset) is cleared with the simulator.
 SIM.on_reset(UC.reset)
+
+
+def check_shape(obj, cls, where=""):
+    """Recursively check a JSON value against an SDK dataclass: unknown fields (naming their
+    path), nested dataclasses and lists of them, and enum values. -> obj."""
+    import enum
+    import typing
+    if not isinstance(obj, dict):
+        raise bad(f"Invalid value for {where.rstrip('.') or 'body'}: expected an object.")
+    hints = typing.get_type_hints(cls)
+    check_fields(obj, set(hints) & fields_of(cls), where)
+    for k, v in obj.items():
+        if v is None:
+            continue
+        _check_value(v, hints[k], f"{where}{k}", enum, typing)
+    return obj
+
+
+def _check_value(v, tp, path, enum, typing):
+    origin = typing.get_origin(tp)
+    if origin is typing.Union:
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        tp = args[0] if len(args) == 1 else tp
+        origin = typing.get_origin(tp)
+    if origin in (list, typing.List):
+        if not isinstance(v, list):
+            raise bad(f"Invalid value for {path}: expected an array.")
+        (item,) = typing.get_args(tp) or (None,)
+        for i, x in enumerate(v):
+            if item is not None and x is not None:
+                _check_value(x, item, f"{path}[{i}]", enum, typing)
+        return
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        check_shape(v, tp, path + ".")
+    elif isinstance(tp, type) and issubclass(tp, enum.Enum):
+        allowed = [m.value for m in tp]
+        if v not in allowed:
+            raise bad(f"Invalid value '{v}' for {path}: expected one of {', '.join(allowed)}.")

@@ -612,7 +612,7 @@ class Resolved:
         self.table = table            # the provider's Table when via a share
         self.metastore = metastore    # metastore owning `table`
         self.name = name              # the name as asked for (consumer's name)
-        self.share = share            # Share when reached through a DELTA_SHARING_CATALOG
+        self.share = share            # Share when reached through a DELTASHARING_CATALOG
         self.catalog = catalog        # the consumer's catalog
 
     @property
@@ -702,7 +702,7 @@ class MetastoreOps:
         c = self.get_catalog(cat)
         s = c.schemas.get(sch)
         if s is None:
-            if c.catalog_type == "DELTA_SHARING_CATALOG":
+            if c.catalog_type == "DELTASHARING_CATALOG":
                 return self._shared_schema(c, sch)
             raise not_found("SCHEMA", f"{cat}.{sch}")
         return s
@@ -786,7 +786,7 @@ class MetastoreOps:
                        provider_name: str | None = None, share_name: str | None = None,
                        connection_name: str | None = None, options: dict | None = None,
                        if_not_exists: bool = False) -> Catalog:
-        """MANAGED_CATALOG, or DELTA_SHARING_CATALOG when provider_name+share_name are given.
+        """MANAGED_CATALOG, or DELTASHARING_CATALOG when provider_name+share_name are given.
         A managed catalog needs a storage root: its own (under an external location) or the
         metastore's."""
         key = _lname(name, "Catalog")
@@ -804,7 +804,7 @@ class MetastoreOps:
             pms = self.store.metastore_by_global_id(prov.data_provider_global_metastore_id)
             share = pms.get_share(share_name)
             self._check_share_access(pms, share)
-            ctype = "DELTA_SHARING_CATALOG"
+            ctype = "DELTASHARING_CATALOG"
         elif connection_name:
             ctype = "FOREIGN_CATALOG"
         else:
@@ -950,7 +950,7 @@ class MetastoreOps:
     @_locked
     def list_schemas(self, catalog_name: str) -> list[Schema]:
         c = self.get_catalog(catalog_name)
-        if c.catalog_type == "DELTA_SHARING_CATALOG":
+        if c.catalog_type == "DELTASHARING_CATALOG":
             return [self._shared_schema(c, n) for n in self._shared_schema_names(c)]
         return sorted(c.schemas.values(), key=lambda s: s.name)
 
@@ -1102,10 +1102,10 @@ class MetastoreOps:
 
     @_locked
     def list_tables(self, catalog_name: str, schema_name: str) -> list[Table]:
-        """Tables of a schema sorted by name; in a DELTA_SHARING_CATALOG the provider's tables
+        """Tables of a schema sorted by name; in a DELTASHARING_CATALOG the provider's tables
         (use resolve()/table_info() for consumer-side names)."""
         c = self.get_catalog(catalog_name)
-        if c.catalog_type == "DELTA_SHARING_CATALOG":
+        if c.catalog_type == "DELTASHARING_CATALOG":
             out = []
             for n in self._shared_table_names(c, schema_name.lower()):
                 out.append(self.resolve(f"`{c.name}`.`{schema_name.lower()}`.`{n}`").table)
@@ -1809,12 +1809,12 @@ class MetastoreOps:
     @_locked
     def resolve(self, full_name: str) -> Resolved:
         """Find the table holding the data for 'cat.sch.tbl' as seen by this metastore. In a
-        DELTA_SHARING_CATALOG, follow provider -> provider metastore -> share -> object; fails
+        DELTASHARING_CATALOG, follow provider -> provider metastore -> share -> object; fails
         with 403 SHARE_NOT_ACCESSIBLE when the recipient is gone / lost SELECT, and 404 when the
         share no longer holds the table (or the provider dropped it)."""
         cat, sch, tbl = split_name(full_name, 3, "TABLE")
         c = self.get_catalog(cat)
-        if c.catalog_type != "DELTA_SHARING_CATALOG":
+        if c.catalog_type != "DELTASHARING_CATALOG":
             return Resolved(self.get_table(full_name), self, f"{cat}.{sch}.{tbl}", catalog=c)
         pms, share = self._share_of(c)
         for o in share.objects.values():
@@ -1837,7 +1837,7 @@ class MetastoreOps:
 
     # -- helpers ------------------------------------------------------------------------------
     def _writable_catalog(self, c: Catalog) -> None:
-        if c.catalog_type == "DELTA_SHARING_CATALOG":
+        if c.catalog_type == "DELTASHARING_CATALOG":
             raise UCError(403, "PERMISSION_DENIED",
                           f"Catalog '{c.name}' is a Delta Sharing catalog and is read-only.",
                           "READ_ONLY_CATALOG")
