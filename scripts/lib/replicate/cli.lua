@@ -243,6 +243,7 @@ function M.main(args, opts)
   opts = opts or {}
   local out = opts.stdout or function(s) io.stdout:write(s, "\n") end
   local ok, o = pcall(M.parse, args)
+  local stderr = opts.stderr or stderr
   if not ok then
     stderr("replicate: " .. (type(o) == "table" and o.usage or tostring(o)))
     stderr(M.USAGE)
