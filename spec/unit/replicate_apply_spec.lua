@@ -1,3 +1,4 @@
+-- luacheck: max line length 160
 -- apply: phases in order, per-object isolation, view waves, state written after clones, reruns
 -- tolerate "already exists". Fake workspace and SQL connections record what is sent.
 local apply = require("replicate.apply")
@@ -50,8 +51,10 @@ describe("replicate.apply", function()
     local dst = fake_side({ fail_sql = function(sql) return sql:match("bad") and "boom" or nil end })
     local plan = { actions = {
       action(1, "schema", "b.s", "CREATE SCHEMA b.s"),
-      action(2, "clone", "b.s.bad", "CREATE OR REPLACE TABLE bad DEEP CLONE x", { record = { object = "b.s.bad", source = "a.s.bad", source_version = 1 } }),
-      action(3, "clone", "b.s.good", "CREATE OR REPLACE TABLE good DEEP CLONE y", { record = { object = "b.s.good", source = "a.s.good", source_version = 4 } }),
+      action(2, "clone", "b.s.bad", "CREATE OR REPLACE TABLE bad DEEP CLONE x",
+        { record = { object = "b.s.bad", source = "a.s.bad", source_version = 1 } }),
+      action(3, "clone", "b.s.good", "CREATE OR REPLACE TABLE good DEEP CLONE y",
+        { record = { object = "b.s.good", source = "a.s.good", source_version = 4 } }),
       action(4, "metadata", "b.s.bad", "COMMENT ON TABLE bad IS 'x'"),
       action(5, "view", "b.s.v", "CREATE VIEW v AS SELECT * FROM bad", { needs = { "b.s.bad" } }),
       action(6, "metadata", "b.s.good", "COMMENT ON TABLE good IS 'y'"),

@@ -1,3 +1,4 @@
+-- luacheck: max line length 160
 -- Replication config validation: specific errors naming file, key and expectation.
 local config = require("replicate.config")
 

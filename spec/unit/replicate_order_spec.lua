@@ -1,3 +1,4 @@
+-- luacheck: max line length 160
 -- Dependency order for views (topological, stable, cycles reported).
 local order = require("replicate.order")
 

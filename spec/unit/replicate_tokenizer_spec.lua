@@ -1,3 +1,4 @@
+-- luacheck: max line length 160
 -- The LPeg tokenizer that rewrites catalog names in view and function bodies.
 local tokenizer = require("replicate.tokenizer")
 

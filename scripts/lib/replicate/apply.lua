@@ -1,3 +1,4 @@
+-- luacheck: max line length 160
 -- Executes a replication plan: phase by phase, each phase's actions concurrently (bounded by the
 -- configured parallelism through sql conn:many and databricks c:all), views in dependency waves,
 -- prune one at a time. Failure is per object: an action whose object, or an object it needs,

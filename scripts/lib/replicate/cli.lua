@@ -1,3 +1,4 @@
+-- luacheck: max line length 160
 -- `drhost scripts/replicate.lua ENV COMMAND ...`: plan, apply, sync, status. Wires configuration,
 -- connections, discovery, the plan and its execution; prints progress on stderr and the result
 -- (text or --json) on stdout. Returns the process exit code.
@@ -243,10 +244,10 @@ function M.main(args, opts)
   opts = opts or {}
   local out = opts.stdout or function(s) io.stdout:write(s, "\n") end
   local ok, o = pcall(M.parse, args)
-  local stderr = opts.stderr or stderr
+  local errout = opts.stderr or stderr
   if not ok then
-    stderr("replicate: " .. (type(o) == "table" and o.usage or tostring(o)))
-    stderr(M.USAGE)
+    errout("replicate: " .. (type(o) == "table" and o.usage or tostring(o)))
+    errout(M.USAGE)
     return 2
   end
   if o.help then out(M.USAGE); return 0 end

@@ -1,3 +1,4 @@
+-- luacheck: max line length 160
 -- The replication configuration (env/dr.replication.lua, named by env/dr.lua's `replication` key):
 -- loading, defaults and validation. Every error names the file, the key and what was expected.
 local util = require("replicate.util")
@@ -199,7 +200,8 @@ function M.validate(raw, file)
   end
   if raw.protected_tables ~= nil then
     if raw.protected_tables ~= "skip" and raw.protected_tables ~= "metadata_only" then
-      fail(file, "protected_tables", "must be \"skip\" or \"metadata_only\" (tables with a row filter or column mask are never data-copied)", describe(raw.protected_tables))
+      fail(file, "protected_tables", "must be \"skip\" or \"metadata_only\" "
+        .. "(tables with a row filter or column mask are never data-copied)", describe(raw.protected_tables))
     end
     cfg.protected_tables = raw.protected_tables
   end

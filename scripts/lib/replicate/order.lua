@@ -1,3 +1,4 @@
+-- luacheck: max line length 160
 -- Dependency order for objects that reference each other (views on views, functions used by
 -- views): a stable topological sort (Kahn) that reports cycles instead of failing the whole run.
 local M = {}

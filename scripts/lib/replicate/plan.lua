@@ -1,3 +1,4 @@
+-- luacheck: max line length 160
 -- The replication plan: a pure function from the two inventories (what prod has, what dr has,
 -- the replication state kept in dr) and the configuration to an ordered list of actions, each
 -- with its reason and the exact statements or API calls it will run. No I/O here, so every rule

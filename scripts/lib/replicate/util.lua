@@ -1,3 +1,4 @@
+-- luacheck: max line length 160
 -- Small helpers shared by the replication library: structured errors, set/list utilities,
 -- glob patterns. No I/O here.
 local M = {}
