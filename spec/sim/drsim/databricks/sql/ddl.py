@@ -595,6 +595,8 @@ def _grant(p: Parser) -> dict:
         p.expect_kw("FROM")
     else:
         p.expect_kw("TO")
+    if typ == "SHARE":
+        p.accept_kw("RECIPIENT")
     principal = p.principal()
     return {"kind": "revoke" if revoke else "grant", "privileges": privs, "type": typ, "name": name,
             "principal": principal}

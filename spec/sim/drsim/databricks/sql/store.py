@@ -106,11 +106,12 @@ class Store:
 
     # ---- writes ---------------------------------------------------------
     def create(self, cur, table_id: str, columns: list[tuple[str, str]], select_sql: str | None = None,
-               params=None) -> Version:
-        """Create a fresh table (version 0) with columns, optionally filled by a DuckDB SELECT."""
+               params=None, n: int = 0) -> Version:
+        """Create a fresh table (version n, default 0) with columns, optionally filled by a
+        DuckDB SELECT."""
         self.drop(cur, table_id)
         td = TableData(table_id, list(columns))
-        name = _phys_name(table_id, 0)
+        name = _phys_name(table_id, n)
         cols = ", ".join(f"{qi(c)} {t}" for c, t in columns)
         cur.execute(f"CREATE TABLE {qi(name)} ({cols})")
         files: list[DFile] = []
@@ -119,9 +120,9 @@ class Store:
             rows = cur.execute(f"SELECT count(*) FROM {qi(name)}").fetchone()[0]
             if rows:
                 files.append(self._new_file(cur, name, rows))
-        v = Version(0, name, files)
-        td.versions[0] = v
-        td.current = 0
+        v = Version(n, name, files)
+        td.versions[n] = v
+        td.current = n
         self.tables[table_id] = td
         return v
 
@@ -138,10 +139,10 @@ class Store:
         return int(cur.execute(f"SELECT coalesce(sum({expr}), 0) FROM {qi(physical)}").fetchone()[0]) + 64
 
     def begin_write(self, cur, table_id: str) -> tuple[str, str]:
-        """Copy the current version into the next one; returns (old physical, new physical)."""
+        """Copy the current version into a scratch table; returns (old physical, new physical)."""
         td = self.tables[table_id]
         old = self.physical(table_id)
-        new = _phys_name(table_id, td.current + 1)
+        new = _phys_name(table_id, td.current) + f"_w{next(_file_seq)}"
         cur.execute(f"DROP TABLE IF EXISTS {qi(new)}")
         cur.execute(f"CREATE TABLE {qi(new)} AS SELECT * FROM {qi(old)}")
         return old, new
@@ -150,7 +151,7 @@ class Store:
         cur.execute(f"DROP TABLE IF EXISTS {qi(new)}")
 
     def commit_write(self, cur, table_id: str, new: str, kind: str, added_rows: int = 0,
-                     changed: bool = True) -> Version:
+                     changed: bool = True, n: int | None = None) -> Version:
         """kind: 'append' (one new file with added_rows) or 'rewrite' (all rows in one new file)."""
         td = self.tables[table_id]
         old_files = td.versions[td.current].files
@@ -164,25 +165,26 @@ class Store:
             files = [self._new_file(cur, new, rows)] if rows else []
         else:
             files = list(old_files)
-        n = td.current + 1
+        n = td.current + 1 if n is None else n
         v = Version(n, new, files)
         td.versions[n] = v
         td.current = n
         self._expire(cur, td)
         return v
 
-    def replace_contents(self, cur, table_id: str, columns: list[tuple[str, str]], select_sql: str,
-                         params=None) -> Version:
-        """CREATE OR REPLACE ... AS SELECT on an existing table: a new version with new columns."""
+    def replace_contents(self, cur, table_id: str, columns: list[tuple[str, str]],
+                         select_sql: str | None, params=None, n: int | None = None) -> Version:
+        """CREATE OR REPLACE on an existing table: a new version with new columns (and rows)."""
         td = self.tables.get(table_id)
         if td is None:
-            return self.create(cur, table_id, columns, select_sql, params)
-        n = td.current + 1
+            return self.create(cur, table_id, columns, select_sql, params, n=n or 0)
+        n = td.current + 1 if n is None else n
         name = _phys_name(table_id, n)
         cur.execute(f"DROP TABLE IF EXISTS {qi(name)}")
         cols = ", ".join(f"{qi(c)} {t}" for c, t in columns)
         cur.execute(f"CREATE TABLE {qi(name)} ({cols})")
-        cur.execute(f"INSERT INTO {qi(name)} {select_sql}", params or [])
+        if select_sql is not None:
+            cur.execute(f"INSERT INTO {qi(name)} {select_sql}", params or [])
         rows = cur.execute(f"SELECT count(*) FROM {qi(name)}").fetchone()[0]
         files = [self._new_file(cur, name, rows)] if rows else []
         td.columns = list(columns)
@@ -192,7 +194,8 @@ class Store:
         self._expire(cur, td)
         return td.versions[n]
 
-    def clone(self, cur, target_id: str, source_id: str, source_version: int | None) -> dict:
+    def clone(self, cur, target_id: str, source_id: str, source_version: int | None,
+              n: int | None = None) -> dict:
         """Deep clone source (at version) into target; returns the clone metrics."""
         src = self.tables[source_id]
         sv = src.current if source_version is None else source_version
@@ -219,7 +222,7 @@ class Store:
         if tgt is None:
             tgt = TableData(target_id, columns)
             self.tables[target_id] = tgt
-        n = tgt.current + 1
+        n = tgt.current + 1 if n is None else n
         name = _phys_name(target_id, n)
         cur.execute(f"DROP TABLE IF EXISTS {qi(name)}")
         cur.execute(f"CREATE TABLE {qi(name)} AS SELECT * FROM {qi(src_phys)}")
@@ -231,10 +234,24 @@ class Store:
         metrics["_changed"] = bool(copied or removed) or n == 0
         return metrics
 
+    def commit_meta(self, cur, table_id: str, n: int | None = None) -> Version | None:
+        """A metadata-only Delta commit (SET TBLPROPERTIES, comments...): same data and files."""
+        td = self.tables.get(table_id)
+        if td is None or td.current < 0:
+            return None
+        cv = td.versions[td.current]
+        n = td.current + 1 if n is None else n
+        td.versions[n] = Version(n, cv.physical, list(cv.files))
+        td.current = n
+        self._expire(cur, td)
+        return td.versions[n]
+
     def _expire(self, cur, td: TableData):
-        for n, v in td.versions.items():
-            if v.physical is not None and n <= td.current - RETAIN:
-                cur.execute(f"DROP TABLE IF EXISTS {qi(v.physical)}")
+        live = {v.physical for k, v in td.versions.items() if k > td.current - RETAIN}
+        for k, v in td.versions.items():
+            if v.physical is not None and k <= td.current - RETAIN:
+                if v.physical not in live:
+                    cur.execute(f"DROP TABLE IF EXISTS {qi(v.physical)}")
                 v.physical = None
 
     def drop(self, cur, table_id: str):
