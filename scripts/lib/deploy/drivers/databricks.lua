@@ -471,6 +471,39 @@ do
   function d.id(rr) return rr.body.scope end
 end
 
+-- A secret in a scope: {scope, key, string_value}. Values cannot be read back, so only the key's
+-- presence is compared; the value is sensitive (masked in plans and state).
+M.secret = {}
+do
+  local d = M.secret
+  function d.read(ctx, rr)
+    local c = client(ctx, rr)
+    if not c then return nil end
+    local ok, body = pcall(c.get, c, "/api/2.0/secrets/list", { scope = rr.body.scope })
+    if not ok then
+      if type(body) == "table" and (body.status == 404 or body.code == "RESOURCE_DOES_NOT_EXIST") then return nil end
+      error(body, 0)
+    end
+    for _, x in ipairs(body and body.secrets or {}) do
+      if x.key == rr.body.key then return { scope = rr.body.scope, key = x.key } end
+    end
+    return nil
+  end
+  function d.view(rr, live) return { scope = live.scope, key = live.key, string_value = rr.body.string_value } end
+  local function put(ctx, rr)
+    local c = client(ctx, rr)
+    c:post("/api/2.0/secrets/put", { scope = rr.body.scope, key = rr.body.key, string_value = rr.body.string_value })
+    return { scope = rr.body.scope, key = rr.body.key }
+  end
+  d.create = put
+  function d.update(ctx, rr) return put(ctx, rr) end
+  function d.delete(ctx, entry)
+    local c = client(ctx, { provider = "workspace", workspace = entry.workspace })
+    if c then pcall(c.post, c, "/api/2.0/secrets/delete", { scope = entry.key.scope, key = entry.key.key }) end
+  end
+  function d.id(rr) return rr.body.scope .. "/" .. rr.body.key end
+end
+
 -- Jobs: body = job settings (name, tasks, schedule, ...).
 M.job = {}
 do

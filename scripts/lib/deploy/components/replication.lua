@@ -1,0 +1,131 @@
+-- Replication prerequisites (Delta Sharing from the primary's metastore to the secondary's).
+-- Order: prod first, then dr. Both runs declare the OTHER region's metastore as a retained
+-- account object (adopted if it exists, created otherwise, never deleted by this environment), so
+-- prod can create the recipient for dr's metastore in its first run:
+--   primary (prod): recipient for the dr metastore (global id azure:<region>:<metastore id>) and the
+--                   first share (drhost_dr_1), granted to the recipient; the replication run adds
+--                   objects and further shards.
+--   secondary (dr): the provider for prod's metastore (looked up), the first provider catalog
+--                   mounting that share, a SQL warehouse, a secret scope and the replication job.
+local lazy = require("deploy.lazy")
+local C = require("deploy.components.common")
+
+local ref = lazy.ref
+local M = {}
+
+M.DEFAULTS = { recipient = "drhost_dr", share_prefix = "drhost_dr", catalog_prefix = "drhost_src",
+  warehouse = "drhost-replication", secret_scope = "drhost", job = "drhost-replication" }
+
+--- sharing settings from the replication config named by the secondary env (defaults if absent)
+function M.settings(env, dr_env, ctx)
+  local out = {}
+  for k, v in pairs(M.DEFAULTS) do out[k] = v end
+  local file = (dr_env and dr_env.replication) or env.replication
+  local loader = ctx.load_replication_config
+  if file and loader then
+    local ok, cfg = pcall(loader, file)
+    if ok and type(cfg) == "table" and type(cfg.sharing) == "table" then
+      for _, k in ipairs({ "recipient", "share_prefix", "catalog_prefix" }) do
+        if type(cfg.sharing[k]) == "string" then out[k] = cfg.sharing[k] end
+      end
+    end
+  end
+  return out
+end
+
+local function global_id(ms, region)
+  return lazy.fn(function(g, id)
+    if type(g) == "string" and g ~= "" then return g end
+    return "azure:" .. region .. ":" .. id
+  end, ref(ms, "global_metastore_id", ""), ref(ms, "metastore_id"))
+end
+M.global_id = global_id
+
+function M.build(s, env, hub, spokes, ctx)
+  local peer = env.peer_env
+  local primary_ws = spokes[1]
+  local r = {}
+  local cfg = M.settings(env, env.role == "secondary" and env or peer, ctx)
+  r.settings = cfg
+  r.peer_metastore = s:account{ addr = "replication.peer_metastore", kind = "metastore", retain = true,
+    body = { name = "metastore-" .. peer.region, region = peer.region } }
+  r.global_id = global_id(hub.metastore, env.region)
+  r.peer_global_id = global_id(r.peer_metastore, peer.region)
+  local ws = primary_ws.workspace_url
+  -- a SQL warehouse on each side: the replication run reads prod and clones in dr through them
+  r.warehouse = s:workspace_obj{ addr = "replication.warehouse", kind = "warehouse", workspace = ws,
+    depends_on = { primary_ws.metastore_assignment },
+    body = { name = cfg.warehouse, cluster_size = "Small", min_num_clusters = 1, max_num_clusters = 1,
+      auto_stop_mins = 10, enable_serverless_compute = true, warehouse_type = "PRO" } }
+  if env.role == "primary" then
+    r.recipient = s:workspace_obj{ addr = "replication.recipient", kind = "recipient", workspace = ws,
+      depends_on = { primary_ws.metastore_assignment },
+      body = { name = cfg.recipient, authentication_type = "DATABRICKS",
+        data_recipient_global_metastore_id = r.peer_global_id,
+        comment = "drhost: the " .. peer.name .. " metastore (" .. peer.region .. ")" } }
+    r.share = s:workspace_obj{ addr = "replication.share", kind = "share", workspace = ws,
+      depends_on = { primary_ws.metastore_assignment },
+      body = { name = cfg.share_prefix .. "_1", comment = "drhost: tables replicated to " .. peer.name } }
+    r.share_grant = s:workspace_obj{ addr = "replication.share_grant", kind = "grants", workspace = ws,
+      depends_on = { r.share, r.recipient },
+      body = { securable_type = "share", full_name = cfg.share_prefix .. "_1", principal = cfg.recipient,
+        privileges = { "SELECT" } } }
+    return r
+  end
+  -- secondary
+  r.provider = s:workspace_obj{ addr = "replication.provider", kind = "provider_lookup", workspace = ws,
+    depends_on = { primary_ws.metastore_assignment },
+    body = { data_provider_global_metastore_id = r.peer_global_id } }
+  r.provider_catalog = s:workspace_obj{ addr = "replication.provider_catalog", kind = "catalog", workspace = ws,
+    body = { name = cfg.catalog_prefix .. "_1", provider_name = ref(r.provider, "name"),
+      share_name = cfg.share_prefix .. "_1", comment = "drhost: prod tables shared for cloning" } }
+  r.secret_scope = s:workspace_obj{ addr = "replication.secret_scope", kind = "secret_scope", workspace = ws,
+    depends_on = { primary_ws.metastore_assignment }, body = { scope = cfg.secret_scope } }
+  -- the job's credentials, read by the launcher from the scope (values never in plans or state)
+  local secrets = {
+    { "azure-tenant-id", C.getenv(ctx, "AZURE_TENANT_ID") },
+    { "azure-client-id", C.getenv(ctx, env.identities.replication_sp_app_id_env) },
+    { "azure-client-secret", C.getenv(ctx, "DRHOST_REPLICATION_SP_SECRET") },
+  }
+  r.secrets = {}
+  for _, kv in ipairs(secrets) do
+    if kv[2] and kv[2] ~= "" then
+      r.secrets[#r.secrets + 1] = s:workspace_obj{ addr = "replication.secret." .. kv[1], kind = "secret",
+        workspace = ws, depends_on = { r.secret_scope },
+        body = { scope = cfg.secret_scope, key = kv[1], string_value = kv[2] },
+        sensitive = { "string_value" } }
+    end
+  end
+  local settings = M.job_settings(env, cfg, ctx, r, primary_ws)
+  local deps = { r.warehouse, r.secret_scope, r.provider_catalog }
+  for _, x in ipairs(r.secrets) do deps[#deps + 1] = x end
+  r.job = s:workspace_obj{ addr = "replication.job", kind = "job", workspace = ws, depends_on = deps, body = settings }
+  return r
+end
+
+--- job_settings: from scripts/lib/replicate/job.lua (the replication part owns what the job
+-- runs); prod's workspace URL and warehouse come from prod's deployment outputs (ctx.peer_outputs,
+-- read from prod's state): unknown until prod is deployed, so plan shows "(known after apply)" and
+-- apply refuses the job alone with a clear reason.
+function M.job_settings(env, cfg, ctx, r, primary_ws)
+  local po = ctx.peer_outputs or {}
+  local function peer(k) local v = po[k]; if v == nil then return lazy.UNKNOWN end; return v end
+  local ok, job = pcall(require, "replicate.job")
+  if ok and type(job) == "table" and type(job.settings) == "function" then
+    return job.settings{ env = env, env_name = env.name, name = cfg.job, secret_scope = cfg.secret_scope,
+      source_host = peer("primary_workspace_url"), source_warehouse_id = peer("warehouse_id"),
+      target_host = primary_ws.workspace_url, target_warehouse_id = ref(r.warehouse, "id"),
+      notify = env.notify }
+  end
+  return {
+    name = cfg.job .. "-" .. env.name, max_concurrent_runs = 1,
+    schedule = { quartz_cron_expression = env.replication_schedule.quartz_cron,
+      timezone_id = env.replication_schedule.timezone, pause_status = "UNPAUSED" },
+    tasks = { { task_key = "replicate", spark_python_task = {
+      python_file = "/Workspace/Shared/drhost/scripts/lib/replicate/launcher.py",
+      parameters = { "/Workspace/Shared/drhost/bin/drhost", "scripts/replicate.lua", env.name, "sync", "--json" } } } },
+    tags = { ["managed-by"] = "drhost" },
+  }
+end
+
+return M

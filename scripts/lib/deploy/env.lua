@@ -1,0 +1,254 @@
+-- Environment files (env/<name>.lua): loading in a sandbox, validation with specific errors
+-- (file, key, what was expected), and the derived layout (subnets, names).
+local cidr = require("deploy.cidr")
+local err = require("deploy.err")
+
+local M = {}
+
+-- Azure regions where Azure Databricks is offered (public cloud), lower-case ARM names.
+M.REGIONS = {}
+for r in ([[australiacentral australiacentral2 australiaeast australiasoutheast brazilsouth
+  canadacentral canadaeast centralindia centralus eastasia eastus eastus2 francecentral
+  germanywestcentral israelcentral italynorth japaneast japanwest koreacentral mexicocentral
+  northcentralus northeurope norwayeast polandcentral qatarcentral southafricanorth southcentralus
+  southeastasia southindia spaincentral swedencentral switzerlandnorth switzerlandwest uaenorth
+  uksouth ukwest westcentralus westeurope westindia westus westus2 westus3]]):gmatch("%S+") do
+  M.REGIONS[r] = true
+end
+
+local KNOWN_KEYS = {
+  name = true, region = true, role = true, peer = true, prefix = true, hub = true, spokes = true,
+  tags = true, identities = true, firewall = true, front_end_private_link = true,
+  replication = true, replication_schedule = true, dbfs_private_endpoints = true,
+  serverless_egress = true, notify = true,
+}
+
+local function checker(file)
+  local problems = {}
+  local c = {}
+  function c.fail(key, expected, got)
+    local g = got
+    if type(got) == "string" then g = "'" .. got .. "'" elseif got == nil then g = "nothing" else g = tostring(got) end
+    problems[#problems + 1] = file .. ": " .. key .. ": expected " .. expected .. ", got " .. g
+  end
+  function c.problems() return problems end
+  function c.string(t, key, path, pattern, what)
+    local v = t[key]
+    if type(v) ~= "string" or v == "" or (pattern and not v:match(pattern)) then
+      c.fail(path, what or "a non-empty string", v)
+      return nil
+    end
+    return v
+  end
+  return c
+end
+
+local function sorted_names(t)
+  local names = {}
+  for k in pairs(t) do names[#names + 1] = k end
+  table.sort(names, function(a, b) return tostring(a) < tostring(b) end)
+  return names
+end
+
+--- load_file(path) -> table (the file runs in an empty sandbox: no globals, no I/O).
+function M.load_file(path)
+  local f, e = loadfile(path, "t", {})
+  if not f then
+    if tostring(e):find("No such file") or tostring(e):find("cannot open") then
+      err.raise("ENV_NOT_FOUND", path .. ": environment file not found")
+    end
+    err.raise("ENV_INVALID", path .. ": " .. tostring(e))
+  end
+  local ok, t = pcall(f)
+  if not ok then err.raise("ENV_INVALID", path .. ": " .. tostring(t)) end
+  if type(t) ~= "table" then err.raise("ENV_INVALID", path .. ": must return a table, got " .. type(t)) end
+  return t
+end
+
+--- cidrs(env) -> list of {key, cidr} for the hub and every spoke.
+function M.cidrs(env)
+  local out = {}
+  if type(env.hub) == "table" and type(env.hub.cidr) == "string" then out[#out + 1] = { "hub.cidr", env.hub.cidr } end
+  if type(env.spokes) == "table" then
+    for _, n in ipairs(sorted_names(env.spokes)) do
+      local s = env.spokes[n]
+      if type(s) == "table" and type(s.cidr) == "string" then out[#out + 1] = { "spokes." .. n .. ".cidr", s.cidr } end
+    end
+  end
+  return out
+end
+
+--- validate(env, file, peer, peer_file) -> nothing; raises ENV_INVALID listing every problem.
+function M.validate(env, file, peer, peer_file)
+  local c = checker(file)
+  for k in pairs(env) do
+    if not KNOWN_KEYS[k] then c.fail(tostring(k), "one of the documented keys (see docs/deploy.md)", "unknown key") end
+  end
+  c.string(env, "name", "name", "^[a-z][a-z0-9]*$", "a lower-case name like 'prod'")
+  local region = env.region
+  if type(region) ~= "string" or not M.REGIONS[region] then
+    c.fail("region", "an Azure region where Databricks is available (e.g. westeurope, northeurope)", region)
+  end
+  if env.role ~= "primary" and env.role ~= "secondary" then
+    c.fail("role", "'primary' or 'secondary'", env.role)
+  end
+  c.string(env, "peer", "peer", "^[a-z][a-z0-9]*$", "the peer environment's name (e.g. 'dr')")
+  if env.peer ~= nil and env.peer == env.name then c.fail("peer", "another environment than itself", env.peer) end
+  c.string(env, "prefix", "prefix", "^[a-z][a-z0-9]?[a-z0-9]?[a-z0-9]?[a-z0-9]?[a-z0-9]?$",
+    "1-6 lower-case letters/digits starting with a letter (used in storage account names)")
+  -- hub
+  if type(env.hub) ~= "table" then
+    c.fail("hub", "a table { cidr = '10.x.0.0/22' }", env.hub)
+  else
+    local h, why = cidr.parse(env.hub.cidr)
+    if not h then c.fail("hub.cidr", "an IPv4 CIDR like 10.10.0.0/22 (" .. tostring(why) .. ")", env.hub.cidr)
+    elseif h.prefix > 24 or h.prefix < 16 then
+      c.fail("hub.cidr", "a prefix between /16 and /24 (firewall and private link subnets are /26)", env.hub.cidr)
+    end
+  end
+  -- spokes
+  if type(env.spokes) ~= "table" then
+    c.fail("spokes", "a map name -> { cidr = ... } with at least one spoke", env.spokes)
+  elseif next(env.spokes) == nil then
+    c.fail("spokes", "at least one spoke (the map is empty)", "{}")
+  else
+    for _, n in ipairs(sorted_names(env.spokes)) do
+      local s = env.spokes[n]
+      local key = "spokes." .. tostring(n)
+      if type(n) ~= "string" or not n:match("^[a-z][a-z0-9]*$") or #n > 10 then
+        c.fail(key, "a spoke name of 1-10 lower-case letters/digits starting with a letter", tostring(n))
+      elseif type(s) ~= "table" then
+        c.fail(key, "a table { cidr = ... }", s)
+      else
+        local p, why = cidr.parse(s.cidr)
+        if not p then c.fail(key .. ".cidr", "an IPv4 CIDR like 10.11.0.0/20 (" .. tostring(why) .. ")", s.cidr)
+        elseif p.prefix > 22 or p.prefix < 16 then
+          c.fail(key .. ".cidr", "a prefix between /16 and /22 (host, container and private link subnets)", s.cidr)
+        end
+        for k in pairs(s) do
+          if k ~= "cidr" and k ~= "catalog" and k ~= "front_end_private_link" then
+            c.fail(key .. "." .. tostring(k), "one of cidr, catalog, front_end_private_link", "unknown key")
+          end
+        end
+        if s.catalog ~= nil and (type(s.catalog) ~= "string" or not s.catalog:match("^[a-z][a-z0-9_]*$")) then
+          c.fail(key .. ".catalog", "a catalog name (lower-case letters, digits, _)", s.catalog)
+        end
+      end
+    end
+  end
+  -- overlaps inside the environment
+  local list = M.cidrs(env)
+  for i = 1, #list do
+    for j = i + 1, #list do
+      if cidr.parse(list[i][2]) and cidr.parse(list[j][2]) and cidr.overlap(list[i][2], list[j][2]) then
+        c.fail(list[j][1], "an address space that does not overlap " .. list[i][1] .. " (" .. list[i][2] .. ")",
+          list[j][2])
+      end
+    end
+  end
+  -- overlaps with the peer environment (the regions may be connected for fail-over)
+  if type(peer) == "table" then
+    local theirs = M.cidrs(peer)
+    for _, a in ipairs(list) do
+      for _, b in ipairs(theirs) do
+        if cidr.parse(a[2]) and cidr.parse(b[2]) and cidr.overlap(a[2], b[2]) then
+          c.fail(a[1], "an address space that does not overlap the peer's " .. b[1] .. " (" .. b[2] .. " in " ..
+            tostring(peer_file) .. ")", a[2])
+        end
+      end
+    end
+    if peer.region == env.region and region ~= nil then
+      c.fail("region", "a different region than the peer environment (" .. tostring(peer_file) .. ")", region)
+    end
+    if peer.peer ~= nil and peer.peer ~= env.name then
+      c.fail("peer", "an environment whose own peer is this one (" .. tostring(peer_file) .. " names " ..
+        tostring(peer.peer) .. ")", env.peer)
+    end
+  end
+  -- tags
+  if env.tags ~= nil then
+    if type(env.tags) ~= "table" then c.fail("tags", "a map of strings", env.tags)
+    else
+      for k, v in pairs(env.tags) do
+        if type(k) ~= "string" or type(v) ~= "string" then c.fail("tags." .. tostring(k), "a string value", v) end
+      end
+    end
+  end
+  -- identities
+  if type(env.identities) ~= "table" then
+    c.fail("identities", "a table { admin_group = ..., replication_sp_app_id_env = ..., " ..
+      "databricks_sp_object_id_env = ... }", env.identities)
+  else
+    local ids = env.identities
+    c.string(ids, "admin_group", "identities.admin_group", nil, "the admin group's name")
+    c.string(ids, "databricks_sp_object_id_env", "identities.databricks_sp_object_id_env", "^[A-Z][A-Z0-9_]*$",
+      "the NAME of the environment variable holding the AzureDatabricks first-party SP object id")
+    c.string(ids, "replication_sp_app_id_env", "identities.replication_sp_app_id_env", "^[A-Z][A-Z0-9_]*$",
+      "the NAME of the environment variable holding the replication SP's application id")
+  end
+  -- firewall
+  if type(env.firewall) ~= "table" or type(env.firewall.allowed_fqdns) ~= "table" then
+    c.fail("firewall.allowed_fqdns", "a list of host names (package mirrors etc.)",
+      type(env.firewall) == "table" and env.firewall.allowed_fqdns or env.firewall)
+  else
+    for i, f in ipairs(env.firewall.allowed_fqdns) do
+      if type(f) ~= "string" or not f:match("^[%w][%w%-%.]*%.[%a][%w%-]*$") or f:find("%*") then
+        c.fail("firewall.allowed_fqdns[" .. i .. "]", "a plain host name without wildcards", f)
+      end
+    end
+  end
+  if env.notify ~= nil then
+    if type(env.notify) ~= "table" then c.fail("notify", "a list of e-mail addresses", env.notify)
+    else
+      for i, m in ipairs(env.notify) do
+        if type(m) ~= "string" or not m:match("^[^@%s]+@[^@%s]+%.[^@%s]+$") then
+          c.fail("notify[" .. i .. "]", "an e-mail address", m)
+        end
+      end
+    end
+  end
+  if env.dbfs_private_endpoints ~= nil and type(env.dbfs_private_endpoints) ~= "boolean" then
+    c.fail("dbfs_private_endpoints", "true or false", env.dbfs_private_endpoints)
+  end
+  if env.front_end_private_link ~= nil and type(env.front_end_private_link) ~= "boolean" then
+    c.fail("front_end_private_link", "true or false", env.front_end_private_link)
+  end
+  -- replication
+  if env.role == "secondary" then
+    c.string(env, "replication", "replication", "%.lua$", "the replication config file (env/dr.replication.lua)")
+    local sch = env.replication_schedule
+    if type(sch) ~= "table" or type(sch.quartz_cron) ~= "string" or type(sch.timezone) ~= "string" then
+      c.fail("replication_schedule", "{ quartz_cron = '0 0/30 * * * ?', timezone = 'UTC' }", sch)
+    end
+  elseif env.replication ~= nil then
+    c.fail("replication", "nothing: only the secondary (dr) runs replication", env.replication)
+  end
+  local problems = c.problems()
+  if #problems > 0 then
+    err.raise("ENV_INVALID", table.concat(problems, "\n"), { details = { problems = problems }, target = file })
+  end
+end
+
+--- load(name, dir) -> env (validated against its peer), with env.file and env.peer_env.
+function M.load(name, dir)
+  dir = dir or "env"
+  if type(name) ~= "string" or not name:match("^[a-z][a-z0-9]*$") then
+    err.raise("ENV_INVALID", "environment name must be lower-case letters/digits, got " .. tostring(name))
+  end
+  local file = dir .. "/" .. name .. ".lua"
+  local env = M.load_file(file)
+  local peer, peer_file
+  if type(env.peer) == "string" and env.peer:match("^[a-z][a-z0-9]*$") then
+    peer_file = dir .. "/" .. env.peer .. ".lua"
+    peer = M.load_file(peer_file)
+  end
+  M.validate(env, file, peer, peer_file)
+  if env.name ~= name then
+    err.raise("ENV_INVALID", file .. ": name: expected '" .. name .. "' (the file name), got '" .. tostring(env.name) .. "'")
+  end
+  env.file = file
+  env.peer_env = peer
+  return env
+end
+
+return M
