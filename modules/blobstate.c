@@ -325,7 +325,9 @@ static const char *err_code_of(const op *o) {
 static int blob_error(lua_State *L, const op *o, const char *what) {
   char url[512];
   snprintf(url, sizeof url, "%s", o->req.url);
-  int idx = dh_error_push(L, "BLOB_ERROR", "blobstate: %s %s: HTTP %ld %s", what, url, o->resp.status, err_code_of(o));
+  char msg[800];
+  snprintf(msg, sizeof msg, "blobstate: %s %s: HTTP %ld %s", what, url, o->resp.status, err_code_of(o));
+  int idx = dh_error_push(L, "BLOB_ERROR", "%s", msg); /* lua_pushfstring knows no %ld */
   lua_pushinteger(L, o->resp.status);
   lua_setfield(L, idx, "status");
   lua_pushstring(L, err_code_of(o));

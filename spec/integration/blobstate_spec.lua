@@ -1,0 +1,215 @@
+-- blobstate against Azurite (DRHOST_BLOB_ENDPOINT / _ACCOUNT / _KEY, exported by tools/with-sim.sh)
+-- and the local-file backend. The same behaviour is asserted for both.
+local blobstate = require("blobstate")
+local server = require("spec.support.server")
+
+local ENDPOINT = os.getenv("DRHOST_BLOB_ENDPOINT")
+local ACCOUNT = os.getenv("DRHOST_BLOB_ACCOUNT")
+local KEY = os.getenv("DRHOST_BLOB_KEY")
+local have_azurite = ENDPOINT and ENDPOINT ~= "" and ACCOUNT and KEY and KEY ~= ""
+
+math.randomseed(os.time() + math.floor(server.now() * 1000))
+local RUN = string.format("%08x", math.random(0, 0x7fffffff))
+
+local function raises(code, fn, ...)
+  local ok, err = pcall(fn, ...)
+  assert.is_false(ok, "expected an error " .. code)
+  assert.are.equal("table", type(err), tostring(err))
+  assert.are.equal(code, err.code, tostring(err.message))
+  return err
+end
+
+local counter = 0
+local function fresh(prefix)
+  counter = counter + 1
+  return string.format("%s/%s-%d.json", RUN, prefix, counter)
+end
+
+-- Shared behaviour; `open()` returns a new store on the same backend, `child_open` is Lua code
+-- that opens the same store in a child drhost.
+local function behaves_like_a_state_store(open, child_open)
+  it("reads nil for a missing blob", function()
+    assert.is_nil(open():read(fresh("missing")))
+  end)
+
+  it("writes and reads back with a stable ETag", function()
+    local s, name = open(), fresh("rw")
+    local body = '{"v":1,"bin":"\0\1\255"}'
+    local etag = s:write(name, body)
+    assert.is_string(etag)
+    assert.is_true(#etag > 2)
+    local got, etag2 = s:read(name)
+    assert.are.equal(body, got)
+    assert.are.equal(etag, etag2)
+    local etag3 = s:write(name, "second")
+    assert.are_not.equal(etag, etag3)
+    assert.are.equal("second", (open():read(name)))
+  end)
+
+  it("refuses a write whose If-Match ETag is stale (CONDITION_NOT_MET, 412)", function()
+    local s, name = open(), fresh("ifmatch")
+    local e1 = s:write(name, "one")
+    local e2 = s:write(name, "two", { if_match = e1 })
+    local err = raises("CONDITION_NOT_MET", s.write, s, name, "three", { if_match = e1 })
+    assert.are.equal(412, err.status)
+    assert.are.equal("two", (s:read(name)))
+    s:write(name, "three", { if_match = e2 })
+    assert.are.equal("three", (s:read(name)))
+  end)
+
+  it("refuses If-None-Match * on an existing blob, accepts it on a new one", function()
+    local s, name = open(), fresh("ifnone")
+    s:write(name, "first", { if_none_match = "*" })
+    local err = raises("CONDITION_NOT_MET", s.write, s, name, "again", { if_none_match = "*" })
+    assert.are.equal(412, err.status)
+    assert.are.equal("first", (s:read(name)))
+    raises("CONDITION_NOT_MET", s.write, s, fresh("absent"), "x", { if_match = '"nope"' })
+  end)
+
+  it("keeps every previous version and lists them oldest first", function()
+    local s, name = open(), fresh("versions")
+    s:write(name, "v1")
+    s:write(name, "v2")
+    s:write(name, "v3")
+    local vs = s:versions(name)
+    assert.are.equal(2, #vs)
+    assert.are.equal("v1", (s:read(vs[1].name)))
+    assert.are.equal("v2", (s:read(vs[2].name)))
+    assert.are.equal(2, vs[1].size)
+    assert.matches("^" .. name:gsub("%p", "%%%0") .. "%.versions/", vs[1].name)
+    assert.is_true(vs[1].time <= vs[2].time)
+    assert.are.same({}, s:versions(fresh("never-written")))
+  end)
+
+  it("locks and unlocks, refusing a second holder with LOCKED, holder and since", function()
+    local a, b, name = open(), open(), fresh("lock")
+    local lease = a:lock(name, { holder = "alice", duration = 15 })
+    assert.are.equal("alice", lease.holder)
+    assert.matches("^%d%d%d%d%-%d%d%-%d%dT", lease.since)
+    local err = raises("LOCKED", b.lock, b, name, { holder = "bob" })
+    assert.are.equal("alice", err.holder)
+    assert.are.equal(lease.since, err.since)
+    lease:release()
+    local l2 = b:lock(name, { holder = "bob", duration = 15 })
+    l2:release()
+  end)
+
+  it("lets the holder write and refuses other writers while locked", function()
+    local a, b, name = open(), open(), fresh("lockwrite")
+    a:write(name, "before")
+    local lease = a:lock(name, { holder = "writer", duration = 20 })
+    a:write(name, "by holder")
+    local err = raises("LOCKED", b.write, b, name, "intruder")
+    assert.are.equal("writer", err.holder)
+    lease:release()
+    b:write(name, "after")
+    assert.are.equal("after", (a:read(name)))
+  end)
+
+  it("locks a blob that does not exist yet without making it readable", function()
+    local s, name = open(), fresh("lock-new")
+    local lease = s:lock(name, { holder = "creator", duration = 15 })
+    assert.is_nil(s:read(name))
+    s:write(name, "created", { if_none_match = "*" })
+    assert.are.equal("created", (s:read(name)))
+    lease:release()
+  end)
+
+  it("refuses a lock held by another process (LOCKED with the holder)", function()
+    local s, name = open(), fresh("twoproc")
+    local lease = s:lock(name, { holder = "parent-process", duration = 30 })
+    local code = child_open .. string.format([[
+      local ok, err = pcall(store.lock, store, %q, { holder = "child" })
+      if ok then print("GOT LOCK") else print("ERR " .. tostring(err.code) .. " " .. tostring(err.holder)) end
+    ]], name)
+    local ok, out, errout = server.run_child(code)
+    assert.is_true(ok, errout)
+    assert.matches("ERR LOCKED parent%-process", out)
+    lease:release()
+    ok, out = server.run_child(code)
+    assert.is_true(ok)
+    assert.matches("GOT LOCK", out)
+  end)
+
+  it("breaks a lock; the old holder then finds it lost", function()
+    local a, b, name = open(), open(), fresh("break")
+    local lease = a:lock(name, { holder = "stuck", duration = 60 })
+    assert.is_true(b:break_lock(name))
+    local l2 = b:lock(name, { holder = "rescuer", duration = 15 })
+    raises("LEASE_LOST", lease.release, lease)
+    l2:release()
+    assert.is_false(b:break_lock(fresh("nothing-to-break")))
+  end)
+
+  it("rejects bad arguments with specific errors", function()
+    local s = open()
+    local err = raises("INVALID_ARGUMENT", s.read, s, "../etc/passwd")
+    assert.matches("%.%.", err.message)
+    raises("INVALID_ARGUMENT", s.read, s, "a b")
+    err = raises("INVALID_ARGUMENT", s.lock, s, fresh("bad"), { duration = 10 })
+    assert.matches("15..60", err.message, 1, true)
+    err = raises("INVALID_ARGUMENT", s.write, s, fresh("bad"), "x", { if_macth = "x" })
+    assert.matches("if_macth", err.message)
+    raises("INVALID_ARGUMENT", s.write, s, fresh("bad"), "x", { if_none_match = "etag" })
+  end)
+end
+
+describe("blobstate on Azurite", function()
+  if not have_azurite then
+    pending("DRHOST_BLOB_ENDPOINT/ACCOUNT/KEY not set (run under tools/with-sim.sh)")
+    return
+  end
+  local container = "drhost-test-" .. RUN
+  local function open()
+    return blobstate.open{ endpoint = ENDPOINT, container = container, account = ACCOUNT, key = KEY }
+  end
+  local child_open = string.format([[
+    local store = require("blobstate").open{ endpoint = os.getenv("DRHOST_BLOB_ENDPOINT"), container = %q,
+      account = os.getenv("DRHOST_BLOB_ACCOUNT"), key = os.getenv("DRHOST_BLOB_KEY") }
+  ]], container)
+
+  behaves_like_a_state_store(open, child_open)
+
+  it("renews the lease in the background past its duration", function()
+    local a, b, name = open(), open(), fresh("renew")
+    local lease = a:lock(name, { holder = "long-runner", duration = 15 })
+    os.execute("sleep 20")
+    assert.is_true(lease.renewals >= 1, "renewals: " .. lease.renewals .. " " .. tostring(lease.error))
+    assert.is_nil(lease.error)
+    local err = raises("LOCKED", b.lock, b, name, { holder = "late" })
+    assert.are.equal("long-runner", err.holder)
+    lease:release()
+  end)
+
+  it("rejects a wrong key with BLOB_ERROR 403", function()
+    local s = blobstate.open{ endpoint = ENDPOINT, container = container, account = ACCOUNT,
+      key = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==" }
+    local err = raises("BLOB_ERROR", s.read, s, fresh("forbidden"))
+    assert.are.equal(403, err.status)
+  end)
+
+  it("refuses plain http to a non-loopback endpoint", function()
+    raises("INSECURE_URL", blobstate.open, { endpoint = "http://example.com/acct", container = "state",
+      account = "a", key = KEY })
+  end)
+end)
+
+describe("blobstate local backend", function()
+  local dir = os.tmpname()
+  os.remove(dir)
+  local function open()
+    return blobstate.open{ path = dir }
+  end
+  local child_open = string.format([[ local store = require("blobstate").open{ path = %q } ]], dir)
+
+  teardown(function()
+    os.execute("rm -rf " .. server.shell_quote(dir))
+  end)
+
+  behaves_like_a_state_store(open, child_open)
+
+  it("rejects mixing path with endpoint options", function()
+    raises("INVALID_ARGUMENT", blobstate.open, { path = dir, container = "x" })
+    raises("INVALID_ARGUMENT", blobstate.open, { pth = dir })
+  end)
+end)
