@@ -94,6 +94,7 @@ function M.build(s, env, hub, name, spec, ctx)
     name = "dbw-" .. C.name(env, name),
     depends_on = { sp.rg, hub.databricks_sp_role, sp.peer_to_hub },
     body = { location = loc, tags = tags, sku = { name = "premium" }, properties = {
+      computeMode = "Hybrid",
       managedResourceGroupId = managed_rg,
       publicNetworkAccess = M.public_network_access(env, spec),
       requiredNsgRules = "NoAzureDatabricksRules",
@@ -115,7 +116,7 @@ function M.build(s, env, hub, name, spec, ctx)
     } },
     -- the DBFS key is set by the separate dbfs_cmk step below; a later workspace PUT keeps it
     preserve = { "properties.parameters.encryption" },
-    create_only = { "properties.managedResourceGroupId", "properties.parameters.requireInfrastructureEncryption",
+    create_only = { "properties.computeMode", "properties.managedResourceGroupId", "properties.parameters.requireInfrastructureEncryption",
       "properties.parameters.customVirtualNetworkId", "properties.parameters.storageAccountName" } }
   sp.workspace_id = ref(sp.workspace, "properties.workspaceId")
   sp.workspace_url = lazy.fn(function(u) return "https://" .. tostring(u):gsub("^https?://", "") end,

@@ -1,0 +1,192 @@
+-- The estate as declared (no cloud): security invariants hold by construction in the bodies the
+-- deployment sends, for every spoke of the map, and the graph orders the CMK steps correctly.
+package.path = "scripts/lib/?.lua;scripts/lib/?/init.lua;" .. package.path
+if not pcall(require, "json") then package.preload.json = function() return require("cjson") end end
+
+local envm = require("deploy.env")
+local estate = require("deploy.estate")
+local graph = require("deploy.graph")
+local lazy = require("deploy.lazy")
+local spoke_c = require("deploy.components.spoke")
+
+local VARS = {
+  AZURE_SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000001",
+  AZURE_TENANT_ID = "00000000-0000-0000-0000-000000000002",
+  DRHOST_DATABRICKS_SP_OBJECT_ID = "00000000-0000-0000-0000-0000000000db",
+  DRHOST_REPLICATION_SP_APP_ID = "00000000-0000-0000-0000-0000000000aa",
+}
+local function ctx() return { getenv = function(n) return VARS[n] end } end
+
+local function build(name)
+  local env = envm.load(name)
+  local s = estate.build(env, ctx())
+  return s, env
+end
+
+local function of_type(s, t)
+  local out = {}
+  for _, r in ipairs(s.resources) do if r.type == t and r.provider == "arm" then out[#out + 1] = r end end
+  return out
+end
+
+describe("deploy estate (declared)", function()
+  it("has one spoke per map entry: three workspaces from three spokes", function()
+    local s, env = build("prod")
+    local n = 0
+    for _ in pairs(env.spokes) do n = n + 1 end
+    assert.equal(3, n)
+    local ws = 0
+    for _, r in ipairs(of_type(s, "Microsoft.Databricks/workspaces")) do
+      if r.addr:match("^spoke%.") then ws = ws + 1 end
+    end
+    assert.equal(n, ws)
+  end)
+
+  it("workspaces: no public access with front-end Private Link, no public IP, NoAzureDatabricksRules, CMK", function()
+    local s = build("prod")
+    for _, r in ipairs(of_type(s, "Microsoft.Databricks/workspaces")) do
+      local p = r.body.properties
+      assert.equal("Disabled", p.publicNetworkAccess, r.addr)
+      if r.addr:match("^spoke%.") then
+        assert.equal("NoAzureDatabricksRules", p.requiredNsgRules)
+        assert.is_true(p.parameters.enableNoPublicIp.value)
+        assert.is_true(p.parameters.prepareEncryption.value)
+        assert.equal("Microsoft.Keyvault", p.encryption.entities.managedServices.keySource)
+        assert.equal("Microsoft.Keyvault", p.encryption.entities.managedDisk.keySource)
+        -- the DBFS key is never in the create body: it comes after the storage identity's role
+        assert.is_nil(p.parameters.encryption)
+      end
+    end
+  end)
+
+  it("public network access is never inverted: Enabled only when front-end Private Link is off", function()
+    assert.equal("Disabled", spoke_c.public_network_access({ front_end_private_link = true }, {}))
+    assert.equal("Disabled", spoke_c.public_network_access({}, {}))
+    assert.equal("Enabled", spoke_c.public_network_access({ front_end_private_link = false }, {}))
+    assert.equal("Disabled", spoke_c.public_network_access({ front_end_private_link = false },
+      { front_end_private_link = true }))
+  end)
+
+  it("routes 0.0.0.0/0 to the firewall's private IP, on every host and container subnet", function()
+    local s = build("prod")
+    local rt = s.by_addr["hub.route_table"]
+    local route = rt.body.properties.routes[1]
+    assert.equal("0.0.0.0/0", route.properties.addressPrefix)
+    assert.equal("VirtualAppliance", route.properties.nextHopType)
+    assert.equal("ref(hub.firewall, properties.ipConfigurations[1].properties.privateIPAddress)",
+      tostring(route.properties.nextHopIpAddress))
+    for _, r in ipairs(of_type(s, "Microsoft.Network/virtualNetworks")) do
+      if r.addr:match("^spoke%.") then
+        for _, sn in ipairs(r.body.properties.subnets) do
+          if sn.name ~= "snet-privatelink" then
+            assert.equal("ref(hub.route_table, id)", tostring(sn.properties.routeTable.id))
+          end
+        end
+      end
+    end
+  end)
+
+  it("storage: UC ZRS, external GRS, no public access; Key Vault purge protection + RBAC", function()
+    local s = build("prod")
+    for _, r in ipairs(of_type(s, "Microsoft.Storage/storageAccounts")) do
+      if r.addr:match("storage_ext$") then assert.equal("Standard_GRS", r.body.sku.name) end
+      if r.addr:match("storage_uc$") then assert.equal("Standard_ZRS", r.body.sku.name) end
+      assert.equal("Disabled", r.body.properties.publicNetworkAccess)
+      assert.is_false(r.body.properties.allowBlobPublicAccess)
+    end
+    local kv = s.by_addr["hub.key_vault"].body.properties
+    assert.is_true(kv.enablePurgeProtection)
+    assert.is_true(kv.enableRbacAuthorization)
+  end)
+
+  it("catalogs are ISOLATED and bound to their own workspace; an NCC rule + approval per storage", function()
+    local s = build("prod")
+    local catalogs, approvals, rules = 0, 0, 0
+    for _, r in ipairs(s.resources) do
+      if r.type == "catalog" and r.addr:match("^ws%.") then
+        catalogs = catalogs + 1
+        assert.equal("ISOLATED", r.body.isolation_mode)
+        local b = s.by_addr[r.addr:gsub("catalog$", "catalog_binding")]
+        assert.equal(r.body.name, b.body.securable_name)
+      end
+      if r.type == "ncc_pe_rule" then rules = rules + 1 end
+      if r.provider == "arm_approve" then
+        approvals = approvals + 1
+        assert.equal("Approved", r.body.status)
+      end
+    end
+    assert.equal(3, catalogs)
+    assert.equal(6, rules)
+    assert.equal(rules, approvals)
+  end)
+
+  it("the AzureDatabricks SP object id comes from the environment, not the code", function()
+    VARS.DRHOST_DATABRICKS_SP_OBJECT_ID = "11111111-2222-3333-4444-555555555555"
+    local s = build("prod")
+    VARS.DRHOST_DATABRICKS_SP_OBJECT_ID = "00000000-0000-0000-0000-0000000000db"
+    assert.equal("11111111-2222-3333-4444-555555555555",
+      s.by_addr["hub.key_vault_role.azure_databricks"].body.properties.principalId)
+    local saved = VARS.DRHOST_DATABRICKS_SP_OBJECT_ID
+    VARS.DRHOST_DATABRICKS_SP_OBJECT_ID = nil
+    local ok, e = pcall(build, "prod")
+    VARS.DRHOST_DATABRICKS_SP_OBJECT_ID = saved
+    assert.is_false(ok)
+    assert.equal("ENV_VARIABLE_MISSING", e.code)
+    assert.matches("DRHOST_DATABRICKS_SP_OBJECT_ID", e.message)
+  end)
+
+  it("orders CMK steps: roles before DBFS key, DBFS key before the workspace's private endpoints", function()
+    local s = build("prod")
+    local g = graph.build(s.resources)
+    local pos = {}
+    for i, r in ipairs(graph.order(g)) do pos[r.addr] = i end
+    for _, n in ipairs({ "sales", "finance", "ops" }) do
+      local a = "spoke." .. n .. "."
+      assert.is_true(pos["hub.key_vault_role.azure_databricks"] < pos[a .. "workspace"])
+      assert.is_true(pos[a .. "workspace"] < pos[a .. "key_vault_role.dbfs_storage"])
+      assert.is_true(pos[a .. "key_vault_role.dbfs_storage"] < pos[a .. "dbfs_cmk"])
+      assert.is_true(pos[a .. "dbfs_cmk"] < pos[a .. "pe_backend"])
+      assert.is_true(pos[a .. "pe_backend"] < pos[a .. "pe_frontend"])
+    end
+  end)
+
+  it("one web-auth workspace and browser_authentication endpoint per region", function()
+    local s = build("prod")
+    local n = 0
+    for _, r in ipairs(of_type(s, "Microsoft.Network/privateEndpoints")) do
+      local c = r.body.properties.privateLinkServiceConnections[1].properties
+      if c.groupIds[1] == "browser_authentication" then n = n + 1 end
+    end
+    assert.equal(1, n)
+  end)
+
+  it("the replication job, warehouse and provider catalog exist only in dr; the recipient only in prod", function()
+    local prod = build("prod")
+    local dr = build("dr")
+    assert.is_nil(prod.by_addr["replication.job"])
+    assert.is_not_nil(prod.by_addr["replication.recipient"])
+    assert.is_not_nil(dr.by_addr["replication.job"])
+    assert.is_nil(dr.by_addr["replication.recipient"])
+    assert.is_not_nil(dr.by_addr["replication.provider_catalog"])
+    local rec = prod.by_addr["replication.recipient"].body
+    assert.equal("DATABRICKS", rec.authentication_type)
+    -- the recipient names dr's metastore by its global id (resolved from the account's metastore)
+    local gid = lazy.resolve(rec.data_recipient_global_metastore_id, function(res)
+      if res.addr == "replication.peer_metastore" then return { metastore_id = "m-1" } end
+    end)
+    assert.equal("azure:northeurope:m-1", gid)
+  end)
+
+  it("no two resources share an ARM id", function()
+    for _, name in ipairs({ "prod", "dr" }) do
+      local s = build(name)
+      local seen = {}
+      for _, r in ipairs(s.resources) do
+        if r.provider == "arm" and type(r.id) == "string" then
+          assert.is_nil(seen[r.id:lower()], r.id)
+          seen[r.id:lower()] = true
+        end
+      end
+    end
+  end)
+end)
