@@ -1,0 +1,290 @@
+-- luacheck: max line length 160
+-- Replication demo/spec helper, run through drhost:
+--   drhost tools/seed-replicate.lua estate    -> prints `export DRHOST_*=...` lines for both sides
+--   drhost tools/seed-replicate.lua seed      -> seeds prod with the issue-5 sample data
+--   drhost tools/seed-replicate.lua change    -> changes two prod tables
+--   drhost tools/seed-replicate.lua compare   -> checks dr against prod (exit 1 on a difference)
+--   drhost tools/seed-replicate.lua tables N  -> creates N small tables in prod (bench)
+-- Also usable as a library: local seed = dofile("tools/seed-replicate.lua").
+-- Only ever talks to the simulator's endpoints from the environment (tools/with-sim.sh).
+local json = require("json")
+local auth = require("auth")
+local databricks = require("databricks")
+local sql = require("sql")
+local q = require("replicate.sqltext")
+
+local M = {}
+
+M.PROD_EXT = os.getenv("DRHOST_PROD_EXTERNAL_URL") or "abfss://external@drhostprodext.dfs.core.windows.net/"
+M.DR_EXT = os.getenv("DRHOST_DR_EXTERNAL_URL") or "abfss://external@drhostdrext.dfs.core.windows.net/"
+M.PROD_SP = os.getenv("DRHOST_PROD_ETL_SP") or "11111111-1111-1111-1111-111111111111"
+M.DR_SP = os.getenv("DRHOST_DR_ETL_SP") or "22222222-2222-2222-2222-222222222222"
+M.REGIONS = { source = os.getenv("DRHOST_PROD_REGION") or "westeurope", target = os.getenv("DRHOST_DR_REGION") or "northeurope" }
+M.RECIPIENT = "drhost_dr"
+
+local function env(k) local v = os.getenv(k); if v and v ~= "" then return v end end
+
+function M.credential()
+  M._cred = M._cred or auth.from_env()
+  return M._cred
+end
+
+-- Workspace + warehouse for a side, from DRHOST_<SIDE>_HOST/_WAREHOUSE_ID when set, else built
+-- in the simulator: resource group + workspace through ARM, metastore + assignment through the
+-- account API, a SQL warehouse.
+function M.side(name)
+  local up = name:upper()
+  local host, wh = env("DRHOST_" .. up .. "_HOST"), env("DRHOST_" .. up .. "_WAREHOUSE_ID")
+  local cred = M.credential()
+  if not host then
+    local azure = require("azure")
+    local sub = assert(env("AZURE_SUBSCRIPTION_ID"), "AZURE_SUBSCRIPTION_ID not set (run under tools/with-sim.sh)")
+    local arm = azure.client{ credential = cred, endpoint = env("DRHOST_ARM_ENDPOINT"), subscription_id = sub }
+    local region = M.REGIONS[name]
+    local rg = "/subscriptions/" .. sub .. "/resourceGroups/rg-drhost-repl-" .. name
+    arm:put(rg, "2021-04-01", { location = region })
+    local ws = arm:put(rg .. "/providers/Microsoft.Databricks/workspaces/dbw-repl-" .. name, "2024-05-01", {
+      location = region, sku = { name = "premium" },
+      properties = { managedResourceGroupId = "/subscriptions/" .. sub .. "/resourceGroups/rg-drhost-repl-" .. name .. "-managed" } })
+    host = "https://" .. ws.properties.workspaceUrl
+    local ws_id = tostring(ws.properties.workspaceId)
+    local acct = databricks.account{ host = env("DATABRICKS_ACCOUNT_HOST"), account_id = env("DATABRICKS_ACCOUNT_ID"), credential = cred }
+    local ms
+    for _, m in ipairs((acct:get("/metastores") or {}).metastores or {}) do
+      if m.region == region then ms = m end
+    end
+    if not ms then
+      ms = acct:post("/metastores", { metastore_info = { name = "ms-" .. region, region = region,
+        storage_root = "abfss://metastore@drhost" .. name .. "root.dfs.core.windows.net/" } }).metastore_info
+    end
+    acct:put("/workspaces/" .. ws_id .. "/metastores/" .. ms.metastore_id, { metastore_assignment = { default_catalog_name = "main" } })
+  end
+  local ws = databricks.workspace{ host = host, credential = cred }
+  if not wh then
+    local list = ws:get("/api/2.0/sql/warehouses") or {}
+    for _, w in ipairs(list.warehouses or {}) do wh = wh or w.id end
+    if not wh then
+      wh = ws:post("/api/2.0/sql/warehouses", { name = "drhost-replication", cluster_size = "2X-Small",
+        max_num_clusters = 1, auto_stop_mins = 10, enable_serverless_compute = true, warehouse_type = "PRO" }).id
+    end
+  end
+  return { name = name, host = host, warehouse_id = wh, ws = ws,
+    conn = sql.connect{ workspace = ws, warehouse_id = wh, wait_timeout = "10s" } }
+end
+
+local function try_post(ws, path, body)
+  local r = ws:all({ { method = "POST", path = path, body = body } })[1]
+  if r.error and r.status ~= 409 and tostring(r.error.code) ~= "RESOURCE_ALREADY_EXISTS" then error(r.error, 0) end
+  return r.body
+end
+
+-- Storage credential + external location for each side's external URL; the recipient for dr in prod.
+function M.prerequisites(src, dst)
+  for _, s in ipairs({ { side = src, url = M.PROD_EXT }, { side = dst, url = M.DR_EXT } }) do
+    try_post(s.side.ws, "/api/2.1/unity-catalog/storage-credentials", { name = "drhost-external",
+      azure_managed_identity = { access_connector_id = "/subscriptions/00000000-0000-0000-0000-000000000000"
+        .. "/resourceGroups/rg/providers/Microsoft.Databricks/accessConnectors/ac-" .. s.side.name } })
+    try_post(s.side.ws, "/api/2.1/unity-catalog/external-locations", { name = "drhost-external", url = s.url,
+      credential_name = "drhost-external" })
+  end
+  local dsum = dst.ws:get("/api/2.1/unity-catalog/metastore_summary")
+  try_post(src.ws, "/api/2.1/unity-catalog/recipients", { name = M.RECIPIENT, authentication_type = "DATABRICKS",
+    data_recipient_global_metastore_id = dsum.global_metastore_id })
+end
+
+local function run(conn, stmts)
+  local res = conn:many(stmts, { concurrency = 1 })
+  for i, r in ipairs(res) do
+    if r.error then error(string.format("seed statement %d failed: %s\n  %s", i, tostring(r.error), stmts[i][1] or stmts[i]), 0) end
+  end
+  return res
+end
+
+-- The issue-5 sample: 2 catalogs, 4 schemas, managed + external Delta tables, an external Parquet
+-- table, views on views across schemas and catalogs, a function, an external volume, tags,
+-- comments, grants to several principals (one a service principal that is mapped between regions).
+function M.statements()
+  local P = M.PROD_EXT
+  return {
+    "CREATE CATALOG IF NOT EXISTS sales COMMENT 'Sales data'",
+    "CREATE CATALOG IF NOT EXISTS finance COMMENT 'Finance data'",
+    "CREATE SCHEMA IF NOT EXISTS sales.core COMMENT 'Orders and customers'",
+    "CREATE SCHEMA IF NOT EXISTS sales.reporting COMMENT 'Sales reports'",
+    "CREATE SCHEMA IF NOT EXISTS finance.ledger",
+    "CREATE SCHEMA IF NOT EXISTS finance.reporting",
+    "CREATE TABLE IF NOT EXISTS sales.core.customers (id INT, name STRING COMMENT 'Full name', country STRING) USING DELTA COMMENT 'Customers'",
+    "CREATE TABLE IF NOT EXISTS sales.core.orders (id INT, customer_id INT, amount DOUBLE COMMENT 'EUR, gross') USING DELTA COMMENT 'All orders'",
+    "CREATE TABLE IF NOT EXISTS sales.core.events (id INT, kind STRING) USING DELTA LOCATION " .. q.literal(P .. "sales/events"),
+    "CREATE TABLE IF NOT EXISTS finance.ledger.entries (id INT, account STRING, amount DOUBLE) USING DELTA COMMENT 'General ledger'",
+    "CREATE TABLE IF NOT EXISTS finance.ledger.fx_rates (currency STRING, rate DOUBLE) USING PARQUET LOCATION " .. q.literal(P .. "finance/fx_rates"),
+    "INSERT INTO sales.core.customers VALUES (1, 'Ada', 'DE'), (2, 'Grace', 'US'), (3, 'Linus', 'FI')",
+    "INSERT INTO sales.core.orders VALUES (1, 1, 119.0), (2, 2, 238.0), (3, 3, 59.5), (4, 1, 11.9)",
+    "INSERT INTO sales.core.events VALUES (1, 'signup'), (2, 'order'), (3, 'order')",
+    "INSERT INTO finance.ledger.entries VALUES (1, '4000', 100.0), (2, '4000', 200.0), (3, '4100', 50.0)",
+    "INSERT INTO finance.ledger.fx_rates VALUES ('USD', 1.08), ('GBP', 0.86)",
+    "CREATE OR REPLACE FUNCTION sales.core.net(amount DOUBLE) RETURNS DOUBLE COMMENT 'Net of 19% VAT' RETURN amount / 1.19",
+    "CREATE OR REPLACE VIEW sales.core.v_orders COMMENT 'Orders with country, net' AS SELECT o.id, c.country, "
+      .. "sales.core.net(o.amount) AS net FROM sales.core.orders o JOIN sales.core.customers c ON o.customer_id = c.id",
+    "CREATE OR REPLACE VIEW sales.reporting.v_by_country COMMENT 'Revenue by country' AS "
+      .. "SELECT country, sum(net) AS revenue FROM sales.core.v_orders GROUP BY country -- reads sales.core.v_orders",
+    "CREATE OR REPLACE VIEW finance.reporting.v_sales_vs_ledger AS SELECT 'sales.reporting' AS src, "
+      .. "(SELECT sum(revenue) FROM sales.reporting.v_by_country) AS sales, (SELECT sum(amount) FROM finance.ledger.entries) AS ledger",
+    "CREATE EXTERNAL VOLUME IF NOT EXISTS sales.core.landing LOCATION " .. q.literal(P .. "sales/landing") .. " COMMENT 'Landing files'",
+    "ALTER CATALOG finance SET TAGS ('tier' = 'gold')",
+    "ALTER SCHEMA sales.core SET TAGS ('domain' = 'sales')",
+    "ALTER TABLE sales.core.customers SET TAGS ('pii' = 'true')",
+    "ALTER TABLE sales.core.customers ALTER COLUMN name SET TAGS ('pii' = 'name')",
+    "ALTER VIEW sales.reporting.v_by_country SET TAGS ('certified' = 'yes')",
+    "ALTER VOLUME sales.core.landing SET TAGS ('zone' = 'raw')",
+    "GRANT USE CATALOG ON CATALOG sales TO `analysts`",
+    "GRANT USE SCHEMA ON SCHEMA sales.core TO `analysts`",
+    "GRANT USE SCHEMA ON SCHEMA sales.reporting TO `analysts`",
+    "GRANT SELECT ON TABLE sales.core.orders TO `analysts`",
+    "GRANT SELECT ON VIEW sales.reporting.v_by_country TO `finance-team`",
+    "GRANT EXECUTE ON FUNCTION sales.core.net TO `analysts`",
+    "GRANT READ VOLUME ON VOLUME sales.core.landing TO `data-engineers`",
+    "GRANT USE CATALOG ON CATALOG finance TO `finance-team`",
+    "GRANT USE SCHEMA ON SCHEMA finance.ledger TO `finance-team`",
+    "GRANT SELECT, MODIFY ON TABLE finance.ledger.entries TO `" .. M.PROD_SP .. "`",
+    "GRANT SELECT ON TABLE finance.ledger.entries TO `auditors`",
+  }
+end
+
+function M.seed(src)
+  local list = {}
+  for i, s in ipairs(M.statements()) do list[i] = { s } end
+  run(src.conn, list)
+end
+
+-- Two changes: a new order (managed) and a ledger correction (managed, other catalog).
+function M.change(src)
+  run(src.conn, { { "INSERT INTO sales.core.orders VALUES (5, 2, 23.8)" },
+    { "UPDATE finance.ledger.entries SET amount = amount + 1 WHERE id = 1" } })
+  return { "sales.core.orders", "finance.ledger.entries" }
+end
+
+-- N small managed tables for the bench: bench.s<k>.t<i>, 50 per schema.
+function M.tables(src, n)
+  local list = { { "CREATE CATALOG IF NOT EXISTS bench" } }
+  local per = 50
+  for s = 1, math.ceil(n / per) do list[#list + 1] = { "CREATE SCHEMA IF NOT EXISTS bench.s" .. s } end
+  run(src.conn, list)
+  list = {}
+  for i = 1, n do
+    local name = string.format("bench.s%d.t%04d", math.ceil(i / per), i)
+    list[#list + 1] = { "CREATE TABLE IF NOT EXISTS " .. name .. " (id INT, v STRING) USING DELTA" }
+    list[#list + 1] = { "INSERT INTO " .. name .. " VALUES (" .. i .. ", 'x')" }
+  end
+  local res = src.conn:many(list, { concurrency = 8 })
+  for i, r in ipairs(res) do if r.error then error("bench table statement " .. i .. ": " .. tostring(r.error), 0) end end
+end
+
+function M.touch(src, names)
+  local list = {}
+  for i, n in ipairs(names) do list[i] = { "INSERT INTO " .. n .. " VALUES (-1, 'changed')" } end
+  local res = src.conn:many(list, { concurrency = 8 })
+  for i, r in ipairs(res) do if r.error then error("touch " .. names[i] .. ": " .. tostring(r.error), 0) end end
+end
+
+-- dr against prod: row counts of every replicated table and view, views resolving, grants equal
+-- through the principal mapping (protected principals aside). Returns ok, lines.
+function M.compare(src, dst, cfg)
+  local inventory = require("replicate.inventory")
+  local grants = require("replicate.grants")
+  local src_cats, dst_cats = {}, {}
+  for s, d in pairs(cfg.catalogs) do src_cats[#src_cats + 1] = s; dst_cats[#dst_cats + 1] = d end
+  local stats = {}
+  local si = inventory.read{ ws = src.ws, conn = src.conn, catalogs = src_cats, stats = stats }
+  local di = inventory.read{ ws = dst.ws, conn = dst.conn, catalogs = dst_cats, stats = stats }
+  local lines, ok = {}, true
+  local names = {}
+  for full in pairs(si.tables) do names[#names + 1] = full end
+  table.sort(names)
+  local list_s, list_d, tgt_of = {}, {}, {}
+  for _, full in ipairs(names) do
+    local p = {}
+    for x in full:gmatch("[^.]+") do p[#p + 1] = x end
+    local tgt = cfg.catalogs[p[1]] .. "." .. p[2] .. "." .. p[3]
+    tgt_of[full] = tgt
+    list_s[#list_s + 1] = { "SELECT count(*) AS n FROM " .. q.name(full) }
+    list_d[#list_d + 1] = { "SELECT count(*) AS n FROM " .. q.name(tgt) }
+  end
+  local rs, rd = src.conn:many(list_s), dst.conn:many(list_d)
+  lines[#lines + 1] = string.format("%-40s %-9s %6s %6s  %s", "object", "kind", "prod", "dr", "check")
+  for i, full in ipairs(names) do
+    local t = si.tables[full]
+    local ns = rs[i].rows and rs[i].rows[1] and rs[i].rows[1].n
+    local nd = rd[i].rows and rd[i].rows[1] and rd[i].rows[1].n
+    local verdict = (ns ~= nil and ns == nd) and "ok" or "DIFFERENT"
+    if rd[i].error then verdict = "ERROR " .. tostring(rd[i].error) end
+    if verdict ~= "ok" then ok = false end
+    lines[#lines + 1] = string.format("%-40s %-9s %6s %6s  %s", tgt_of[full], t.table_type == "VIEW" and "view" or
+      (t.table_type:lower() .. "/" .. tostring(t.format or "delta"):lower()), tostring(ns), tostring(nd), verdict)
+  end
+  -- grants: dr's direct grants must equal prod's through the mapping (protected principals aside)
+  local protected = {}
+  for _, p in ipairs(cfg.protected_principals) do protected[p] = true end
+  local gdiff = 0
+  for key, g in pairs(si.grants) do
+    local kind, full = key:match("^(%w+):(.+)$")
+    local parts = {}
+    for x in full:gmatch("[^.]+") do parts[#parts + 1] = x end
+    parts[1] = cfg.catalogs[parts[1]] or parts[1]
+    local tkey = kind .. ":" .. table.concat(parts, ".")
+    local want = grants.desired(g, kind, cfg.principals)
+    local have = {}
+    for p, s in pairs(di.grants[tkey] or {}) do if not protected[p] then have[p] = s end end
+    for p, s in pairs(want) do
+      for priv in pairs(s) do
+        if not (have[p] and have[p][priv]) then gdiff = gdiff + 1; lines[#lines + 1] = "grant missing in dr: " .. tkey .. " " .. p .. " " .. priv end
+      end
+    end
+    for p, s in pairs(have) do
+      for priv in pairs(s) do
+        if not (want[p] and want[p][priv]) then gdiff = gdiff + 1; lines[#lines + 1] = "grant extra in dr: " .. tkey .. " " .. p .. " " .. priv end
+      end
+    end
+  end
+  local ngrants = 0
+  for _ in pairs(si.grants) do ngrants = ngrants + 1 end
+  lines[#lines + 1] = string.format("grants: %d securable(s) compared through the principal mapping, %d difference(s)", ngrants, gdiff)
+  if gdiff > 0 then ok = false end
+  return ok, lines
+end
+
+local function main(cmd, arg1)
+  local config = require("replicate.config")
+  local cfg = config.load((os.getenv("DRHOST_HOME") or ".") .. "/env/dr.replication.lua")
+  if cmd == "estate" then
+    local src, dst = M.side("source"), M.side("target")
+    M.prerequisites(src, dst)
+    for _, s in ipairs({ src, dst }) do
+      local up = s.name:upper()
+      print(string.format("export DRHOST_%s_HOST=%s DRHOST_%s_WAREHOUSE_ID=%s", up, s.host, up, s.warehouse_id))
+    end
+    return 0
+  end
+  local src = M.side("source")
+  if cmd == "seed" then M.seed(src); print("seeded prod: " .. #M.statements() .. " statements"); return 0
+  elseif cmd == "change" then print("changed: " .. table.concat(M.change(src), ", ")); return 0
+  elseif cmd == "tables" then M.tables(src, tonumber(arg1) or 500); print("created " .. (arg1 or 500) .. " tables"); return 0
+  elseif cmd == "touch" then
+    local names = {}
+    for n in (arg1 or ""):gmatch("[^,]+") do names[#names + 1] = n end
+    M.touch(src, names); return 0
+  elseif cmd == "compare" then
+    local ok, lines = M.compare(src, M.side("target"), cfg)
+    for _, l in ipairs(lines) do print(l) end
+    print(ok and "dr matches prod" or "dr DIFFERS from prod")
+    return ok and 0 or 1
+  end
+  io.stderr:write("usage: drhost tools/seed-replicate.lua estate|seed|change|compare|tables N|touch a,b\n")
+  return 2
+end
+
+local args = { ... }
+if args[1] then
+  os.exit(main(args[1], args[2]), true)
+end
+local _ = json
+return M
