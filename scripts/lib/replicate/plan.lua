@@ -794,19 +794,9 @@ function Planner:plan_grants()
       self:warn(sec.tgt, "privilege " .. inv.privilege .. " of " .. inv.principal .. " is not valid on a " .. sec.kind .. ": skipped")
     end
     local have = (self.dst.grants or {})[sec.kind .. ":" .. sec.tgt] or {}
-    local fresh = self.recreated[sec.tgt] or not self:dst_object(sec.kind, sec.tgt)
+    -- a replaced table or view keeps its grants in Unity Catalog (CREATE OR REPLACE keeps the
+    -- securable), so the diff against dr's current grants is the whole story; new objects have none.
     local changes = grants.diff(desired, have, self.cfg.protected_principals)
-    if fresh and (sec.kind == "table" or sec.kind == "view" or sec.kind == "function") then
-      -- replaced objects: send every desired privilege (adding an existing one is a no-op)
-      local by = {}
-      for _, c in ipairs(changes) do by[c.principal] = c end
-      for _, p in ipairs(util.sorted_keys(desired)) do
-        local c = by[p] or { principal = p }
-        c.add = util.sorted_keys(desired[p])
-        if not by[p] then changes[#changes + 1] = c; by[p] = c end
-      end
-      table.sort(changes, function(a, b) return a.principal < b.principal end)
-    end
     if #changes > 0 then
       local path = "/api/2.1/unity-catalog/permissions/" .. grants.securable_type[sec.kind] .. "/" .. urlenc(sec.tgt)
       self:add{ phase = "grants", op = "update", kind = sec.kind, object = sec.tgt, source = sec.src,
@@ -818,13 +808,15 @@ end
 
 function Planner:plan_owners()
   local pcfg = self.cfg.principals
+  local unmapped_owners = {}
   for _, sec in ipairs(self:securables()) do
     local owner = sec.obj.owner
     if owner and owner ~= "" then
       local mapped, why = grants.map_principal(owner, pcfg)
       local d = self:dst_object(sec.kind, sec.tgt)
       if not mapped then
-        self:warn(sec.tgt, "owner " .. owner .. " is " .. why .. ": owner not replicated")
+        unmapped_owners[owner] = unmapped_owners[owner] or { why = why, objects = {} }
+        table.insert(unmapped_owners[owner].objects, sec.tgt)
       elseif not d or d.owner ~= mapped then
         local name = sec.kind == "catalog" and q.ident(sec.tgt) or q.name(sec.tgt)
         self:add{ phase = "owner", op = "update", kind = sec.kind, object = sec.tgt, source = sec.src,
@@ -832,6 +824,11 @@ function Planner:plan_owners()
           steps = { sql_step("ALTER " .. SQL_KIND[sec.kind] .. " " .. name .. " OWNER TO " .. q.ident(mapped)) } }
       end
     end
+  end
+  for _, owner in ipairs(util.sorted_keys(unmapped_owners)) do
+    local u = unmapped_owners[owner]
+    self:warn(owner, string.format("owner of %d object(s) (%s%s) is %s in dr: ownership not replicated for them",
+      #u.objects, table.concat(u.objects, ", ", 1, math.min(3, #u.objects)), #u.objects > 3 and ", ..." or "", u.why))
   end
 end
 
