@@ -264,7 +264,7 @@ static void prepare(lua_State *L, op *o, store *st, int store_idx, const char *m
   if (st->keylen) {
     qparam qs[8];
     int nqs = nq < 8 ? nq : 8;
-    memcpy(qs, q, (size_t)nqs * sizeof *q);
+    if (nqs > 0) memcpy(qs, q, (size_t)nqs * sizeof *q);
     shared_key(st->account, st->key, st->keylen, method, full_path, qs, nqs, has_body ? (long)body_len : 0, h, auth,
                sizeof auth);
   } else {

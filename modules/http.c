@@ -25,7 +25,8 @@
 #include <sys/random.h>
 #include <time.h>
 
-#define CTX_KEY "drhost.http.ctx"
+#define CTX_KEY "drhost.http.ctx"    /* registry slot of the context */
+#define CTX_MT "drhost.http.ctx.mt" /* its metatable */
 #define BATCH_MT "drhost.http.batch"
 #define MAX_BODY ((size_t)512 * 1024 * 1024)
 #define POLL_MS 50
@@ -271,7 +272,7 @@ void dh_http_certs_unref(void *certs) {
 /* ------------------------------------------------------------------ context */
 
 static int ctx_gc(lua_State *L) {
-  dh_http_ctx *c = luaL_checkudata(L, 1, CTX_KEY);
+  dh_http_ctx *c = luaL_checkudata(L, 1, CTX_MT);
   if (c->multi) curl_multi_cleanup(c->multi);
   c->multi = NULL;
   dh_http_certs_unref(c->certs);
@@ -304,7 +305,7 @@ dh_http_ctx *dh_http_ctx_get(lua_State *L) {
   if (global_rc != CURLE_OK) raise_err(L, "HTTP_ERROR", "curl_global_init failed: %s", curl_easy_strerror(global_rc));
   dh_http_ctx *c = lua_newuserdatauv(L, sizeof *c, 0);
   memset(c, 0, sizeof *c);
-  if (luaL_newmetatable(L, CTX_KEY)) {
+  if (luaL_newmetatable(L, CTX_MT)) {
     lua_pushcfunction(L, ctx_gc);
     lua_setfield(L, -2, "__gc");
   }
