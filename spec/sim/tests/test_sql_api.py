@@ -4,6 +4,7 @@ import time
 
 import pytest
 
+from drsim.databricks import warehouses
 from drsim.databricks.testkit import estate
 
 S = "/api/2.0/sql/statements"
@@ -19,9 +20,10 @@ class Sql:
 
     def __init__(self, client, ws, catalog=None, schema=None):
         self.client, self.ws, self.catalog, self.schema = client, ws, catalog, schema
+        self.wid = warehouses.seed(ws["id"])
 
     def post(self, statement, params=None, **kw):
-        body = {"statement": statement, "warehouse_id": "wh1", "wait_timeout": "30s"}
+        body = {"statement": statement, "warehouse_id": self.wid, "wait_timeout": "30s"}
         if self.catalog:
             body["catalog"] = self.catalog
         if self.schema:
@@ -99,7 +101,7 @@ def test_request_contract(client, e):
     assert r.json()["error_code"] == "NOT_IMPLEMENTED"
     r = sql.post("SELECT 1", format="CSV")
     assert r.status_code == 400 and "EXTERNAL_LINKS" in r.json()["message"]
-    r = client.post(e.prod.ws, S, json={"statement": "SELECT 1", "warehouse_id": "wh1", "wait_timout": "5s"})
+    r = client.post(e.prod.ws, S, json={"statement": "SELECT 1", "warehouse_id": sql.wid, "wait_timout": "5s"})
     assert r.status_code == 400 and "wait_timout" in r.json()["message"]
     r = client.post(e.prod.ws, S, json={"statement": "SELECT 1"})
     assert r.status_code == 400 and "warehouse_id" in r.json()["message"]
@@ -108,6 +110,15 @@ def test_request_contract(client, e):
     r = client.get(e.prod.ws, f"{S}/00000000-0000-0000-0000-000000000000")
     assert r.status_code == 404
     assert sql.run("SELECT 1", wait_timeout="5s")["status"]["state"] == "SUCCEEDED"
+    # the warehouse must exist in this workspace and be running
+    r = client.post(e.prod.ws, S, json={"statement": "SELECT 1", "warehouse_id": "0123456789abcdef"})
+    assert r.status_code == 404
+    r = client.post(e.dr.ws, S, json={"statement": "SELECT 1", "warehouse_id": sql.wid})
+    assert r.status_code == 404
+    r = client.post(e.prod.ws, f"/api/2.0/sql/warehouses/{sql.wid}/stop")
+    assert r.status_code == 200, r.text
+    r = sql.post("SELECT 1")
+    assert r.status_code == 400 and "not running" in r.json()["message"]
 
 
 def test_named_parameters_are_bound_not_substituted(client, e):
@@ -193,7 +204,7 @@ def test_error_classes(client, e):
     # a statement in a workspace without a metastore is refused
     from drsim import testing
     lone = testing.make_workspace("lone", "eastus2")
-    r = client.post(lone, S, json={"statement": "SELECT 1", "warehouse_id": "wh1"})
+    r = client.post(lone, S, json={"statement": "SELECT 1", "warehouse_id": warehouses.seed(lone["id"])})
     assert r.status_code == 404 and r.json()["error_code"] == "METASTORE_DOES_NOT_EXIST"
 
 

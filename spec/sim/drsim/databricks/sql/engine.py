@@ -552,7 +552,7 @@ class Engine:
         with uc_errors():
             ctx.ms.check_catalog_access(full[0], ctx.workspace_id, write=True)
             cat = ctx.ms.get_catalog(full[0])
-            if cat.catalog_type == "DELTA_SHARING_CATALOG":
+            if cat.catalog_type in ("DELTA_SHARING_CATALOG", "DELTASHARING_CATALOG"):
                 raise SqlError("PERMISSION_DENIED",
                                f"Catalog '{cat.name}' is a read-only catalog created from a Delta "
                                "Sharing share.")

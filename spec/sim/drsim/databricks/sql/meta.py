@@ -257,7 +257,7 @@ def clone(E, ctx, st):
     _check_write(ctx, full[0])
     with uc_errors():
         cat = ctx.ms.get_catalog(full[0])
-    if cat.catalog_type == "DELTA_SHARING_CATALOG":
+    if cat.catalog_type in ("DELTA_SHARING_CATALOG", "DELTASHARING_CATALOG"):
         raise SqlError("PERMISSION_DENIED", f"Catalog '{cat.name}' is read-only (created from a share).")
     existing = E.local_table(ctx, full)
     if existing is not None:
