@@ -21,7 +21,8 @@ M.DEFAULT_ENDPOINT = "https://management.azure.com"
 M.DEFAULT_POLL = 5          -- seconds between polls when the server sends no Retry-After
 M.DEFAULT_TIMEOUT = 3600    -- seconds one long-running operation may take
 -- 409 codes that mean "busy, try again" (ARM answers them while a resource is updating)
-M.RETRYABLE_CONFLICTS = { AnotherOperationInProgress = true, RetryableError = true }
+-- (ConcurrentUpdateError: Microsoft.Databricks/workspaces while another update runs)
+M.RETRYABLE_CONFLICTS = { AnotherOperationInProgress = true, RetryableError = true, ConcurrentUpdateError = true }
 
 local TERMINAL = { succeeded = "Succeeded", failed = "Failed", canceled = "Canceled", cancelled = "Canceled" }
 

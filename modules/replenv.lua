@@ -97,15 +97,42 @@ local function as_url(host)
   return (host:gsub("/+$", ""))
 end
 
--- Where the workspace of environment `name` is: DRHOST_<NAME>_WORKSPACE_HOST, then the env
--- file's fields, then DATABRICKS_HOST.
+-- The deployment's outputs for environment `name` (its state document <name>.tfstate in the
+-- state store configured by DRHOST_STATE / DRHOST_BLOB_*), or nil when there is none.
+function M.deployment_outputs(name)
+  local ok, st = pcall(require, "deploy.state")
+  if not ok or type(st) ~= "table" or type(st.open_store) ~= "function" then return nil end
+  local ok2, store = pcall(st.open_store)
+  if not ok2 or not store then return nil end
+  local ok3, body = pcall(store.read, store, name .. ".tfstate")
+  if not ok3 or type(body) ~= "string" then return nil end
+  local ok4, doc = pcall(require("json").decode, body)
+  if ok4 and type(doc) == "table" and type(doc.outputs) == "table" then return doc.outputs end
+  return nil
+end
+
+-- Where the workspace of environment `name` is: DRHOST_<NAME>_WORKSPACE_HOST or DRHOST_<NAME>_HOST,
+-- then the env file's fields, then the deployment's outputs (primary_workspace_url, warehouse_id),
+-- then DATABRICKS_HOST. Returns host, warehouse_id, where the host came from.
 function M.resolve(name, env)
   local upper = name:upper():gsub("[^%w]", "_")
-  local host, source = getenv("DRHOST_" .. upper .. "_WORKSPACE_HOST"), "DRHOST_" .. upper .. "_WORKSPACE_HOST"
+  local host, source
+  for _, var in ipairs({ "DRHOST_" .. upper .. "_WORKSPACE_HOST", "DRHOST_" .. upper .. "_HOST" }) do
+    if not host then host, source = getenv(var), var end
+  end
   if not host then host, source = pick(env, HOST_FIELDS) end
-  if not host then host, source = getenv("DATABRICKS_HOST"), "DATABRICKS_HOST" end
   local warehouse = getenv("DRHOST_" .. upper .. "_WAREHOUSE_ID") or pick(env, WAREHOUSE_FIELDS)
-    or getenv("DRHOST_WAREHOUSE_ID")
+  if not host or not warehouse then
+    local outputs = M.deployment_outputs(name)
+    if outputs then
+      if not host and type(outputs.primary_workspace_url) == "string" then
+        host, source = outputs.primary_workspace_url, "deployment outputs of " .. name
+      end
+      if not warehouse and type(outputs.warehouse_id) == "string" then warehouse = outputs.warehouse_id end
+    end
+  end
+  if not host then host, source = getenv("DATABRICKS_HOST"), "DATABRICKS_HOST" end
+  warehouse = warehouse or getenv("DRHOST_WAREHOUSE_ID")
   return host and as_url(host), warehouse, source
 end
 
@@ -156,7 +183,7 @@ end
 
 local function status()
   return { env = cur.name or "-", host = cur.host or "-", warehouse_id = cur.warehouse_id or "(first found)",
-           catalog = cur.catalog or "-", schema = cur.schema or "-" }
+           catalog = cur.catalog or "-", schema = cur.schema or "-", host_from = cur.source or "-" }
 end
 
 ---------------------------------------------------------------------------------------------------
@@ -280,8 +307,9 @@ function commands.env(args)
   local env, path = M.load_env(name)
   local host, wh, source = M.resolve(name, env)
   if not host then
-    fail("ENV_INVALID", string.format("%s: no workspace host: set DRHOST_%s_WORKSPACE_HOST or a field %s",
-      path, name:upper():gsub("[^%w]", "_"), table.concat(HOST_FIELDS, " / ")))
+    fail("ENV_INVALID", string.format("%s: no workspace host: set DRHOST_%s_WORKSPACE_HOST, a field %s, "
+      .. "or deploy it (its outputs give primary_workspace_url)",
+      path, (name:upper():gsub("[^%w]", "_")), table.concat(HOST_FIELDS, " / ")))
   end
   connect(host, { warehouse_id = wh })
   cur.name, cur.env, cur.source = name, env, source
@@ -291,7 +319,7 @@ end
 function commands.connect(args)
   if not args[1] then fail("BAD_INPUT", ":connect HOST [WAREHOUSE_ID]") end
   connect(as_url(args[1]), { warehouse_id = args[2] })
-  cur.name, cur.env = nil, nil
+  cur.name, cur.env, cur.source = nil, nil, ":connect"
   return status()
 end
 
