@@ -26,7 +26,7 @@ return {
   protected_principals = { "drhost-replication", "dr-breakglass" },
   principals = { map = principal_map, unmapped = "keep_names" },
 
-  sharing = { recipient = "drhost_dr", share_prefix = "drhost_dr", catalog_prefix = "drhost_src",
+  sharing = { recipient = os.getenv("DRHOST_RECIPIENT") or "drhost_dr", share_prefix = "drhost_dr", catalog_prefix = "drhost_src",
               max_tables = 1000, max_schemas = 500, batch = 100 },
   state = { catalog = "drhost_ops", schema = "drhost", table = "replication_state" },
 

@@ -78,18 +78,30 @@ local function try_post(ws, path, body)
   return r.body
 end
 
--- Storage credential + external location for each side's external URL; the recipient for dr in prod.
+-- Storage credential + external location for each side's external URL (unless one already covers
+-- it); the recipient for dr's metastore in prod (an existing one is reused). Returns the recipient.
 function M.prerequisites(src, dst)
   for _, s in ipairs({ { side = src, url = M.PROD_EXT }, { side = dst, url = M.DR_EXT } }) do
-    try_post(s.side.ws, "/api/2.1/unity-catalog/storage-credentials", { name = "drhost-external",
-      azure_managed_identity = { access_connector_id = "/subscriptions/00000000-0000-0000-0000-000000000000"
-        .. "/resourceGroups/rg/providers/Microsoft.Databricks/accessConnectors/ac-" .. s.side.name } })
-    try_post(s.side.ws, "/api/2.1/unity-catalog/external-locations", { name = "drhost-external", url = s.url,
-      credential_name = "drhost-external" })
+    local covered = false
+    for _, l in ipairs(s.side.ws:list("/api/2.1/unity-catalog/external-locations", nil, "external_locations")) do
+      local u = l.url:gsub("/*$", "/")
+      if s.url:sub(1, #u) == u then covered = true end
+    end
+    if not covered then
+      try_post(s.side.ws, "/api/2.1/unity-catalog/storage-credentials", { name = "drhost-external",
+        azure_managed_identity = { access_connector_id = "/subscriptions/00000000-0000-0000-0000-000000000000"
+          .. "/resourceGroups/rg/providers/Microsoft.Databricks/accessConnectors/ac-" .. s.side.name } })
+      try_post(s.side.ws, "/api/2.1/unity-catalog/external-locations", { name = "drhost-external", url = s.url,
+        credential_name = "drhost-external" })
+    end
   end
   local dsum = dst.ws:get("/api/2.1/unity-catalog/metastore_summary")
+  for _, r in ipairs(src.ws:list("/api/2.1/unity-catalog/recipients", nil, "recipients")) do
+    if r.data_recipient_global_metastore_id == dsum.global_metastore_id then return r.name end
+  end
   try_post(src.ws, "/api/2.1/unity-catalog/recipients", { name = M.RECIPIENT, authentication_type = "DATABRICKS",
     data_recipient_global_metastore_id = dsum.global_metastore_id })
+  return M.RECIPIENT
 end
 
 local function run(conn, stmts)
@@ -103,9 +115,10 @@ end
 -- The issue-5 sample: 2 catalogs, 4 schemas, managed + external Delta tables, an external Parquet
 -- table, views on views across schemas and catalogs, a function, an external volume, tags,
 -- comments, grants to several principals (one a service principal that is mapped between regions).
-function M.statements()
-  local P = M.PROD_EXT
-  return {
+function M.statements(opts)
+  opts = opts or {}
+  local P = M.PROD_EXT .. (opts.path or "")
+  local list = {
     "CREATE CATALOG IF NOT EXISTS sales COMMENT 'Sales data'",
     "CREATE CATALOG IF NOT EXISTS finance COMMENT 'Finance data'",
     "CREATE SCHEMA IF NOT EXISTS sales.core COMMENT 'Orders and customers'",
@@ -114,9 +127,9 @@ function M.statements()
     "CREATE SCHEMA IF NOT EXISTS finance.reporting",
     "CREATE TABLE IF NOT EXISTS sales.core.customers (id INT, name STRING COMMENT 'Full name', country STRING) USING DELTA COMMENT 'Customers'",
     "CREATE TABLE IF NOT EXISTS sales.core.orders (id INT, customer_id INT, amount DOUBLE COMMENT 'EUR, gross') USING DELTA COMMENT 'All orders'",
-    "CREATE TABLE IF NOT EXISTS sales.core.events (id INT, kind STRING) USING DELTA LOCATION " .. q.literal(P .. "sales/events"),
+    "CREATE TABLE IF NOT EXISTS sales.core.events (id INT, kind STRING) USING DELTA LOCATION {P}sales/events'",
     "CREATE TABLE IF NOT EXISTS finance.ledger.entries (id INT, account STRING, amount DOUBLE) USING DELTA COMMENT 'General ledger'",
-    "CREATE TABLE IF NOT EXISTS finance.ledger.fx_rates (currency STRING, rate DOUBLE) USING PARQUET LOCATION " .. q.literal(P .. "finance/fx_rates"),
+    "CREATE TABLE IF NOT EXISTS finance.ledger.fx_rates (currency STRING, rate DOUBLE) USING PARQUET LOCATION {P}finance/fx_rates'",
     "INSERT INTO sales.core.customers VALUES (1, 'Ada', 'DE'), (2, 'Grace', 'US'), (3, 'Linus', 'FI')",
     "INSERT INTO sales.core.orders VALUES (1, 1, 119.0), (2, 2, 238.0), (3, 3, 59.5), (4, 1, 11.9)",
     "INSERT INTO sales.core.events VALUES (1, 'signup'), (2, 'order'), (3, 'order')",
@@ -129,7 +142,7 @@ function M.statements()
       .. "SELECT country, sum(net) AS revenue FROM sales.core.v_orders GROUP BY country -- reads sales.core.v_orders",
     "CREATE OR REPLACE VIEW finance.reporting.v_sales_vs_ledger AS SELECT 'sales.reporting' AS src, "
       .. "(SELECT sum(revenue) FROM sales.reporting.v_by_country) AS sales, (SELECT sum(amount) FROM finance.ledger.entries) AS ledger",
-    "CREATE EXTERNAL VOLUME IF NOT EXISTS sales.core.landing LOCATION " .. q.literal(P .. "sales/landing") .. " COMMENT 'Landing files'",
+    "CREATE EXTERNAL VOLUME IF NOT EXISTS sales.core.landing LOCATION {P}sales/landing' COMMENT 'Landing files'",
     "ALTER CATALOG finance SET TAGS ('tier' = 'gold')",
     "ALTER SCHEMA sales.core SET TAGS ('domain' = 'sales')",
     "ALTER TABLE sales.core.customers SET TAGS ('pii' = 'true')",
@@ -145,24 +158,35 @@ function M.statements()
     "GRANT READ VOLUME ON VOLUME sales.core.landing TO `data-engineers`",
     "GRANT USE CATALOG ON CATALOG finance TO `finance-team`",
     "GRANT USE SCHEMA ON SCHEMA finance.ledger TO `finance-team`",
-    "GRANT SELECT, MODIFY ON TABLE finance.ledger.entries TO `" .. M.PROD_SP .. "`",
+    "GRANT SELECT, MODIFY ON TABLE finance.ledger.entries TO `{SP}`",
     "GRANT SELECT ON TABLE finance.ledger.entries TO `auditors`",
     "ALTER SCHEMA finance.reporting OWNER TO `finance-team`",
     "ALTER VIEW finance.reporting.v_sales_vs_ledger OWNER TO `finance-team`",
   }
+  local sales, finance = opts.sales or "sales", opts.finance or "finance"
+  for i, st in ipairs(list) do
+    st = st:gsub("{P}", function() return "'" .. P:gsub("'", "") end):gsub("{SP}", function() return M.PROD_SP end)
+    st = st:gsub("%f[%w_]sales%.", sales .. "."):gsub("%f[%w_]finance%.", finance .. ".")
+    st = st:gsub("CATALOG sales%f[^%w_]", "CATALOG " .. sales):gsub("CATALOG finance%f[^%w_]", "CATALOG " .. finance)
+    st = st:gsub("EXISTS sales ", "EXISTS " .. sales .. " "):gsub("EXISTS finance ", "EXISTS " .. finance .. " ")
+    list[i] = st
+  end
+  return list
 end
 
-function M.seed(src)
+function M.seed(src, opts)
   local list = {}
-  for i, s in ipairs(M.statements()) do list[i] = { s } end
+  for i, s in ipairs(M.statements(opts)) do list[i] = { s } end
   run(src.conn, list)
 end
 
 -- Two changes: a new order (managed) and a ledger correction (managed, other catalog).
-function M.change(src)
-  run(src.conn, { { "INSERT INTO sales.core.orders VALUES (5, 2, 23.8)" },
-    { "UPDATE finance.ledger.entries SET amount = amount + 1 WHERE id = 1" } })
-  return { "sales.core.orders", "finance.ledger.entries" }
+function M.change(src, opts)
+  opts = opts or {}
+  local sales, finance = opts.sales or "sales", opts.finance or "finance"
+  run(src.conn, { { "INSERT INTO " .. sales .. ".core.orders VALUES (5, 2, 23.8)" },
+    { "UPDATE " .. finance .. ".ledger.entries SET amount = amount + 1 WHERE id = 1" } })
+  return { sales .. ".core.orders", finance .. ".ledger.entries" }
 end
 
 -- N small managed tables for the bench: bench.s<k>.t<i>, 50 per schema.
@@ -266,7 +290,7 @@ local function main(cmd, arg1)
   local cfg = config.load((os.getenv("DRHOST_HOME") or ".") .. "/env/dr.replication.lua")
   if cmd == "estate" then
     local src, dst = M.side("source"), M.side("target")
-    M.prerequisites(src, dst)
+    print("export DRHOST_RECIPIENT=" .. M.prerequisites(src, dst))
     for _, s in ipairs({ src, dst }) do
       local up = s.name:upper()
       print(string.format("export DRHOST_%s_HOST=%s DRHOST_%s_WAREHOUSE_ID=%s", up, s.host, up, s.warehouse_id))
