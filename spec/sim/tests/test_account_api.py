@@ -213,3 +213,15 @@ def test_scim_and_permission_assignments(client):
     r = client.put("accounts", A(f"/workspaces/{ws['id']}/permissionassignments/principals/{sp['id']}"),
                    json={"permissions": ["OWNER"]})
     assert r.status_code == 400
+
+
+def test_admin_preseed(client):
+    ws = testing.make_workspace("dr-ws", "northeurope")
+    r = client.post("admin", "/dbx/metastores", json={"name": "dr", "region": "northeurope",
+                                                       "workspace_ids": [ws["id"]]})
+    assert r.status_code == 200, r.text
+    mid = r.json()["metastore_id"]
+    assert client.get(ws, "/api/2.1/unity-catalog/metastore_summary").json()["metastore_id"] == mid
+    r = client.post("admin", "/dbx/metastores", json={"name": "dr2", "region": "northeurope"})
+    assert r.status_code == 400
+    assert client.get("admin", "/dbx/metastores").json()["assignments"] == {ws["id"]: mid}

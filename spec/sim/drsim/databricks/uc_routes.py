@@ -376,10 +376,22 @@ def _check_identity(b):
                      "azure_service_principal.")
 
 
+def _check_connector(b):
+    """The access connector must exist in ARM (unless skip_validation, like UC)."""
+    ami = b.get("azure_managed_identity") or {}
+    acid = ami.get("access_connector_id")
+    if acid and not b.get("skip_validation"):
+        res = SIM.arm.get(acid)
+        if res is None or res.get("type", "").lower() != "microsoft.databricks/accessconnectors":
+            raise bad(f"azure_managed_identity.access_connector_id '{acid}' is not an existing "
+                      "Azure Databricks access connector.")
+
+
 @api("workspace", "POST", P + "/storage-credentials")
 def create_credential(req):
     b = body(req, params_of(C.StorageCredentialsAPI.create), ("name",))
     _check_identity(b)
+    _check_connector(b)
     c = metastore(req).create_storage_credential(
         b["name"], who(req), **_keep(b, "azure_managed_identity", "azure_service_principal",
                                      "comment", "read_only"))
@@ -404,6 +416,7 @@ def get_credential(req):
 def update_credential(req):
     b = body(req, params_of(C.StorageCredentialsAPI.update))
     _check_identity(b)
+    _check_connector(b)
     c = metastore(req).update_storage_credential(
         req.params["name"], by=who(req),
         **_keep(b, "comment", "owner", "read_only", "azure_managed_identity",
