@@ -1,0 +1,13 @@
+# The local cloud simulator (spec/sim) and Azurite, in the background, for demos and manual work.
+# `make sim-up` writes .sim/env (source it: `. .sim/env`); `make sim-down` stops both.
+SIM_STATE := .sim
+
+sim-up:
+	@mkdir -p $(SIM_STATE)
+	@if [ -f $(SIM_STATE)/env ]; then spec/sim/bin/sim-down --env-file $(SIM_STATE)/env; fi
+	@spec/sim/bin/sim-up --state-dir $(SIM_STATE)/run --env-file $(SIM_STATE)/env >/dev/null
+	@cat $(SIM_STATE)/env
+	@echo "# simulator up: run '. $(SIM_STATE)/env' to use it; 'make sim-down' stops it" >&2
+
+sim-down:
+	@spec/sim/bin/sim-down --env-file $(SIM_STATE)/env
