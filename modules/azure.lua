@@ -91,11 +91,15 @@ local function header(resp, name)
   return resp.headers and resp.headers[name:lower()]
 end
 
--- seconds to wait before the next poll, from Retry-After (seconds only; dates fall back)
-local function retry_after(self, resp)
+-- seconds to wait before the next poll: Retry-After of this response (seconds), else the last one
+-- this operation was given, else the client's poll_interval
+local function retry_after(self, resp, op)
   local v = tonumber(header(resp, "Retry-After") or "")
-  if v and v >= 0 then return v end
-  return self.poll_interval
+  if v and v >= 0 then
+    if op then op.retry_after = v end
+    return v
+  end
+  return op and op.retry_after or self.poll_interval
 end
 
 -- Decodes an ARM error response into a drhost.error (not raised).
@@ -202,7 +206,7 @@ end
 local function start_polling(self, op, kind, url, resp)
   op.phase, op.poll_kind, op.poll_url = "poll", kind, absolute(self, url)
   op.started_at = op.started_at or util.now()
-  op.not_before = util.now() + retry_after(self, resp)
+  op.not_before = util.now() + retry_after(self, resp, op)
   log.debug("arm: waiting for operation", { op = op.what, poll = kind })
 end
 
@@ -212,7 +216,7 @@ function Client:_step_start(op, resp)
     local err = M.decode_error(resp, op.what)
     if status == 409 and M.RETRYABLE_CONFLICTS[err.code] and op.conflicts < self.conflict_retries then
       op.conflicts = op.conflicts + 1
-      op.not_before = util.now() + retry_after(self, resp)
+      op.not_before = util.now() + retry_after(self, resp, op)
       log.info("arm: resource busy, retrying", { op = op.what, code = err.code, attempt = op.conflicts })
       return
     end
@@ -277,7 +281,7 @@ function Client:_step_poll(op, resp)
     return finish_error(op, errors.new{ code = "LRO_TIMEOUT", message = string.format(
       "long-running operation did not finish within %d s (%s)", op.timeout, op.what) }, resp)
   end
-  op.not_before = util.now() + retry_after(self, resp)
+  op.not_before = util.now() + retry_after(self, resp, op)
 end
 
 function Client:_step(op, resp)

@@ -77,6 +77,21 @@ describe("azure ARM client", function()
     assert.are.same({ 2, 3, 3 }, f.sleeps) -- Retry-After of the PUT, then of each in-progress poll
   end)
 
+  it("keeps the operation's last Retry-After when a poll answers without one", function()
+    local polls = 0
+    local arm, f = load(function(req)
+      if req.method == "PUT" then
+        return { status = 201, headers = { ["azure-asyncoperation"] = EP .. "/ops/7", ["retry-after"] = "1" } }
+      elseif req.url:find("/ops/7", 1, true) then
+        polls = polls + 1
+        return { status = 200, body = { status = polls < 3 and "Running" or "Succeeded" } }
+      end
+      return { status = 200, body = { properties = { provisioningState = "Succeeded" } } }
+    end)
+    arm:put("/subscriptions/s/w", "1", {})
+    assert.are.same({ 1, 1, 1 }, f.sleeps) -- not the 5 s default
+  end)
+
   it("raises the operation's error when the async operation fails", function()
     local arm = load(function(req)
       if req.method == "PUT" then
