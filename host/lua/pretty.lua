@@ -84,8 +84,9 @@ function M.format(v, opts)
     local pad = indent:rep(depth + 1)
     for _, k in ipairs(keys) do
       out[#out + 1] = pad
-      if math.type(k) == "integer" and k >= 1 and k <= n then
-        -- list part: no key
+      local listed = math.type(k) == "integer" and k >= 1 and k <= n -- list part: no key
+      if listed then
+        out[#out + 1] = ""
       elseif is_ident(k) then
         out[#out + 1] = k .. " = "
       else

@@ -15,7 +15,9 @@ void dh_base64_encode(const unsigned char *in, size_t len, int variant, dh_buf *
   size_t rest = len - i;
   if (rest) {
     unsigned v = (unsigned)in[i] << 16 | (rest == 2 ? (unsigned)in[i + 1] << 8 : 0u);
-    char q[4] = {a[v >> 18], a[(v >> 12) & 63], rest == 2 ? a[(v >> 6) & 63] : '=', '='};
+    char third = '=';
+    if (rest == 2) third = a[(v >> 6) & 63];
+    char q[4] = {a[v >> 18], a[(v >> 12) & 63], third, '='};
     size_t n = 4;
     if (variant == DH_B64_URL) n = rest + 1;
     dh_buf_add(out, q, n);

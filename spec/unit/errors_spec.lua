@@ -28,6 +28,7 @@ describe("errors", function()
     assert.matches("errors_spec.lua:%d+$", e.where)
     local line = debug.getinfo(1, "l").currentline + 1
     ok, e = pcall(function() errors.raise("B", "b", { details = { 1 } }) end)
+    assert.is_false(ok)
     assert.are.equal("B", e.code)
     assert.are.equal("b", e.message)
     assert.are.same({ 1 }, e.details)
