@@ -121,7 +121,8 @@ static int colon_command(repl *r, const char *line) {
 static void add_history_entry(repl *r, const char *chunk) {
   if (!r->tty || !*chunk) return;
   add_history(chunk);
-  if (r->history[0]) append_history(1, r->history);
+  /* libedit's append_history is unreliable; rewrite the (stifled, small) file instead. */
+  if (r->history[0]) write_history(r->history);
 }
 
 static void load_replenv(repl *r) {
@@ -167,10 +168,7 @@ int dh_repl(lua_State *L) {
     using_history();
     stifle_history(1000);
     if (r.history[0]) {
-      if (read_history(r.history) != 0) {
-        FILE *f = fopen(r.history, "a"); /* create it so append_history works */
-        if (f) fclose(f);
-      }
+      read_history(r.history); /* absent on first use */
     }
     printf("drhost %s (%s) - :help for help, :q or Ctrl-D to quit\n", DRHOST_VERSION, LUA_RELEASE);
   }

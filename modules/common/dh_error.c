@@ -32,7 +32,7 @@ int dh_is_error(lua_State *L, int idx) {
 /* Sets t.where to the position of the innermost Lua function on the call stack. */
 static void set_where(lua_State *L, int idx) {
   lua_Debug ar;
-  for (int level = 1; lua_getstack(L, level, &ar); level++) {
+  for (int level = 0; lua_getstack(L, level, &ar); level++) { /* C levels have no line */
     if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0) {
       lua_pushfstring(L, "%s:%d", ar.short_src, ar.currentline);
       lua_setfield(L, idx, "where");

@@ -145,7 +145,7 @@ describe("drhost SIGINT", function()
   it("cancels running Lua code with a CANCELLED error and exits 130", function()
     local out, rc = interrupt("while true do end")
     assert.are.equal(130, rc)
-    assert.matches("CANCELLED: interrupted by SIGINT", out)
+    assert.matches("drhost: %(command line%):1: CANCELLED: interrupted by SIGINT", out)
   end)
 
   it("lets a script catch the cancellation as a structured error", function()
