@@ -225,5 +225,7 @@ def materialize(E, ctx, catalog: str, view: str) -> str:
     ctx.cur.execute(f"CREATE TEMP TABLE {qi(name)} (" +
                     ", ".join(f"{qi(c)} {t}" for c, t in cols) + ")")
     if rows:
-        ctx.cur.executemany(f"INSERT INTO {qi(name)} VALUES (" + ", ".join("?" for _ in cols) + ")", rows)
+        # one INSERT of column-wise lists (much faster than executemany)
+        sel = ", ".join(f"UNNEST(CAST(? AS {t}[]))" for _, t in cols)
+        ctx.cur.execute(f"INSERT INTO {qi(name)} SELECT {sel}", [list(c) for c in zip(*rows)])
     return name
