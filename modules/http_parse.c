@@ -175,7 +175,8 @@ int dh_parse_retry_after(const char *s, size_t len, time_t now, double *delay) {
   }
   time_t t;
   if (dh_parse_http_date(c.p, (size_t)(c.end - c.p), &t)) return -1;
-  *delay = t > now ? (double)(t - now) : 0.0;
+  double d = t > now ? (double)t - (double)now : 0.0;
+  *delay = d > (double)INT32_MAX ? (double)INT32_MAX : d;
   return 0;
 }
 
