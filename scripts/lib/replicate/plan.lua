@@ -619,6 +619,10 @@ function Planner:plan_views()
         if dt then
           needs[#needs + 1] = dt
           if self.blocked[dt] then blocked_by = dt end
+        elseif self.src.tables[d] or (self.src.functions or {})[d] then
+          -- exists in prod but is not replicated (excluded, filtered or skipped)
+          self.blocked[d] = self.blocked[d] or "excluded from replication"
+          blocked_by = d
         end
       end
       if blocked_by then
