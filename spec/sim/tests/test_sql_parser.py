@@ -43,6 +43,8 @@ def test_clone_forms():
     assert not st["deep"] and st["if_not_exists"] and st["properties"] == {"a": "1"} and st["location"] == "l"
     st = parse_other("CREATE TABLE t CLONE s TIMESTAMP AS OF '2024-01-01'")
     assert st["deep"] and st["timestamp"] == "2024-01-01"
+    st = parse_other("REPLACE TABLE t CLONE s")
+    assert st["replace"] and st["must_exist"] and st["source"] == ["s"]
     with pytest.raises(SqlError):
         parse_other("CREATE TABLE t DEEP CLONE s VERSION AS OF x")
 

@@ -155,6 +155,9 @@ def test_deep_clone_incremental(client, e, sql):
         "TABLE_OR_VIEW_ALREADY_EXISTS"
     assert sql.fail("CREATE OR REPLACE TABLE main.finance.x DEEP CLONE main.sales.nope")[0] == \
         "TABLE_OR_VIEW_NOT_FOUND"
+    # REPLACE TABLE (without CREATE OR) needs an existing target
+    assert sql.fail("REPLACE TABLE main.finance.x DEEP CLONE main.sales.orders")[0] == "TABLE_OR_VIEW_NOT_FOUND"
+    assert run_clone("REPLACE TABLE main.finance.orders_copy CLONE main.sales.orders")["num_copied_files"] == 1
 
 
 def test_views_checked_and_resolving(client, e, sql):
@@ -290,6 +293,9 @@ def test_owner_comment_tags_properties(client, e, sql):
     assert t["row_filter"] == {"function_name": "main.sales.only_eu", "input_column_names": ["region"]}
     assert [c.get("mask") for c in t["columns"]][1]["function_name"] == "main.sales.mask"
     assert sql.rows("SELECT filter_name FROM main.information_schema.row_filters") == [["main.sales.only_eu"]]
+    # enforced on reads: rows filtered, masked column nulled
+    assert sql.rows("SELECT id, amount FROM main.sales.orders ORDER BY id") == [["1", None], ["3", None]]
+    assert sql.rows("SELECT count(*) FROM main.sales.orders o JOIN main.sales.orders p ON o.id = p.id") == [["2"]]
     sql.run("ALTER TABLE main.sales.orders DROP ROW FILTER")
     sql.run("ALTER TABLE main.sales.orders ALTER COLUMN amount DROP MASK")
     t = client.get(ws, P + "/tables/main.sales.orders").json()

@@ -243,6 +243,10 @@ def parse_other(text: str, params: dict | None = None) -> dict:
     p = Parser(text, params)
     if p.accept_kw("CREATE"):
         st = _create(p)
+    elif p.accept_kw("REPLACE", "TABLE"):
+        # REPLACE TABLE t CLONE s (without CREATE OR): the table must exist
+        st = _clone(p, True)
+        st["must_exist"] = True
     elif p.accept_kw("DROP"):
         st = _drop(p)
     elif p.accept_kw("ALTER"):
@@ -404,37 +408,41 @@ def _create(p: Parser) -> dict:
                 p.fail("expected COMMENT, LANGUAGE, RETURN or AS")
         return st
     if p.accept_kw("TABLE"):
-        st = {"kind": "clone", "replace": replace, "if_not_exists": p.accept_kw("IF", "NOT", "EXISTS"),
-              "name": p.qname(), "location": None, "deep": True, "source": None,
-              "version": None, "timestamp": None, "properties": {}}
-        if p.accept_kw("LOCATION"):
-            st["location"] = p.string()
-        if p.accept_kw("SHALLOW"):
-            st["deep"] = False
-        else:
-            p.accept_kw("DEEP")
-        p.expect_kw("CLONE")
-        st["source"] = p.qname()
-        while not p.at_end():
-            if p.accept_kw("VERSION", "AS", "OF"):
-                t = p.advance()
-                if t.kind == "NUMBER" and t.value.isdigit():
-                    st["version"] = int(t.value)
-                elif t.kind == "PARAM" and str(p.params.get(t.value, "")).isdigit():
-                    st["version"] = int(p.params[t.value])
-                else:
-                    p.i -= 1
-                    p.fail("expected a version number")
-            elif p.accept_kw("TIMESTAMP", "AS", "OF"):
-                st["timestamp"] = p.string()
-            elif p.accept_kw("TBLPROPERTIES"):
-                st["properties"] = p.prop_list()
-            elif p.accept_kw("LOCATION"):
-                st["location"] = p.string()
-            else:
-                p.fail("expected VERSION AS OF, TIMESTAMP AS OF, TBLPROPERTIES or LOCATION")
-        return st
+        return _clone(p, replace)
     p.fail("unsupported CREATE statement")
+
+
+def _clone(p: Parser, replace: bool) -> dict:
+    st = {"kind": "clone", "replace": replace, "if_not_exists": p.accept_kw("IF", "NOT", "EXISTS"),
+          "name": p.qname(), "location": None, "deep": True, "source": None,
+          "version": None, "timestamp": None, "properties": {}}
+    if p.accept_kw("LOCATION"):
+        st["location"] = p.string()
+    if p.accept_kw("SHALLOW"):
+        st["deep"] = False
+    else:
+        p.accept_kw("DEEP")
+    p.expect_kw("CLONE")
+    st["source"] = p.qname()
+    while not p.at_end():
+        if p.accept_kw("VERSION", "AS", "OF"):
+            t = p.advance()
+            if t.kind == "NUMBER" and t.value.isdigit():
+                st["version"] = int(t.value)
+            elif t.kind == "PARAM" and str(p.params.get(t.value, "")).isdigit():
+                st["version"] = int(p.params[t.value])
+            else:
+                p.i -= 1
+                p.fail("expected a version number")
+        elif p.accept_kw("TIMESTAMP", "AS", "OF"):
+            st["timestamp"] = p.string()
+        elif p.accept_kw("TBLPROPERTIES"):
+            st["properties"] = p.prop_list()
+        elif p.accept_kw("LOCATION"):
+            st["location"] = p.string()
+        else:
+            p.fail("expected VERSION AS OF, TIMESTAMP AS OF, TBLPROPERTIES or LOCATION")
+    return st
 
 
 def _drop(p: Parser) -> dict:

@@ -520,8 +520,35 @@ class Engine:
             return exp.Subquery(this=sub, alias=talias)
         version = self.version_for(t, tbl.args.get("version"))
         phys = self.physical_for(ctx, t, version)
-        return exp.Table(this=exp.to_identifier(phys, quoted=True),
-                         alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
+        talias = exp.TableAlias(this=exp.to_identifier(alias, quoted=True))
+        masked = [c for c in t.columns if c.mask]
+        if t.row_filter or masked:
+            return exp.Subquery(this=self._policy_query(ctx, res, t, phys, masked), alias=talias)
+        return exp.Table(this=exp.to_identifier(phys, quoted=True), alias=talias)
+
+    def _policy_query(self, ctx: Ctx, res, t, phys: str, masked) -> exp.Expression:
+        """Row filter and column masks applied on read: SELECT <masked cols> FROM phys WHERE filter."""
+        fctx = ctx.child(ms=res.metastore, catalog=t.schema.catalog.name, schema=t.schema.name,
+                         depth=ctx.depth + 1)
+
+        def call(fname: str, cols: list[str]) -> exp.Expression:
+            with uc_errors():
+                fn = res.metastore.get_function(fname)
+            args = [exp.column(c, table="_src", quoted=True) for c in cols]
+            return self._expand_udf(fctx, fn, args)
+
+        projections = []
+        for c in t.columns:
+            col = exp.column(c.name, table="_src", quoted=True)
+            if c.mask:
+                col = exp.alias_(call(c.mask["function_name"], [c.name] + list(c.mask.get("using_column_names") or [])),
+                                 c.name, quoted=True)
+            projections.append(col)
+        q = exp.select(*projections).from_(exp.Table(this=exp.to_identifier(phys, quoted=True),
+                                                     alias=exp.TableAlias(this=exp.to_identifier("_src"))))
+        if t.row_filter:
+            q = q.where(call(t.row_filter["function_name"], list(t.row_filter.get("input_column_names") or [])))
+        return q
 
     # ---- queries --------------------------------------------------------------------------------
     def run_duck(self, ctx: Ctx, sql: str) -> Result:

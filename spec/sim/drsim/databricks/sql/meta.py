@@ -260,6 +260,10 @@ def clone(E, ctx, st):
     if cat.catalog_type in ("DELTA_SHARING_CATALOG", "DELTASHARING_CATALOG"):
         raise SqlError("PERMISSION_DENIED", f"Catalog '{cat.name}' is read-only (created from a share).")
     existing = E.local_table(ctx, full)
+    if existing is None and st.get("must_exist"):
+        raise SqlError("TABLE_OR_VIEW_NOT_FOUND",
+                       f"The table {quote_name(*full)} cannot be found: REPLACE TABLE needs an "
+                       "existing table (use CREATE OR REPLACE).")
     if existing is not None:
         if existing.is_view:
             raise SqlError("EXPECT_TABLE_NOT_VIEW", f"{quote_name(*full)} is a view.")
