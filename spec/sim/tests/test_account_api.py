@@ -225,3 +225,16 @@ def test_admin_preseed(client):
     r = client.post("admin", "/dbx/metastores", json={"name": "dr2", "region": "northeurope"})
     assert r.status_code == 400
     assert client.get("admin", "/dbx/metastores").json()["assignments"] == {ws["id"]: mid}
+
+
+def test_admin_state_snapshot(client):
+    import json
+    from drsim.databricks.testkit import estate
+    e = estate()
+    e.prod.ms.create_catalog("c", "admin", storage_root=e.prod.root + "c")
+    e.prod.ms.update_grants("catalog", "c", [{"principal": "g", "add": ["USE_CATALOG"]}])
+    snap = client.get("admin", "/dbx/state").json()
+    json.dumps(snap)
+    cat = snap["metastores"][e.prod.ms.metastore_id]["catalogs"]["c"]
+    assert cat["grants"] == {"g": ["USE_CATALOG"]}
+    assert sorted(cat["schemas"]) == ["default", "information_schema"]

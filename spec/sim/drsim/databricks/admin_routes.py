@@ -30,3 +30,79 @@ def seed_metastore(req):
 def list_seeded(req):
     return {"metastores": [m.info() for m in UC.list_metastores()],
             "assignments": {str(ws): a[0] for ws, a in UC.assignments.items()}}
+
+
+def dump_state():
+    """JSON-able snapshot of the Databricks side (for --state-dir inspection)."""
+    from . import account_routes, jobs, warehouses, wsobjects
+
+    def sec(o):
+        d = {"owner": o.owner}
+        if o.grants:
+            d["grants"] = {p: sorted(v) for p, v in o.grants.items()}
+        if o.tags:
+            d["tags"] = dict(o.tags)
+        return d
+
+    with UC.lock:
+        out = {"assignments": {str(ws): {"metastore_id": a[0], "default_catalog_name": a[1]}
+                               for ws, a in UC.assignments.items()}, "metastores": {}}
+        for m in UC.list_metastores():
+            md = dict(m.info(), **sec(m), catalogs={}, storage_credentials={},
+                      external_locations={}, shares={}, recipients={}, providers={})
+            for c in m.catalogs.values():
+                cd = dict(c.info(), **sec(c), bindings={str(k): v for k, v in c.bindings.items()},
+                          schemas={})
+                for s in c.schemas.values():
+                    sd = dict(s.info(), **sec(s), tables={}, volumes={}, functions={})
+                    for t in s.tables.values():
+                        td = dict(t.info(), **sec(t), history=t.history,
+                                  data_ref=str(t.data_ref) if t.data_ref is not None else None)
+                        td["column_tags"] = {c_.name: c_.tags for c_ in t.columns if c_.tags}
+                        sd["tables"][t.name] = td
+                    for v in s.volumes.values():
+                        sd["volumes"][v.name] = dict(v.info(), **sec(v))
+                    for f in s.functions.values():
+                        sd["functions"][f.name] = dict(f.info(), **sec(f))
+                    cd["schemas"][s.name] = sd
+                md["catalogs"][c.name] = cd
+            for k, attr in (("storage_credentials", "storage_credentials"),
+                            ("external_locations", "external_locations"),
+                            ("recipients", "recipients"), ("providers", "providers")):
+                for n, o in getattr(m, attr).items():
+                    md[k][n] = dict(o.info(), **sec(o))
+            for n, s in m.shares.items():
+                md["shares"][n] = dict(s.info(), **sec(s))
+            out["metastores"][m.metastore_id] = md
+    acc = account_routes.ACCOUNT
+    with acc.lock:
+        out["account"] = {
+            "nccs": acc.nccs,
+            "private_endpoint_rules": {k: {a: b for a, b in v.items()} for k, v in acc.rules.items()},
+            "network_policies": acc.policies, "workspace_network": acc.ws_network,
+            "service_principals": acc.sps, "groups": acc.groups, "users": acc.users,
+            "permission_assignments": {f"{ws}/{p}": v for (ws, p), v in acc.assignments.items()}}
+    out["warehouses"] = warehouses.STORE.by_ws
+    with jobs.STORE.lock:
+        out["jobs"] = {ws: {str(k): {a: b for a, b in v.items() if not a.startswith("_")}
+                            for k, v in js.items()} for ws, js in jobs.STORE.jobs.items()}
+    with wsobjects.STORE.lock:
+        out["secret_scopes"] = {ws: sorted(s) for ws, s in wsobjects.STORE.scopes.items()}
+        out["workspace_objects"] = {ws: sorted(o) for ws, o in wsobjects.STORE.objects.items()}
+    return out
+
+
+class _Snapshot:
+    """Registered with SIM so that --state-dir writes the Databricks side into state.json.
+    FIDELITY/limitation: dump only -- a restarted simulator does not reload it."""
+
+    def dump(self):
+        return dump_state()
+
+
+SIM.register_component("databricks", _Snapshot)
+
+
+@route("admin", "GET", "/dbx/state")
+def get_state(req):
+    return dump_state()
