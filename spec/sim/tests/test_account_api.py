@@ -1,7 +1,6 @@
 """Databricks account API: metastores (one per region), assignments (region must match),
 workspaces from ARM records, NCC + private endpoint rules (PENDING -> approved through ARM ->
 ESTABLISHED), NCC binding, network policies, SCIM, permission assignments."""
-import pytest
 
 from drsim import testing
 from drsim.state import SIM

@@ -3,7 +3,6 @@ import base64
 
 import pytest
 
-from drsim.databricks import jobs as jobs_mod
 from drsim.databricks.testkit import estate
 from drsim.databricks.warehouses import warehouse_state
 

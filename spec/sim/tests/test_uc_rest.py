@@ -3,7 +3,6 @@ permissions, bindings, tags, paging, contract checks."""
 import pytest
 
 from drsim.databricks.testkit import estate
-from drsim.databricks.ucmodel import UC
 
 P = "/api/2.1/unity-catalog"
 
