@@ -230,7 +230,8 @@ function Client:delete(path, query)
 end
 
 -- c:list(path, query, items_key) -> every item, following next_page_token (sent back as
--- page_token). items_key defaults to the only array-valued key of the first page.
+-- page_token). items_key defaults to the first array-valued key of the first page; a body that
+-- is itself an array (GET /accounts/{id}/workspaces) is the whole list.
 function Client:list(path, query, items_key)
   local q = {}
   for k, v in pairs(query or {}) do q[k] = v end
@@ -239,6 +240,11 @@ function Client:list(path, query, items_key)
     pages = pages + 1
     local body = self:request{ method = "GET", path = path, query = q }
     if type(body) ~= "table" then body = {} end
+    -- some APIs (account workspaces) answer a bare array: one page, no token
+    if (json.is_array and json.is_array(body)) or body[1] ~= nil then
+      for _, item in ipairs(body) do items[#items + 1] = item end
+      break
+    end
     if not items_key then
       for k, v in pairs(body) do
         if type(v) == "table" and (#v > 0 or (json.is_array and json.is_array(v))) then
