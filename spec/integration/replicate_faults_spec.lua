@@ -16,10 +16,12 @@ describe("replicate under faults (simulator)", function()
     local rc, doc, _, err = H.run(ctx, "sync --json")
     local rules = H.admin("GET", "/faults")
     H.admin("DELETE", "/faults")
-    assert.are.equal(0, rc, err)
+    local text = {}
+    for _, f in ipairs(doc and doc.failures or {}) do text[#text + 1] = f.object .. ": " .. tostring(f.reason) end
+    assert.are.equal(0, rc, err .. table.concat(text, "\n"))
     assert.are.equal(0, doc.totals.failed)
     local fired = 0
-    for _, r in ipairs(rules.rules or rules) do fired = fired + (r.fired or 0) end
+    for _, r in ipairs(rules.faults or {}) do fired = fired + (r.fired or 0) end
     assert.is_true(fired > 0, "no fault fired")
     local ok, lines = H.compare(ctx)
     assert.is_true(ok, table.concat(lines, "\n"))

@@ -133,3 +133,37 @@ describe("replicate.apply", function()
     assert.are.equal(1, #dst.rest)   -- mount the share as a catalog
   end)
 end)
+
+describe("replicate.apply ordering inside a phase", function()
+  it("runs a share's batches after the share is created, and skips what needs a skipped object", function()
+    local order = {}
+    local side = { conn_for = function() return { many = function(_, list)
+      local out = {}
+      for i, item in ipairs(list) do order[#order + 1] = item[1]; out[i] = { rows = {} } end
+      return out
+    end } end }
+    side.ws = { all = function(_, reqs)
+      local out = {}
+      for i, r in ipairs(reqs) do
+        order[#order + 1] = r.method .. " " .. r.path
+        out[i] = r.path:match("bad") and { status = 400, error = { code = "BAD", message = "no" } } or { status = 200, body = {} }
+      end
+      return out
+    end }
+    local plan = { actions = {
+      { id = 1, phase = "share", op = "update", object = "s_1#1", needs = { "s_1" },
+        steps = { { side = "src", rest = { method = "PATCH", path = "/shares/s_1" } } } },
+      { id = 2, phase = "share", op = "create", object = "s_1", steps = { { side = "src", rest = { method = "POST", path = "/shares" } } } },
+      { id = 3, phase = "share", op = "create", object = "bad", steps = { { side = "src", rest = { method = "POST", path = "/shares/bad" } } } },
+      { id = 4, phase = "share_catalog", op = "create", object = "c_bad", needs = { "bad" },
+        steps = { { side = "dst", rest = { method = "POST", path = "/catalogs" } } } },
+      { id = 5, phase = "clone", op = "clone", object = "t", needs = { "c_bad" }, steps = { { side = "dst", sql = "CLONE" } } },
+    } }
+    local results = apply.run(plan, { src = side, dst = side, cfg = cfg })
+    assert.are.same({ "POST /shares", "POST /shares/bad", "PATCH /shares/s_1" }, order)
+    assert.are.equal("ok", results[1].status)
+    assert.are.equal("skipped", results[4].status)
+    assert.are.equal("skipped", results[5].status)
+    assert.truthy(results[5].error:match("needs c_bad"))
+  end)
+end)

@@ -33,8 +33,9 @@ function M.run(plan, ctx)
     r.status, r.error = status, err
     for k, v in pairs(extra or {}) do r[k] = v end
     results[a.id] = r
-    if status == "failed" then
-      failed_objects[a.object] = err or "failed"
+    if status == "failed" or status == "skipped" then
+      -- a skipped object is as absent as a failed one for whatever needs it
+      failed_objects[a.object] = failed_objects[a.object] or err or status
       local base = a.object:match("^(.-)#%d+$")   -- share batches fail their share
       if base then failed_objects[base] = err end
     end
@@ -186,10 +187,11 @@ function M.run(plan, ctx)
     local acts = by_phase[phase]
     if acts and #acts > 0 then
       progress(string.format("%-14s %d action(s)  [%d/%d done, %ds]", phase, #acts, done, total, os.time() - started))
-      if phase == "view" then
-        -- waves: a view runs once every view it needs has run
+      if phase ~= "prune" then
+        -- waves: an action runs once every action of this phase it needs has run (views on
+        -- views; a share's batches after the share's creation)
         local remaining = {}
-        for _, a in ipairs(acts) do remaining[a.object] = a end
+        for _, a in ipairs(acts) do remaining[a.object] = true end
         local pending = acts
         while #pending > 0 do
           local wave, rest = {}, {}
@@ -199,23 +201,19 @@ function M.run(plan, ctx)
             if ready then wave[#wave + 1] = a else rest[#rest + 1] = a end
           end
           if #wave == 0 then   -- cannot happen with a plan from plan.build; do not loop forever
-            for _, a in ipairs(rest) do mark(a, "failed", "view dependencies could not be ordered") end
+            for _, a in ipairs(rest) do mark(a, "failed", "dependencies could not be ordered") end
             break
           end
-          run_steps(wave)
+          for _, chunk in ipairs(M.chunks(wave, math.max(conc * 8, 64))) do
+            run_steps(chunk)
+            if phase == "clone" or phase == "external_clone" then record(chunk) end
+            if #acts > #chunk then progress(string.format("%-14s %d/%d done", phase, done, total)) end
+          end
           for _, a in ipairs(wave) do remaining[a.object] = nil end
           pending = rest
         end
-      elseif phase == "prune" then
-        for _, a in ipairs(acts) do run_steps({ a }) end
       else
-        for _, wave in ipairs(M.chunks(acts, math.max(conc * 8, 64))) do
-          run_steps(wave)
-          if phase == "clone" or phase == "external_clone" then record(wave) end
-          if #acts > #wave then
-            progress(string.format("%-14s %d/%d done", phase, done, total))
-          end
-        end
+        for _, a in ipairs(acts) do run_steps({ a }) end
       end
     end
   end
