@@ -164,9 +164,15 @@ function M.build(s, env, hub, name, spec, ctx)
           supportsHttpsTrafficOnly = true, allowSharedKeyAccess = false, publicNetworkAccess = "Disabled",
           networkAcls = { defaultAction = "Deny", bypass = "AzureServices" } } },
       create_only = { "properties.isHnsEnabled" } }
-    local container = kind == "uc" and "uc" or "data"
+    local container = kind == "uc" and "unity" or "data"
+    -- the blob service: soft delete for blobs and containers (also the containers' parent)
+    local svc = arm{ addr = a .. "blob_service_" .. kind, type = "Microsoft.Storage/storageAccounts/blobServices",
+      api_version = A.storage, name = acct .. "/default", depends_on = { st },
+      body = { properties = {
+        deleteRetentionPolicy = { enabled = true, days = 7 },
+        containerDeleteRetentionPolicy = { enabled = true, days = 7 } } } }
     local cont = arm{ addr = a .. "container_" .. kind, type = "Microsoft.Storage/storageAccounts/blobServices/containers",
-      api_version = A.storage, name = acct .. "/default/" .. container, depends_on = { st },
+      api_version = A.storage, name = acct .. "/default/" .. container, depends_on = { svc },
       body = { properties = { publicAccess = "None" } } }
     local role = C.role_assignment(s, a .. "storage_role_" .. kind, st, "storage_blob_data_contributor",
       ref(sp.access_connector, "identity.principalId"))
