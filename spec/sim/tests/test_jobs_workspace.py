@@ -142,3 +142,69 @@ def test_secrets(client, e):
     assert client.get(ws, "/api/2.0/secrets/list", params={"scope": "nope"}).status_code == 404
     me = client.get(ws, "/api/2.0/preview/scim/v2/Me").json()
     assert me["userName"] and me["active"] is True
+
+
+def test_jobs_update_submit_delete(client, e):
+    ws, prefix = e.dr.ws, "/api/2.2/jobs"
+    jid = client.post(ws, prefix + "/create", json={"name": "j", "tasks": [TASK], "environments": ENV}).json()["job_id"]
+    r = client.post(ws, prefix + "/update", json={"job_id": jid, "new_settings": {"max_concurrent_runs": 2},
+                                                  "fields_to_remove": ["environments"]})
+    assert r.status_code == 200
+    s = client.get(ws, prefix + "/get", params={"job_id": jid}).json()["settings"]
+    assert s["max_concurrent_runs"] == 2 and "environments" not in s
+    r = client.post(ws, prefix + "/create", json={"name": "bad", "tasks": [
+        dict(TASK, depends_on=[{"task_key": "ghost"}])]})
+    assert r.status_code == 400 and "ghost" in r.json()["message"]
+    r = client.post(ws, prefix + "/runs/submit", json={"run_name": "once", "tasks": [TASK]})
+    assert r.status_code == 200, r.text
+    run = client.get(ws, prefix + "/runs/get", params={"run_id": r.json()["run_id"]}).json()
+    assert run["run_type"] == "SUBMIT_RUN" and run["state"]["result_state"] == "SUCCESS"
+    assert client.post(ws, prefix + "/runs/cancel", json={"run_id": run["run_id"]}).status_code == 200
+    assert client.post(ws, prefix + "/runs/delete", json={"run_id": run["run_id"]}).status_code == 200
+    assert client.get(ws, prefix + "/runs/get", params={"run_id": run["run_id"]}).status_code == 400
+    assert client.post(ws, prefix + "/delete", json={"job_id": jid}).status_code == 200
+    assert client.get(ws, prefix + "/get", params={"job_id": jid}).status_code == 400
+    for i in range(3):
+        client.post(ws, prefix + "/create", json={"name": f"p{i}", "tasks": [TASK]})
+    r = client.get(ws, prefix + "/list", params={"limit": 2}).json()
+    assert len(r["jobs"]) == 2 and r["has_more"] is True and "tasks" not in r["jobs"][0]["settings"]
+    r2 = client.get(ws, prefix + "/list", params={"limit": 2, "page_token": r["next_page_token"]}).json()
+    assert len(r2["jobs"]) == 1 and r2["has_more"] is False
+
+
+def test_warehouse_edit_delete(client, e):
+    ws = e.dr.ws
+    wid = client.post(ws, "/api/2.0/sql/warehouses", json={"name": "wh", "cluster_size": "Small"}).json()["id"]
+    assert client.post(ws, "/api/2.0/sql/warehouses", json={"name": "wh", "cluster_size": "Small"}).status_code == 400
+    r = client.post(ws, f"/api/2.0/sql/warehouses/{wid}/edit", json={"cluster_size": "Medium", "auto_stop_mins": 3})
+    assert r.status_code == 400
+    assert client.post(ws, f"/api/2.0/sql/warehouses/{wid}/edit", json={"cluster_size": "Medium"}).status_code == 200
+    assert client.get(ws, f"/api/2.0/sql/warehouses/{wid}").json()["cluster_size"] == "Medium"
+    assert client.delete(ws, f"/api/2.0/sql/warehouses/{wid}").status_code == 200
+    assert client.get(ws, f"/api/2.0/sql/warehouses/{wid}").status_code == 404
+
+
+def test_directories_and_secret_acls(client, e):
+    ms, ws = e.prod.ms, e.prod.ws
+    ms.create_catalog("ops", "admin", storage_root=e.prod.root + "ops")
+    ms.create_volume("ops", "default", "v", "admin")
+    d = "/api/2.0/fs/directories/Volumes/ops/default/v"
+    assert client.put(ws, d + "/x/y").status_code == 204
+    assert client.put(ws, "/api/2.0/fs/files/Volumes/ops/default/v/x/y/f.txt", data=b"hi").status_code == 204
+    assert client.delete(ws, d + "/x/y").status_code == 400   # not empty
+    client.delete(ws, "/api/2.0/fs/files/Volumes/ops/default/v/x/y/f.txt")
+    assert client.delete(ws, d + "/x/y").status_code == 204
+    assert client.get(ws, d + "/x/y").status_code == 404
+    assert client.get(ws, "/api/2.0/fs/files/Other/x").status_code in (400, 404)
+    client.post(ws, "/api/2.0/secrets/scopes/create", json={"scope": "s"})
+    assert client.post(ws, "/api/2.0/secrets/acls/put", json={"scope": "s", "principal": "users",
+                                                              "permission": "READ"}).status_code == 200
+    assert client.post(ws, "/api/2.0/secrets/acls/put", json={"scope": "s", "principal": "users",
+                                                              "permission": "OWN"}).status_code == 400
+    acls = client.get(ws, "/api/2.0/secrets/acls/list", params={"scope": "s"}).json()["items"]
+    assert {"principal": "users", "permission": "READ"} in acls
+    assert client.post(ws, "/api/2.0/secrets/acls/delete", json={"scope": "s", "principal": "users"}).status_code == 200
+    client.post(ws, "/api/2.0/secrets/put", json={"scope": "s", "key": "k", "string_value": "v"})
+    assert client.post(ws, "/api/2.0/secrets/delete", json={"scope": "s", "key": "k"}).status_code == 200
+    assert client.post(ws, "/api/2.0/secrets/delete", json={"scope": "s", "key": "k"}).status_code == 404
+    assert client.post(ws, "/api/2.0/secrets/scopes/delete", json={"scope": "s"}).status_code == 200

@@ -102,6 +102,7 @@ def _job(req, job_id):
         raise bad(f"Invalid job_id '{job_id}'.") from None
     j = _jobs(req).get(jid)
     if j is None:
+        # like the real Jobs API (legacy): a missing job is 400 INVALID_PARAMETER_VALUE, not 404
         raise DatabricksError(400, "INVALID_PARAMETER_VALUE", f"Job {jid} does not exist.")
     return j
 
