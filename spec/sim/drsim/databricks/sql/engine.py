@@ -250,7 +250,7 @@ class Engine:
                 return self.run_update_delete(ctx, tree, "DELETE")
             if isinstance(tree, exp.Merge):
                 return self.run_merge(ctx, tree)
-            if isinstance(tree, exp.Query):
+            if isinstance(tree, (exp.Query, exp.Values)):
                 return self.run_query(ctx, tree)
             raise SqlError("PARSE_SYNTAX_ERROR", f"Syntax error: unsupported statement {head}.")
         if head == "CREATE" and self._is_plain_create_table(toks):
