@@ -629,6 +629,7 @@ int dh_http_run(dh_http_ctx *ctx, dh_http_req *reqs, dh_http_resp *resps, size_t
       }
     }
     if (done >= n) break;
+    if (next < n && inflight < concurrency) continue; /* a slot is free: start the next one now */
     /* sleep until socket activity, the next due retry or the cancel check */
     double wait = POLL_MS / 1000.0;
     t = now_mono();

@@ -2,6 +2,7 @@
 -- child drhost processes.
 --   local server = require("spec.support.server")
 --   local srv = server.start{ tls = true }   -- srv.port, srv.ca (PEM path), srv.closed_port
+--   server.start{ async = true }              -- one asyncio loop (bench: /echo /slow /count /reset)
 --   srv:url("/echo") ; srv:stop()
 local M = {}
 
@@ -18,6 +19,7 @@ local q = M.shell_quote
 function M.start(opts)
   opts = opts or {}
   local cmd = "exec python3 " .. q(here .. "/testserver.py") .. (opts.tls and " --tls" or "")
+    .. (opts.async and " --async" or "")
   local h = assert(io.popen(cmd, "r"))
   local line = h:read("l")
   if not line then

@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """Loopback HTTP(S) test server for the http module specs (stdlib only).
 
-Usage: testserver.py [--tls]
+Usage: testserver.py [--tls | --async]
 Prints one JSON line on stdout: {"port": N, "pid": P, "ca": "<path to CA PEM or null>",
 "closed_port": M}, then serves until killed or until its parent process goes away. With --tls a
 throwaway CA and a server certificate for 127.0.0.1 / localhost are generated with the openssl CLI
 into a temporary directory (removed on exit).
+
+--async serves plain HTTP from one asyncio loop (no thread per connection, so many concurrent
+keep-alive connections are not slowed by the GIL); it knows /echo, /slow, /count and /reset (used by
+tools/bench/10-http.sh).
 
 Routes (HTTP/1.1 keep-alive):
   /echo                 method, path, query, headers and body back as JSON
@@ -21,6 +25,7 @@ Routes (HTTP/1.1 keep-alive):
   /reset                resets the counters above
   /close                answers 200 with Connection: close and closes
 """
+import asyncio
 import email.utils
 import json
 import os
@@ -80,6 +85,8 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "drhost-testserver"
 
     def setup(self):
+        # headers and body go out in separate writes: without NODELAY, Nagle + delayed ACK add 40 ms
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.server.ssl_ctx is not None:
             self.request.settimeout(10)
             self.request = self.server.ssl_ctx.wrap_socket(self.request, server_side=True)
@@ -188,6 +195,81 @@ class Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = handle_any
 
 
+async def async_conn(reader, writer):
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    with LOCK:
+        STATE["connections"] += 1
+    try:
+        while True:
+            line = await reader.readline()
+            if not line:
+                break
+            parts = line.decode("latin-1").split(" ")
+            if len(parts) != 3:
+                break
+            method, target = parts[0], parts[1]
+            headers = {}
+            while True:
+                h = await reader.readline()
+                if h in (b"\r\n", b"\n", b""):
+                    break
+                k, _, v = h.decode("latin-1").partition(":")
+                headers[k.strip().lower()] = v.strip()
+            n = int(headers.get("content-length") or 0)
+            body = await reader.readexactly(n) if n else b""
+            u = urlsplit(target)
+            q = {k: v[-1] for k, v in parse_qs(u.query).items()}
+            with LOCK:
+                gen = STATE["gen"]
+                STATE["requests"] += 1
+                STATE["inflight"] += 1
+                STATE["max_concurrent"] = max(STATE["max_concurrent"], STATE["inflight"])
+            status, obj = 200, None
+            try:
+                if u.path == "/echo":
+                    obj = {"method": method, "path": u.path, "query": q, "headers": headers,
+                           "body": body.decode("utf-8", "replace")}
+                elif u.path == "/slow":
+                    await asyncio.sleep(int(q.get("ms", "100")) / 1000.0)
+                    obj = {"slept_ms": int(q.get("ms", "100"))}
+                elif u.path == "/count":
+                    with LOCK:
+                        obj = {k: STATE[k] for k in ("connections", "requests", "max_concurrent")}
+                elif u.path == "/reset":
+                    with LOCK:
+                        STATE.update(connections=0, requests=0, max_concurrent=0, inflight=0,
+                                     calls={}, gen=STATE["gen"] + 1)
+                    obj = {"reset": True}
+                else:
+                    status, obj = 404, {"error": "no route " + u.path}
+            finally:
+                with LOCK:
+                    if STATE["gen"] == gen:
+                        STATE["inflight"] -= 1
+            data = json.dumps(obj).encode()
+            writer.write(b"HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+                         % (status, len(data)) + data)
+            await writer.drain()
+            if headers.get("connection", "").lower() == "close":
+                break
+    except (ConnectionError, asyncio.IncompleteReadError):
+        pass
+    finally:
+        writer.close()
+
+
+def serve_async(announce):
+    async def run():
+        srv = await asyncio.start_server(async_conn, "127.0.0.1", 0, backlog=256)
+        announce(srv.sockets[0].getsockname()[1], None)
+        async with srv:
+            await srv.serve_forever()
+
+    asyncio.run(run())
+
+
 def closed_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -197,6 +279,7 @@ def closed_port():
 
 
 def main():
+    sys.setswitchinterval(0.0002)  # many handler threads: hand the GIL over quickly
     tls = "--tls" in sys.argv[1:]
     tmp = tempfile.mkdtemp(prefix="drhost-testserver-")
 
@@ -206,9 +289,6 @@ def main():
 
     signal.signal(signal.SIGTERM, cleanup)
     signal.signal(signal.SIGINT, cleanup)
-    srv = Server(("127.0.0.1", 0), Handler)
-    if tls:
-        srv.ssl_ctx = make_tls(tmp)
     parent = os.getppid()
 
     def watch_parent():
@@ -218,9 +298,21 @@ def main():
                 cleanup()
 
     threading.Thread(target=watch_parent, daemon=True).start()
-    print(json.dumps({"port": srv.server_address[1], "pid": os.getpid(),
-                      "ca": os.path.join(tmp, "ca.pem") if tls else None,
-                      "closed_port": closed_port()}), flush=True)
+
+    def announce(port, ca):
+        print(json.dumps({"port": port, "pid": os.getpid(), "ca": ca,
+                          "closed_port": closed_port()}), flush=True)
+
+    if "--async" in sys.argv[1:]:
+        try:
+            serve_async(announce)
+        finally:
+            cleanup()
+        return
+    srv = Server(("127.0.0.1", 0), Handler)
+    if tls:
+        srv.ssl_ctx = make_tls(tmp)
+    announce(srv.server_address[1], os.path.join(tmp, "ca.pem") if tls else None)
     try:
         srv.serve_forever(poll_interval=0.2)
     finally:
