@@ -36,6 +36,10 @@ function M.side(name)
   local up = name:upper()
   local host, wh = env("DRHOST_" .. up .. "_HOST"), env("DRHOST_" .. up .. "_WAREHOUSE_ID")
   local cred = M.credential()
+  if not host then   -- the deployment's outputs, when the deployment ran (tools/demo.sh)
+    local ok, h, w = pcall(require("replicate.cli").locate, name, { env = name == "source" and "prod" or "dr" }, true)
+    if ok and h then host, wh = h, wh or w end
+  end
   if not host then
     local azure = require("azure")
     local sub = assert(env("AZURE_SUBSCRIPTION_ID"), "AZURE_SUBSCRIPTION_ID not set (run under tools/with-sim.sh)")

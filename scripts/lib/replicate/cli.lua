@@ -82,7 +82,7 @@ end
 -- DRHOST_SOURCE_WAREHOUSE_ID (TARGET for dr) first, then the config's source/target fields, then
 -- the deployment's outputs of that environment (`drhost scripts/deploy.lua ENV output`, keys
 -- workspace_url and warehouse_id), or an outputs JSON file named by `outputs`.
-function M.locate(side_name, side_cfg)
+function M.locate(side_name, side_cfg, partial)
   local up = side_name:upper()
   local host = os.getenv("DRHOST_" .. up .. "_HOST")
   local wh = os.getenv("DRHOST_" .. up .. "_WAREHOUSE_ID")
@@ -104,6 +104,7 @@ function M.locate(side_name, side_cfg)
       from = "deployment outputs of " .. side_cfg.env
     end
     local ok, out = pcall(json.decode, text or "")
+    if ok and type(out) == "table" and type(out.outputs) == "table" then out = out.outputs end
     if ok and type(out) == "table" then
       local function pick(...)
         for _, k in ipairs({ ... }) do
@@ -112,11 +113,12 @@ function M.locate(side_name, side_cfg)
           if type(v) == "string" and v ~= "" then return v end
         end
       end
-      host = host or pick("workspace_url", "workspace_host", "replication_workspace_url")
+      host = host or pick("workspace_url", "primary_workspace_url", "workspace_host", "replication_workspace_url")
       wh = wh or pick("warehouse_id", "replication_warehouse_id")
     end
   end
   if host and not host:match("^https?://") then host = "https://" .. host end
+  if partial then return host, wh, from end
   if not host or not wh then
     util.error{ code = "WORKSPACE_NOT_FOUND", message = string.format(
       "cannot find the %s workspace (%s): set DRHOST_%s_HOST and DRHOST_%s_WAREHOUSE_ID, or %s.host/%s.warehouse_id "
