@@ -239,9 +239,11 @@ local function statement_error(op, status)
   if type(code) ~= "string" or code == "" then
     code = state == "FAILED" and "SQL_FAILED" or ("SQL_" .. tostring(state))
   end
+  local message = type(e.message) == "string" and e.message or ("statement " .. tostring(state))
   return errors.new{
-    code = code, message = (type(e.message) == "string" and e.message or ("statement " .. tostring(state)))
-      .. " [statement " .. tostring(op.id) .. "]",
+    code = code, message = message .. " [statement " .. tostring(op.id) .. "]",
+    -- the Databricks error class is the bracketed prefix of the message: "[TABLE_OR_VIEW_NOT_FOUND] ..."
+    error_class = message:match("^%[([%w_%.]+)%]"),
     sql_state = status.sql_state, statement_id = op.id, state = state, statement = op.statement:sub(1, 200),
   }
 end

@@ -163,11 +163,12 @@ describe("sql connection", function()
   it("raises the statement's error_code and sql_state on FAILED", function()
     local ws = fake_ws(function()
       return { status = 200, body = { statement_id = "st2", status = { state = "FAILED", sql_state = "42P01",
-        error = { error_code = "TABLE_OR_VIEW_NOT_FOUND", message = "no such table t" } } } }
+        error = { error_code = "BAD_REQUEST", message = "[TABLE_OR_VIEW_NOT_FOUND] no such table t" } } } }
     end)
     local conn = sql.connect{ workspace = ws, warehouse_id = "wh" }
     local err = err_of(conn.query, conn, "SELECT * FROM t")
-    assert.are.equal("TABLE_OR_VIEW_NOT_FOUND", err.code)
+    assert.are.equal("BAD_REQUEST", err.code)
+    assert.are.equal("TABLE_OR_VIEW_NOT_FOUND", err.error_class)
     assert.are.equal("42P01", err.sql_state)
     assert.truthy(err.message:find("no such table t", 1, true))
   end)
