@@ -6,6 +6,7 @@ Raise drsim.errors.DatabricksError / ArmError / EntraError for service-shaped er
 """
 import json
 import re
+import socket
 import ssl
 import sys
 import threading
@@ -301,9 +302,13 @@ class Handler(BaseHTTPRequestHandler):
         for k, v in headers.items():
             self.send_header(k, str(v))
         self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
+        # Headers and body in one write (no Nagle/delayed-ACK stall between them).
+        self._headers_buffer.append(b"\r\n")
+        out = b"".join(self._headers_buffer)
+        self._headers_buffer = []
         if self.command != "HEAD" and data:
-            self.wfile.write(data)
+            out += data
+        self.wfile.write(out)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _dispatch
 
@@ -320,6 +325,7 @@ class SimServer(ThreadingHTTPServer):
 
     def get_request(self):
         sock, addr = super().get_request()
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.ssl_context is not None:
             # Handshake in the worker thread (on first read), not in the accept loop.
             sock = self.ssl_context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)

@@ -490,7 +490,6 @@ def _pe_build(ctx, res):
     if ctx.existing:
         cfg = (ctx.existing["properties"].get("customDnsConfigs") or [{}])
         prev_ip = (cfg[0].get("ipAddresses") or [None])[0] if cfg else None
-    ip = prev_ip or _alloc_ip(subnet)
     dns = []
     for is_manual, lst in ((False, conns), (True, manual)):
         for i, c in enumerate(lst):
@@ -524,8 +523,11 @@ def _pe_build(ctx, res):
                                                        "actionsRequired": "None"}
             c.setdefault("id", f"{pid}/{'manualPrivateLinkServiceConnections' if is_manual else 'privateLinkServiceConnections'}/{c.get('name') or i}")
             cp["provisioningState"] = "Succeeded"
-            dns.append({"fqdn": _pl_fqdn(target, groups[0]), "ipAddresses": [ip]})
+            dns.append({"fqdn": _pl_fqdn(target, groups[0]), "ipAddresses": []})
             cp["_target_type"] = ttype
+    ip = prev_ip or _alloc_ip(subnet)     # after every check: a refused PUT takes no address
+    for d in dns:
+        d["ipAddresses"] = [ip]
     p["customDnsConfigs"] = dns
     nic = f"{pid.split('/providers/')[0]}/providers/Microsoft.Network/networkInterfaces/{ctx.rid.name}.nic.{_guid_for(pid)}"
     p["networkInterfaces"] = [{"id": nic}]
