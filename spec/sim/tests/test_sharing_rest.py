@@ -153,3 +153,17 @@ def test_schema_share_and_paging(client, e):
     client.post(dw, P + "/catalogs", json={"name": "c", "provider_name": prov, "share_name": "s0"})
     r = client.get(dw, P + "/tables", params={"catalog_name": "c", "schema_name": "core"})
     assert sorted(t["name"] for t in r.json()["tables"]) == ["items", "orders"]
+
+
+def test_resolve_exposes_shared_object(client, e):
+    prov = share_to_dr(client, e)
+    e.dr.ms.create_catalog("c", "admin", provider_name=prov["name"], share_name="dr_share")
+    r = e.dr.ms.resolve("c.core.orders")
+    assert r.via_share and r.table is e.prod.ms.get_table("sales.core.orders")
+    assert r.shared_object["history_data_sharing_status"] == "ENABLED"
+    assert e.dr.ms.resolve("c.core.orders").metastore is e.prod.ms
+    # the provider's history is what the consumer reads
+    e.prod.ms.history_append("sales.core.orders", "WRITE", {"mode": "Append"}, "etl")
+    assert [v["operation"] for v in e.dr.ms.history("c.core.orders")] == ["WRITE"]
+    local = e.prod.ms.resolve("sales.core.orders")
+    assert not local.via_share and local.shared_object is None

@@ -608,7 +608,9 @@ class Resolved:
     """Result of resolve(): the table that holds the data and how it was reached."""
 
     def __init__(self, table: Table, metastore: Metastore, name: str,
-                 share: Share | None = None, catalog: Catalog | None = None):
+                 share: Share | None = None, catalog: Catalog | None = None,
+                 shared_object: dict | None = None):
+        self.shared_object = shared_object  # the share's SharedDataObject dict (via a share)
         self.table = table            # the provider's Table when via a share
         self.metastore = metastore    # metastore owning `table`
         self.name = name              # the name as asked for (consumer's name)
@@ -1823,7 +1825,7 @@ class MetastoreOps:
                     src = pms.get_schema(o["name"])
                     t = src.tables.get(tbl)
                     if t is not None:
-                        return Resolved(t, pms, f"{cat}.{sch}.{tbl}", share, c)
+                        return Resolved(t, pms, f"{cat}.{sch}.{tbl}", share, c, dict(o))
             elif o["shared_as"] == f"{sch}.{tbl}":
                 try:
                     t = pms.get_table(o["name"])
@@ -1831,7 +1833,7 @@ class MetastoreOps:
                     raise UCError(404, "NOT_FOUND", f"Table '{cat}.{sch}.{tbl}' does not exist: "
                                   f"the provider's table '{o['name']}' was dropped.",
                                   "TABLE_DOES_NOT_EXIST")
-                return Resolved(t, pms, f"{cat}.{sch}.{tbl}", share, c)
+                return Resolved(t, pms, f"{cat}.{sch}.{tbl}", share, c, dict(o))
         raise UCError(404, "NOT_FOUND", f"Table '{cat}.{sch}.{tbl}' does not exist (not in share "
                       f"'{share.name}').", "TABLE_DOES_NOT_EXIST")
 
