@@ -206,6 +206,24 @@ def _reset():
 SIM.on_reset(_reset)
 
 
+class _Snapshot:
+    """--state-dir: a summary of the SQL data per table (dump only, like the model's snapshot;
+    FIDELITY/limitation: table rows are not persisted)."""
+
+    def dump(self):
+        out = {}
+        for tid, td in list(ENGINE.store.tables.items()):
+            v = td.versions.get(td.current)
+            files = v.files if v is not None else []
+            out[tid] = {"version": td.current, "columns": [list(c) for c in td.columns],
+                        "rows": sum(f.rows for f in files), "files": len(files),
+                        "size": sum(f.size for f in files), "clone_source": td.clone_source}
+        return {"tables": out, "statements": len(STATEMENTS.items)}
+
+
+SIM.register_component("sql", _Snapshot)
+
+
 def _who(req) -> str:
     p = req.principal or {}
     return p.get("appid") or p.get("client_id") or p.get("upn") or p.get("sub") or "unknown"
