@@ -241,6 +241,38 @@ describe("http", function()
     it("handles an empty list", function()
       assert.are.same({}, http.all({}))
     end)
+
+    it("starts the next request as soon as a slot frees (no idle wait between transfers)", function()
+      local reqs = {}
+      for i = 1, 40 do reqs[i] = { url = srv:url("/echo") } end
+      local t0 = server.now()
+      local rs = http.all(reqs, { concurrency = 1 })
+      local took = server.now() - t0
+      assert.are.equal(40, #rs)
+      -- an idle 50 ms poll per transfer would take 2 s
+      assert.is_true(took < 1.0, "40 sequential transfers took " .. took)
+    end)
+  end)
+
+  describe("SIGINT", function()
+    it("aborts the transfers of a child drhost with CANCELLED", function()
+      local err = os.tmpname()
+      local code = string.format([[require("http").all({ { url = %q }, { url = %q } })]],
+        srv:url("/slow?ms=8000"), srv:url("/slow?ms=8000"))
+      local t0 = server.now()
+      local cmd = string.format("%s -e %s 2>%s & pid=$!; sleep 0.7; kill -INT $pid; wait $pid; echo rc=$?",
+        server.shell_quote(server.drhost()), server.shell_quote(code), server.shell_quote(err))
+      local p = io.popen(cmd)
+      local out = p:read("a")
+      p:close()
+      local f = io.open(err)
+      local stderr = f:read("a")
+      f:close()
+      os.remove(err)
+      assert.is_true(server.now() - t0 < 5, "the child did not stop promptly")
+      assert.matches("CANCELLED", stderr)
+      assert.not_matches("rc=0", out)
+    end)
   end)
 
   describe("connection reuse", function()
@@ -284,6 +316,7 @@ describe("http over TLS (child processes)", function()
     assert.matches("STATUS 200", out)
     ok, out = server.run_child(probe:gsub("URL", string.format("%q", "https://localhost:" .. srv.port .. "/echo")),
       { DRHOST_CA_BUNDLE = srv.ca })
+    assert.is_true(ok)
     assert.matches("STATUS 200", out)
   end)
 
