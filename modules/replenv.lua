@@ -1,7 +1,7 @@
 -- replenv: helpers for ad-hoc Unity Catalog work in the drhost REPL.
 --
 --   drhost> :env dr                      -- load env/dr.lua, build credentials, connect
---   drhost> sql "SELECT * FROM main.s.t WHERE id = :id", { id = 1 }
+--   drhost> sql("SELECT * FROM main.s.t WHERE id = :id", { id = 1 })
 --   drhost> uc.ls("main.s")              -- catalogs / schemas / tables as rows
 --   drhost> uc.grants("main.s.t")        -- direct grants as rows
 --   drhost> api.get("/api/2.1/unity-catalog/metastore_summary")
@@ -290,7 +290,8 @@ drhost REPL helpers
   :warehouse ID             run SQL on this warehouse
   :use CATALOG [SCHEMA]     default catalog/schema for sql
   :status                   the current connection
-  sql "SELECT ... :p", {p=1}  run a statement (named parameters), rows print as a table
+  sql "SELECT ..."          run a statement, rows print as a table
+  sql("SELECT ... :p", {p=1})  with named parameters (parentheses needed)
   uc.ls() uc.ls("cat") uc.ls("cat.schema")   catalogs / schemas / tables
   uc.grants("cat.schema.table")               direct grants
   api.get("/api/2.1/unity-catalog/metastore_summary")   raw workspace GET

@@ -1,0 +1,116 @@
+-- The REPL helpers end to end: input piped into the drhost binary (no tty) against the simulator;
+-- checks the printed tables. Run under tools/with-sim.sh.
+local sql = require("sql")
+
+local ADMIN = os.getenv("DRHOST_SIM_ADMIN")
+
+-- The drhost binary running this spec (the shell popen starts is our child), else $DRHOST.
+local function drhost_binary()
+  local p = io.popen("readlink /proc/$PPID/exe 2>/dev/null")
+  local exe = p and p:read("l")
+  if p then p:close() end
+  if exe and exe:match("drhost[^/]*$") then return exe end
+  return os.getenv("DRHOST") or "build/drhost"
+end
+
+local function shell_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+
+local function run_repl(dir, input, extra_env)
+  local infile = dir .. "/input.txt"
+  local f = assert(io.open(infile, "w"))
+  f:write(input)
+  f:close()
+  local home = os.getenv("DRHOST_HOME") or "."
+  if home:sub(1, 1) ~= "/" then home = os.getenv("PWD") .. "/" .. home end
+  local cmd = string.format("cd %s && %s DRHOST_HOME=%s %s < %s 2>&1", shell_quote(dir), extra_env or "",
+    shell_quote(home), shell_quote(drhost_binary()), shell_quote(infile))
+  local p = assert(io.popen(cmd))
+  local out = p:read("a")
+  p:close()
+  return out
+end
+
+local function has_line(out, pattern)
+  for line in out:gmatch("[^\n]+") do
+    if line:find(pattern) then return true end
+  end
+  return false
+end
+
+describe("REPL helpers (simulator, piped into drhost)", function()
+  if not ADMIN then
+    it("needs the simulator (tools/with-sim.sh)", function() pending("DRHOST_SIM_ADMIN not set") end)
+    return
+  end
+
+  local w, wh, dir
+  setup(function()
+    local estate = dofile("spec/integration/cloud_estate.lua")
+    w = estate.workspace("h3-repl", "westeurope")
+    wh = estate.warehouse(w.ws)
+    local r = w.ws:all({ { method = "POST", path = "/api/2.1/unity-catalog/catalogs",
+                           body = { name = "h3_repl", comment = "repl spec" } } })[1]
+    assert(not r.error or r.status == 409, r.error and tostring(r.error))
+    local conn = sql.connect{ workspace = w.ws, warehouse_id = wh }
+    conn:exec("CREATE SCHEMA IF NOT EXISTS h3_repl.s")
+    conn:exec("CREATE OR REPLACE TABLE h3_repl.s.t (id BIGINT, name STRING)")
+    conn:exec("INSERT INTO h3_repl.s.t VALUES (1, 'a'), (2, 'b'), (3, 'c')")
+    conn:exec("GRANT SELECT ON TABLE h3_repl.s.t TO `account users`")
+    dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. shell_quote(dir .. "/env")))
+    local envf = assert(io.open(dir .. "/env/h3repl.lua", "w"))
+    envf:write(string.format("return { name = 'h3repl', region = 'westeurope', workspace_host = %q,"
+      .. " warehouse_id = %q }\n", w.host, wh))
+    envf:close()
+  end)
+  teardown(function() if dir then os.execute("rm -rf " .. shell_quote(dir)) end end)
+
+  it(":env, then sql prints the rows as a table", function()
+    local out = run_repl(dir, table.concat({
+      ":env h3repl",
+      'sql("SELECT id, name FROM h3_repl.s.t WHERE id <= :n ORDER BY id", { n = 2 })',
+      "" }, "\n"))
+    assert.is_true(has_line(out, "^id%s+|%s+name$"), out)
+    assert.is_true(has_line(out, "^1%s+|%s+a$"), out)
+    assert.is_true(has_line(out, "^2%s+|%s+b$"), out)
+    assert.is_false(has_line(out, "^3%s+|%s+c$"), out)
+    assert.is_true(has_line(out, "^%(2 rows%)$"), out)
+  end)
+
+  it("uc.ls lists catalogs, schemas and tables; uc.grants the direct grants", function()
+    local out = run_repl(dir, table.concat({
+      ":env h3repl",
+      "uc.ls()",
+      'uc.ls("h3_repl")',
+      'uc.ls("h3_repl.s")',
+      'uc.grants("h3_repl.s.t")',
+      "" }, "\n"))
+    assert.is_true(has_line(out, "^comment%s+|%s+name%s+|%s+owner%s+|%s+type$"), out)
+    assert.is_true(has_line(out, "^repl spec%s+|%s+h3_repl%s+|"), out)
+    assert.is_true(has_line(out, "|%s+h3_repl%.s%s+|%s+s%s+|"), out) -- schema row: comment | full_name | name
+    assert.is_true(has_line(out, "|%s+t%s+|"), out)                  -- the table
+    assert.is_true(has_line(out, "^principal%s+|%s+privilege$"), out)
+    assert.is_true(has_line(out, "^account users%s+|%s+SELECT$"), out)
+  end)
+
+  it("errors are reported and the REPL keeps going", function()
+    local out = run_repl(dir, table.concat({
+      'sql "SELECT 1"',
+      ":env no_such_env",
+      ":env h3repl",
+      'sql "SELECT * FROM h3_repl.s.missing"',
+      'api.get("/api/2.1/unity-catalog/catalogs/h3_repl").comment',
+      "" }, "\n"))
+    assert.truthy(out:find("NOT_CONNECTED", 1, true), out)
+    assert.truthy(out:find("ENV_NOT_FOUND", 1, true), out)
+    assert.truthy(out:find("TABLE_OR_VIEW_NOT_FOUND", 1, true), out)
+    assert.is_true(has_line(out, '^"repl spec"$') or has_line(out, "^repl spec$"), out)
+  end)
+
+  it("DRHOST_<ENV>_HOST overrides the env file", function()
+    local out = run_repl(dir, ":env h3repl\n:status\n", "DRHOST_H3REPL_HOST=https://adb-1.example.localhost")
+    assert.truthy(out:find("adb-1.example.localhost", 1, true), out)
+    assert.truthy(out:find("DRHOST_H3REPL_HOST", 1, true), out)
+  end)
+end)
