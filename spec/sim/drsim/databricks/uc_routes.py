@@ -384,7 +384,8 @@ def _check_connector(b):
         res = SIM.arm.get(acid)
         if res is None or res.get("type", "").lower() != "microsoft.databricks/accessconnectors":
             raise bad(f"azure_managed_identity.access_connector_id '{acid}' is not an existing "
-                      "Azure Databricks access connector.")
+                      "Azure Databricks access connector (create it through ARM first, or pass "
+                      "skip_validation=true).")
 
 
 @api("workspace", "POST", P + "/storage-credentials")
