@@ -379,3 +379,26 @@ def test_shared_catalog_reads_provider_current_data(client, e, sql):
     sql.run("ALTER SHARE dr_share REMOVE TABLE main.sales.orders")
     assert dr.fail("SELECT * FROM prod_shared.sales.orders")[0] == "TABLE_OR_VIEW_NOT_FOUND"
     assert dr.rows("SELECT count(*) FROM dr_main.sales.orders") == [["4"]]
+
+
+def test_external_non_delta_files_belong_to_the_location(client, e, sql):
+    loc = f"{e.prod.root}ext/events"
+    sql.run(f"CREATE TABLE main.sales.events (id INT, kind STRING) USING PARQUET LOCATION '{loc}'")
+    sql.run("INSERT INTO main.sales.events VALUES (1, 'a'), (2, 'b')")
+    assert sql.fail("DESCRIBE HISTORY main.sales.events")[0] == "DELTA_TABLE_NOT_FOUND"
+    # dropping an external table keeps its files; registering it again reads them
+    sql.run("DROP TABLE main.sales.events")
+    sql.run(f"CREATE TABLE main.sales.events2 (id INT, kind STRING) USING PARQUET LOCATION '{loc}'")
+    assert sql.rows("SELECT count(*) FROM main.sales.events2") == [["2"]]
+    # storage geo-replication (admin stand-in) brings the files to the dr account
+    dr = Sql(client, e.dr.ws)
+    dr.run(f"CREATE CATALOG dr_main MANAGED LOCATION '{e.dr.root}main'")
+    dr.run("CREATE SCHEMA dr_main.sales")
+    dloc = f"{e.dr.root}ext/events"
+    dr.run(f"CREATE TABLE dr_main.sales.events (id INT, kind STRING) USING PARQUET LOCATION '{dloc}'")
+    assert dr.rows("SELECT count(*) FROM dr_main.sales.events") == [["0"]]
+    r = client.post("admin", "/sql/storage/replicate", json={"source": e.prod.root, "target": e.dr.root})
+    assert r.status_code == 200 and r.json()["copied"] == [loc]
+    assert dr.rows("SELECT id, kind FROM dr_main.sales.events ORDER BY id") == [["1", "a"], ["2", "b"]]
+    r = client.post("admin", "/sql/storage/replicate", json={"source": e.prod.root})
+    assert r.status_code == 400

@@ -22,7 +22,7 @@ from ...errors import DatabricksError
 from ...http import route
 from ...state import SIM
 from ..ucmodel import UC, UCError
-from .engine import ENGINE, Ctx
+from .engine import ENGINE, Ctx, location_key
 from .errors import SqlError
 from .types import format_value, manifest_type
 
@@ -369,3 +369,27 @@ def set_config(req):
             raise _bad(f"{k} must be a positive integer.")
         CONFIG[k] = v
     return dict(CONFIG)
+
+
+@route("admin", "POST", "/sql/storage/replicate", auth=False)
+def replicate_storage(req):
+    """Stand-in for storage geo-replication: copy the files (data) of every EXTERNAL non-Delta
+    table location under `source` to the same relative path under `target`, e.g.
+    {"source": "abfss://data@stprod.dfs.core.windows.net/", "target": "abfss://data@stdr.dfs.core.windows.net/"}."""
+    body = req.json or {}
+    src, dst = body.get("source"), body.get("target")
+    if not isinstance(src, str) or not isinstance(dst, str) or not src or not dst:
+        raise _bad("source and target URL prefixes are required.")
+    if set(body) - {"source", "target"}:
+        raise _bad(f"Unknown field(s): {', '.join(sorted(set(body) - {'source', 'target'}))}.")
+    sk, dk = location_key(src), location_key(dst)
+    copied = []
+    with ENGINE.lock:
+        cur = ENGINE.store.cursor()
+        try:
+            for key in [k for k in ENGINE.store.tables if k == sk or k.startswith(sk + "/")]:
+                ENGINE.store.copy(cur, key, dk + key[len(sk):])
+                copied.append(key[4:])
+        finally:
+            cur.close()
+    return {"copied": copied}

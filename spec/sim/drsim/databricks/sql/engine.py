@@ -330,16 +330,27 @@ class Engine:
             raise sql_error_from_uc(e) from None
 
     # ---- physical data --------------------------------------------------------------------------
+    @staticmethod
+    def data_key(table) -> str:
+        """Store key of a table's data: its table_id, or for an EXTERNAL non-Delta table its
+        storage location (the files belong to the location: DROP TABLE keeps them, a table
+        registered again at the location reads them, storage replication copies them)."""
+        if table.table_type == "EXTERNAL" and (table.data_source_format or "DELTA") != "DELTA" \
+                and table.storage_location:
+            return location_key(table.storage_location)
+        return table.table_id
+
     def physical_for(self, ctx: Ctx, table, version: int | None = None) -> str:
-        td = self.store.get(table.table_id)
+        key = self.data_key(table)
+        td = self.store.get(key)
         if td is None:
             cols = [(c.name, dbx_to_duck(c.type_text)) for c in table.columns]
             if not cols:
                 raise SqlError("UNABLE_TO_INFER_SCHEMA",
                                f"Unable to infer schema for {table.full_name}: it has no columns.")
-            self.store.create(ctx.cur, table.table_id, cols, n=max(table.current_version, 0))
-            table.data_ref = table.table_id
-        return self.store.physical(table.table_id, version)
+            self.store.create(ctx.cur, key, cols, n=max(table.current_version, 0))
+            table.data_ref = key
+        return self.store.physical(key, version)
 
     def version_for(self, table, ver: exp.Expression | None) -> int | None:
         if ver is None:
@@ -612,7 +623,7 @@ class Engine:
         self.prepare(ctx, tree, skip=(tbl,))
         overwrite = bool(tree.args.get("overwrite"))
         read_version = t.current_version
-        old, new = self.store.begin_write(ctx.cur, t.table_id)
+        old, new = self.store.begin_write(ctx.cur, self.data_key(t))
         try:
             tbl.replace(exp.Table(this=exp.to_identifier(new, quoted=True)))
             tree.set("overwrite", None)
@@ -627,7 +638,7 @@ class Engine:
             self.store.abort_write(ctx.cur, new)
             raise
         delta = t.data_source_format == "DELTA"
-        self.store.commit_write(ctx.cur, t.table_id, new, "rewrite" if overwrite else "append",
+        self.store.commit_write(ctx.cur, self.data_key(t), new, "rewrite" if overwrite else "append",
                                 added_rows=n, n=t.current_version + 1 if delta else None)
         if delta:
             self._history(ctx, full, "WRITE", {"mode": "Overwrite" if overwrite else "Append",
@@ -646,7 +657,7 @@ class Engine:
         predicate = where.this.sql("databricks") if where is not None else None
         self.prepare(ctx, tree, skip=(tbl,))
         read_version = t.current_version
-        old, new = self.store.begin_write(ctx.cur, t.table_id)
+        old, new = self.store.begin_write(ctx.cur, self.data_key(t))
         try:
             alias = tbl.alias or tbl.name
             tbl.replace(exp.Table(this=exp.to_identifier(new, quoted=True),
@@ -659,7 +670,7 @@ class Engine:
             self.store.abort_write(ctx.cur, new)
             raise
         delta = t.data_source_format == "DELTA"
-        self.store.commit_write(ctx.cur, t.table_id, new, "rewrite", changed=n > 0,
+        self.store.commit_write(ctx.cur, self.data_key(t), new, "rewrite", changed=n > 0,
                                 n=t.current_version + 1 if delta else None)
         if delta:
             key = "numUpdatedRows" if op == "UPDATE" else "numDeletedRows"
@@ -677,7 +688,7 @@ class Engine:
         predicate = on.sql("databricks") if on is not None else ""
         self.prepare(ctx, tree, skip=(tbl,))
         read_version = t.current_version
-        old, new = self.store.begin_write(ctx.cur, t.table_id)
+        old, new = self.store.begin_write(ctx.cur, self.data_key(t))
         try:
             alias = tbl.alias or tbl.name
             tbl.replace(exp.Table(this=exp.to_identifier(new, quoted=True),
@@ -693,7 +704,7 @@ class Engine:
         dele = sum(1 for a in acts if a[0] == "DELETE")
         ins = sum(1 for a in acts if a[0] == "INSERT")
         delta = t.data_source_format == "DELTA"
-        self.store.commit_write(ctx.cur, t.table_id, new, "rewrite", changed=bool(acts),
+        self.store.commit_write(ctx.cur, self.data_key(t), new, "rewrite", changed=bool(acts),
                                 n=t.current_version + 1 if delta else None)
         if delta:
             self._history(ctx, full, "MERGE", {"predicate": json.dumps([predicate])},
@@ -782,11 +793,16 @@ class Engine:
             dcols = [(c["name"], dbx_to_duck(c["type_text"])) for c in columns]
             delta = fmt == "DELTA"
             n = t.current_version + 1 if delta else None
-            if existing is not None and self.store.get(t.table_id) is not None:
-                v = self.store.replace_contents(ctx.cur, t.table_id, dcols, select_sql, n=n)
+            key = self.data_key(t)
+            held = self.store.get(key)
+            if key != t.table_id and held is not None and select_sql is None and \
+                    [c for c, _ in held.columns] == [c for c, _ in dcols]:
+                v = held.versions[held.current]        # files already at the location
+            elif existing is not None and held is not None:
+                v = self.store.replace_contents(ctx.cur, key, dcols, select_sql, n=n)
             else:
-                v = self.store.create(ctx.cur, t.table_id, dcols, select_sql, n=n if n is not None else 0)
-            t.data_ref = t.table_id
+                v = self.store.create(ctx.cur, key, dcols, select_sql, n=n if n is not None else 0)
+            t.data_ref = key
         finally:
             if tmp:
                 ctx.cur.execute(f"DROP TABLE IF EXISTS {qi(tmp)}")
@@ -802,6 +818,10 @@ class Engine:
         if query is not None:
             return Result([("num_affected_rows", "bigint"), ("num_inserted_rows", "bigint")], [[rows, rows]])
         return Result()
+
+
+def location_key(url: str) -> str:
+    return "loc:" + url.rstrip("/")
 
 
 def _name_projections(tree: exp.Expression):

@@ -84,8 +84,8 @@ def _delta_commit(E, ctx: Ctx, t, full, operation: str, params: dict):
     if t.is_view or t.data_source_format != "DELTA":
         return
     n = t.current_version + 1
-    if E.store.get(t.table_id) is not None:
-        E.store.commit_meta(ctx.cur, t.table_id, n=n)
+    if E.store.get(E.data_key(t)) is not None:
+        E.store.commit_meta(ctx.cur, E.data_key(t), n=n)
     E._history(ctx, full, operation, params, None, t.current_version)
 
 
@@ -305,6 +305,14 @@ def clone(E, ctx, st):
 
 # ---- DROP ---------------------------------------------------------------------------------------
 
+def _drop_data(E, ctx, t):
+    """Dropping a table drops its data, except an EXTERNAL non-Delta table's files (they belong to
+    the location). FIDELITY: an external Delta table's data goes with the table here."""
+    key = E.data_key(t)
+    if key == t.table_id:
+        E.store.drop(ctx.cur, key)
+
+
 def drop(E, ctx, st):
     typ = st["type"]
     try:
@@ -314,7 +322,7 @@ def drop(E, ctx, st):
             if st["cascade"] and c.catalog_type == "MANAGED_CATALOG":
                 for s in list(c.schemas.values()):
                     for t in list(s.tables.values()):
-                        E.store.drop(ctx.cur, t.table_id)
+                        _drop_data(E, ctx, t)
             ctx.ms.delete_catalog(name, force=st["cascade"])
         elif typ == "SCHEMA":
             cat, sch = E.full2(ctx, st["name"])
@@ -322,7 +330,7 @@ def drop(E, ctx, st):
             s = ctx.ms.get_schema(fq([cat, sch]))
             if st["cascade"]:
                 for t in list(s.tables.values()):
-                    E.store.drop(ctx.cur, t.table_id)
+                    _drop_data(E, ctx, t)
             ctx.ms.delete_schema(fq([cat, sch]), force=st["cascade"])
         elif typ in ("TABLE", "VIEW"):
             full = E.full3(ctx, st["name"], typ)
@@ -337,7 +345,7 @@ def drop(E, ctx, st):
                                f"The operation DROP VIEW requires a view. But {quote_name(*full)} is "
                                "a table. Use DROP TABLE instead.")
             dropped = ctx.ms.delete_table(fq(full))
-            E.store.drop(ctx.cur, dropped.table_id)
+            _drop_data(E, ctx, dropped)
         elif typ == "FUNCTION":
             full = E.full3(ctx, st["name"], "FUNCTION")
             _check_write(ctx, full[0])
@@ -481,13 +489,13 @@ def add_columns(E, ctx, st):
         ctx.ms.update_table(fq(full), by=ctx.user, columns=cols + new)
     E.physical_for(ctx, t)
     from .types import dbx_to_duck
-    old, phys = E.store.begin_write(ctx.cur, t.table_id)
+    old, phys = E.store.begin_write(ctx.cur, E.data_key(t))
     for d in new:
         ctx.cur.execute(f"ALTER TABLE {qi(phys)} ADD COLUMN {qi(d['name'])} {dbx_to_duck(d['type_text'])}")
-    td = E.store.get(t.table_id)
+    td = E.store.get(E.data_key(t))
     td.columns = td.columns + [(d["name"], dbx_to_duck(d["type_text"])) for d in new]
     delta = t.data_source_format == "DELTA"
-    E.store.commit_write(ctx.cur, t.table_id, phys, "rewrite", changed=False,
+    E.store.commit_write(ctx.cur, E.data_key(t), phys, "rewrite", changed=False,
                          n=t.current_version + 1 if delta else None)
     if delta:
         E._history(ctx, full, "ADD COLUMNS", {"columns": json.dumps([d["name"] for d in new])}, None,
@@ -742,7 +750,7 @@ def describe_detail(E, ctx, st):
     res, full = E.resolve_table(ctx, st["name"])
     t = res.table
     files, size = 0, 0
-    td = E.store.get(t.table_id)
+    td = E.store.get(E.data_key(t))
     if td is not None and td.current >= 0:
         fl = td.versions[td.current].files
         files, size = len(fl), sum(f.size for f in fl)

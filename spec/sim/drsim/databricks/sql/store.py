@@ -262,5 +262,17 @@ class Store:
             if v.physical is not None:
                 cur.execute(f"DROP TABLE IF EXISTS {qi(v.physical)}")
 
+    def copy(self, cur, src_key: str, dst_key: str) -> Version:
+        """Copy the current data of src_key to a fresh dst_key (storage replication of files)."""
+        src = self.tables[src_key]
+        self.drop(cur, dst_key)
+        td = TableData(dst_key, list(src.columns))
+        name = _phys_name(dst_key, 0)
+        cur.execute(f"CREATE TABLE {qi(name)} AS SELECT * FROM {qi(self.physical(src_key))}")
+        td.versions[0] = Version(0, name, [DFile(f.id, f.rows, f.size) for f in src.versions[src.current].files])
+        td.current = 0
+        self.tables[dst_key] = td
+        return td.versions[0]
+
     def columns_of(self, cur, physical: str) -> list[tuple[str, str]]:
         return [(r[0], r[1]) for r in cur.execute(f"DESCRIBE {qi(physical)}").fetchall()]
