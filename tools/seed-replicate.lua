@@ -199,14 +199,16 @@ function M.tables(src, n)
   local per = 50
   for s = 1, math.ceil(n / per) do list[#list + 1] = { "CREATE SCHEMA IF NOT EXISTS bench.s" .. s } end
   run(src.conn, list)
-  list = {}
+  local creates, inserts = {}, {}
   for i = 1, n do
     local name = string.format("bench.s%d.t%04d", math.ceil(i / per), i)
-    list[#list + 1] = { "CREATE TABLE IF NOT EXISTS " .. name .. " (id INT, v STRING) USING DELTA" }
-    list[#list + 1] = { "INSERT INTO " .. name .. " VALUES (" .. i .. ", 'x')" }
+    creates[#creates + 1] = { "CREATE TABLE IF NOT EXISTS " .. name .. " (id INT, v STRING) USING DELTA" }
+    inserts[#inserts + 1] = { "INSERT INTO " .. name .. " VALUES (" .. i .. ", 'x')" }
   end
-  local res = src.conn:many(list, { concurrency = 8 })
-  for i, r in ipairs(res) do if r.error then error("bench table statement " .. i .. ": " .. tostring(r.error), 0) end end
+  for _, list in ipairs({ creates, inserts }) do   -- every CREATE before any INSERT
+    local res = src.conn:many(list, { concurrency = 8 })
+    for i, r in ipairs(res) do if r.error then error("bench table statement: " .. list[i][1] .. ": " .. tostring(r.error), 0) end end
+  end
 end
 
 function M.touch(src, names)

@@ -174,6 +174,12 @@ describe("replicate.plan", function()
     assert.are.equal(2, p.clones)
   end)
 
+  it("re-clones everything with clone_strategy = always (the bench baseline)", function()
+    local src, dr = synced_dr()
+    local p = plan.build(cfg_with({ clone_strategy = "always" }), src, dr, {})
+    assert.are.equal(2, p.clones)
+  end)
+
   it("records instead of re-cloning when the replica's history shows the clone landed (kill after clone)", function()
     local src, dr = synced_dr()
     dr.state["sales_dr.core.orders"] = nil

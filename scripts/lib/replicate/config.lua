@@ -18,6 +18,7 @@ M.defaults = {
   prune = false,
   prune_max_fraction = 0.1,
   protected_tables = "skip",
+  clone_strategy = "incremental",
   hooks = {},
 }
 
@@ -38,7 +39,7 @@ end
 
 local known_top = { "source", "target", "catalogs", "include", "exclude", "storage", "parallelism",
   "protected_principals", "principals", "sharing", "state", "prune", "prune_max_fraction",
-  "protected_tables", "hooks" }
+  "protected_tables", "clone_strategy", "hooks" }
 
 local function check_keys(file, prefix, t, known)
   local ok = util.set(known)
@@ -206,6 +207,13 @@ function M.validate(raw, file)
     cfg.protected_tables = raw.protected_tables
   end
 
+  if raw.clone_strategy ~= nil then
+    if raw.clone_strategy ~= "incremental" and raw.clone_strategy ~= "always" then
+      fail(file, "clone_strategy", "must be \"incremental\" (clone when the source version moved) or \"always\" "
+        .. "(re-clone every table every run: the baseline the bench compares against)", describe(raw.clone_strategy))
+    end
+    cfg.clone_strategy = raw.clone_strategy
+  end
   if raw.hooks ~= nil then
     if type(raw.hooks) ~= "table" then fail(file, "hooks", "must be a table { filter=, policy=, rename= } of functions", describe(raw.hooks)) end
     check_keys(file, "hooks.", raw.hooks, { "filter", "policy", "rename" })

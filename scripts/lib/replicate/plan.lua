@@ -419,6 +419,7 @@ function Planner:clone_reason(t, tgt)
   if t.mapped_location and d.location ~= t.mapped_location then
     return "location " .. tostring(d.location) .. " is not the mapped " .. t.mapped_location
   end
+  if self.cfg.clone_strategy == "always" then return "clone_strategy = always" end
   if not v or v.version == nil then return "source version unknown: cloning to be safe" end
   if not st then
     local h = (self.dst.clone_history or {})[tgt]
