@@ -24,6 +24,9 @@ step "seed prod: 2 catalogs, 4 schemas, managed/external Delta, external Parquet
 step "sync 1: plan, then apply"
 "$DRHOST" scripts/replicate.lua dr sync | tee /tmp/drhost-demo-sync1.$$ || fail "first sync reported failures"
 
+step "storage geo-replication of external non-Delta files (GRS; the simulator's stand-in)"
+"$DRHOST" tools/seed-replicate.lua geo
+
 step "check: dr matches prod (row counts, views resolving, grants through the principal mapping)"
 "$DRHOST" tools/seed-replicate.lua compare || fail "dr does not match prod"
 

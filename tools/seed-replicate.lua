@@ -3,6 +3,7 @@
 --   drhost tools/seed-replicate.lua estate    -> prints `export DRHOST_*=...` lines for both sides
 --   drhost tools/seed-replicate.lua seed      -> seeds prod with the issue-5 sample data
 --   drhost tools/seed-replicate.lua change    -> changes two prod tables
+--   drhost tools/seed-replicate.lua geo       -> storage geo-replication stand-in (simulator admin)
 --   drhost tools/seed-replicate.lua compare   -> checks dr against prod (exit 1 on a difference)
 --   drhost tools/seed-replicate.lua tables N  -> creates N small tables in prod (bench)
 -- Also usable as a library: local seed = dofile("tools/seed-replicate.lua").
@@ -82,6 +83,18 @@ local function try_post(ws, path, body)
   return r.body
 end
 
+-- An Azure Databricks access connector (ARM) for a side's storage credential.
+function M.access_connector(name)
+  local azure = require("azure")
+  local sub = assert(env("AZURE_SUBSCRIPTION_ID"), "AZURE_SUBSCRIPTION_ID not set (run under tools/with-sim.sh)")
+  local arm = azure.client{ credential = M.credential(), endpoint = env("DRHOST_ARM_ENDPOINT"), subscription_id = sub }
+  local rg = "/subscriptions/" .. sub .. "/resourceGroups/rg-drhost-repl-connectors-" .. name
+  arm:put(rg, "2021-04-01", { location = M.REGIONS[name] })
+  local ac = arm:put(rg .. "/providers/Microsoft.Databricks/accessConnectors/ac-drhost-" .. name, "2024-05-01",
+    { location = M.REGIONS[name], identity = { type = "SystemAssigned" }, properties = {} })
+  return ac.id
+end
+
 -- Storage credential + external location for each side's external URL (unless one already covers
 -- it); the recipient for dr's metastore in prod (an existing one is reused). Returns the recipient.
 function M.prerequisites(src, dst)
@@ -93,8 +106,7 @@ function M.prerequisites(src, dst)
     end
     if not covered then
       try_post(s.side.ws, "/api/2.1/unity-catalog/storage-credentials", { name = "drhost-external",
-        azure_managed_identity = { access_connector_id = "/subscriptions/00000000-0000-0000-0000-000000000000"
-          .. "/resourceGroups/rg/providers/Microsoft.Databricks/accessConnectors/ac-" .. s.side.name } })
+        azure_managed_identity = { access_connector_id = M.access_connector(s.side.name) } })
       try_post(s.side.ws, "/api/2.1/unity-catalog/external-locations", { name = "drhost-external", url = s.url,
         credential_name = "drhost-external" })
     end
@@ -205,9 +217,9 @@ function M.tables(src, n)
     creates[#creates + 1] = { "CREATE TABLE IF NOT EXISTS " .. name .. " (id INT, v STRING) USING DELTA" }
     inserts[#inserts + 1] = { "INSERT INTO " .. name .. " VALUES (" .. i .. ", 'x')" }
   end
-  for _, list in ipairs({ creates, inserts }) do   -- every CREATE before any INSERT
-    local res = src.conn:many(list, { concurrency = 8 })
-    for i, r in ipairs(res) do if r.error then error("bench table statement: " .. list[i][1] .. ": " .. tostring(r.error), 0) end end
+  for _, batch in ipairs({ creates, inserts }) do   -- every CREATE before any INSERT
+    local res = src.conn:many(batch, { concurrency = 8 })
+    for i, r in ipairs(res) do if r.error then error("bench table statement: " .. batch[i][1] .. ": " .. tostring(r.error), 0) end end
   end
 end
 
@@ -216,6 +228,22 @@ function M.touch(src, names)
   for i, n in ipairs(names) do list[i] = { "INSERT INTO " .. n .. " VALUES (-1, 'changed')" } end
   local res = src.conn:many(list, { concurrency = 8 })
   for i, r in ipairs(res) do if r.error then error("touch " .. names[i] .. ": " .. tostring(r.error), 0) end end
+end
+
+-- Storage geo-replication stand-in (the simulator's admin call): copies the files of external
+-- non-Delta tables under each mapped prod prefix to the dr prefix, as GRS does for real.
+function M.geo_replicate(mapping)
+  local admin = env("DRHOST_SIM_ADMIN")
+  if not admin then return 0 end
+  local http = require("http")
+  local n = 0
+  for src_prefix, dst_prefix in pairs(mapping) do
+    local resp = http.request{ method = "POST", url = admin .. "/sql/storage/replicate",
+      headers = { ["Content-Type"] = "application/json" }, body = json.encode({ source = src_prefix, target = dst_prefix }) }
+    if resp.status >= 300 then error("storage replication stand-in: HTTP " .. resp.status .. " " .. tostring(resp.body), 0) end
+    n = n + #((json.decode(resp.body) or {}).copied or {})
+  end
+  return n
 end
 
 -- dr against prod: row counts of every replicated table and view, views resolving, grants equal
@@ -242,22 +270,15 @@ function M.compare(src, dst, cfg)
     list_d[#list_d + 1] = { "SELECT count(*) AS n FROM " .. q.name(tgt) }
   end
   local rs, rd = src.conn:many(list_s), dst.conn:many(list_d)
-  lines[#lines + 1] = string.format("%-40s %-9s %6s %6s  %s", "object", "kind", "prod", "dr", "check")
+  lines[#lines + 1] = string.format("%-40s %-16s %6s %6s  %s", "object", "kind", "prod", "dr", "check")
   for i, full in ipairs(names) do
     local t = si.tables[full]
     local ns = rs[i].rows and rs[i].rows[1] and rs[i].rows[1].n
     local nd = rd[i].rows and rd[i].rows[1] and rd[i].rows[1].n
     local verdict = (ns ~= nil and ns == nd) and "ok" or "DIFFERENT"
-    if rd[i].error then verdict = "ERROR " .. tostring(rd[i].error)
-    elseif verdict ~= "ok" and t.table_type == "EXTERNAL" and tostring(t.format):upper() ~= "DELTA" then
-      -- its files arrive by storage geo-replication, which the simulator does not model: check the
-      -- registration instead (table present in dr at the mapped location)
-      local d = di.tables[tgt_of[full]]
-      local storage = require("replicate.storage")
-      if d and d.location == storage.map(t.location, cfg.storage) then verdict = "ok (registered at the mapped location; files by GRS)" end
-    end
+    if rd[i].error then verdict = "ERROR " .. tostring(rd[i].error) end
     if verdict:sub(1, 2) ~= "ok" then ok = false end
-    lines[#lines + 1] = string.format("%-40s %-9s %6s %6s  %s", tgt_of[full], t.table_type == "VIEW" and "view" or
+    lines[#lines + 1] = string.format("%-40s %-16s %6s %6s  %s", tgt_of[full], t.table_type == "VIEW" and "view" or
       (t.table_type:lower() .. "/" .. tostring(t.format or "delta"):lower()), tostring(ns), tostring(nd), verdict)
   end
   -- grants: dr's direct grants must equal prod's through the mapping (protected principals aside)
@@ -311,6 +332,9 @@ local function main(cmd, arg1)
     local names = {}
     for n in (arg1 or ""):gmatch("[^,]+") do names[#names + 1] = n end
     M.touch(src, names); return 0
+  elseif cmd == "geo" then
+    print("storage geo-replication stand-in: copied " .. M.geo_replicate(cfg.storage) .. " location(s)")
+    return 0
   elseif cmd == "compare" then
     local ok, lines = M.compare(src, M.side("target"), cfg)
     for _, l in ipairs(lines) do print(l) end

@@ -91,6 +91,7 @@ end
 function H.seed_prod(ctx) H.seedlib().seed(ctx.src, ctx.names) end
 
 function H.compare(ctx)
+  H.seedlib().geo_replicate(ctx.cfg.storage)
   return H.seedlib().compare(ctx.src, ctx.dst, ctx.cfg)
 end
 
