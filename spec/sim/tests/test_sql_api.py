@@ -1,5 +1,6 @@
 """Statement Execution API on the simulator: request contract, result shape, parameters, chunked
 results, asynchronous execution with polling, cancellation, error classes."""
+import re
 import time
 
 import pytest
@@ -213,3 +214,31 @@ def test_statements_are_per_workspace(client, e):
     d = sql.run("SELECT 1")
     r = client.get(e.dr.ws, f"{S}/{d['statement_id']}")
     assert r.status_code == 404
+
+
+def test_bad_statements_fail_cleanly(client, e):
+    """Malformed or unsupported statements fail with a Databricks error class, never a simulator
+    bug, and never leak physical table names."""
+    sql = setup_main(client, e)
+    sql.run("CREATE TABLE nn (a INT NOT NULL, b STRING)")
+    cases = {
+        "SELECT": "PARSE_SYNTAX_ERROR", "SELECT * FROM": "PARSE_SYNTAX_ERROR", "OPTIMIZE orders": "PARSE_SYNTAX_ERROR",
+        "INSERT INTO nn VALUES (1)": "INSERT_COLUMN_ARITY_MISMATCH",
+        "INSERT INTO nn VALUES ('x', 'y')": "CAST_INVALID_INPUT",
+        "INSERT INTO nn VALUES (NULL, 'y')": "DELTA_NOT_NULL_CONSTRAINT_VIOLATED",
+        "UPDATE nn SET nope = 1": "UNRESOLVED_COLUMN",
+        "CREATE TABLE x (a FOO)": "PARSE_SYNTAX_ERROR",
+        "CREATE TABLE x (a INT) LOCATION 'relative/path'": "INVALID_PARAMETER_VALUE",
+        "CREATE VIEW v AS INSERT INTO nn VALUES (1, 'a')": "PARSE_SYNTAX_ERROR",
+        "SELECT * FROM orders TIMESTAMP AS OF 'garbage'": "INVALID_TIME_TRAVEL_SPEC",
+        "SELECT unknown_fn(1)": "UNRESOLVED_ROUTINE",
+        "ALTER TABLE orders ALTER COLUMN nope COMMENT 'x'": "UNRESOLVED_COLUMN",
+        "GRANT FOO ON TABLE orders TO `x`": "INVALID_PARAMETER_VALUE",
+        "DROP CATALOG main": "SCHEMA_NOT_EMPTY",
+        "SELECT ?": "UNSUPPORTED_FEATURE",
+    }
+    for stmt, want in cases.items():
+        cls, st = sql.fail(stmt)
+        assert cls == want, (stmt, st)
+        assert not re.search(r"d_[0-9a-f]{8}_", st["error"]["message"]), st
+    assert sql.rows("SELECT count(*) FROM nn") == [["0"]]

@@ -159,8 +159,15 @@ def literal_for(value, typ: str | None) -> exp.Expression:
 
 # ---------------------------------------------------------------------------------------------
 
+_PHYS_RE = None
+
+
 def _duck_error(e: Exception) -> SqlError:
-    msg = str(e).split("\n")[0]
+    import re
+    global _PHYS_RE
+    if _PHYS_RE is None:
+        _PHYS_RE = re.compile(r'"?d_[0-9A-Za-z_]+?_v\d+(?:_w\d+)?"?')
+    msg = _PHYS_RE.sub("the table", str(e).split("\n")[0])
     if isinstance(e, duckdb.BinderException):
         if "not found" in msg and ("column" in msg.lower()):
             return SqlError("UNRESOLVED_COLUMN", f"A column or function parameter cannot be resolved: {msg}")
@@ -225,6 +232,14 @@ class Engine:
             try:
                 ctx.cur = cur
                 return self._dispatch(ctx, text)
+            except UCError as e:
+                raise sql_error_from_uc(e) from None
+            except duckdb.Error as e:
+                raise _duck_error(e) from None
+            except (ParseError, TokenError) as e:
+                raise SqlError("PARSE_SYNTAX_ERROR", f"Syntax error: {str(e).splitlines()[0]}.") from None
+            except sqlglot.errors.SqlglotError as e:
+                raise SqlError("UNSUPPORTED_FEATURE", f"Not supported by the simulator: {e}") from None
             finally:
                 try:
                     cur.close()
@@ -790,7 +805,8 @@ class Engine:
                                         data_source_format=fmt, columns=columns,
                                         storage_location=location, comment=comment,
                                         properties=props, replace=existing is not None)
-            dcols = [(c["name"], dbx_to_duck(c["type_text"])) for c in columns]
+            dcols = [(c["name"], dbx_to_duck(c["type_text"]) + ("" if c.get("nullable", True) else " NOT NULL"))
+                     for c in columns]
             delta = fmt == "DELTA"
             n = t.current_version + 1 if delta else None
             key = self.data_key(t)

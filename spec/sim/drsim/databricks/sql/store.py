@@ -144,7 +144,9 @@ class Store:
         old = self.physical(table_id)
         new = _phys_name(table_id, td.current) + f"_w{next(_file_seq)}"
         cur.execute(f"DROP TABLE IF EXISTS {qi(new)}")
-        cur.execute(f"CREATE TABLE {qi(new)} AS SELECT * FROM {qi(old)}")
+        cols = ", ".join(f"{qi(c)} {t}" for c, t in td.columns)
+        cur.execute(f"CREATE TABLE {qi(new)} ({cols})")            # keeps NOT NULL constraints
+        cur.execute(f"INSERT INTO {qi(new)} SELECT * FROM {qi(old)}")
         return old, new
 
     def abort_write(self, cur, new: str):
