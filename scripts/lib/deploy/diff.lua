@@ -66,6 +66,8 @@ function M.compare(desired, live, opts)
       return
     end
     if type(l) ~= "table" then
+      -- servers commonly omit empty collections: a declared {} / [] matches an absent value
+      if next(d) == nil and is_null(l) then return end
       add(path, l, d, l == nil and "add" or "change")
       return
     end

@@ -115,7 +115,7 @@ function M.job_settings(env, cfg, ctx, r, primary_ws)
     return job.settings{ env = env, env_name = env.name, name = cfg.job, secret_scope = cfg.secret_scope,
       source_host = peer("primary_workspace_url"), source_warehouse_id = peer("warehouse_id"),
       target_host = primary_ws.workspace_url, target_warehouse_id = ref(r.warehouse, "id"),
-      notify = env.notify }
+      notify = C.arr(env.notify or {}) }
   end
   return {
     name = cfg.job .. "-" .. env.name, max_concurrent_runs = 1,

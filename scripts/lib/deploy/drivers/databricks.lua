@@ -152,6 +152,26 @@ M.metastore = rest{
   wrap = "metastore_info", unwrap = "metastore_info", update_method = "PUT",
   create_fields = { "name", "region", "storage_root" }, delete_query = { force = "true" },
 }
+do
+  -- One metastore per region per account: when none has our name, the region's metastore is
+  -- adopted as it is (its name is not compared then).
+  local by_name = M.metastore.read
+  function M.metastore.read(ctx, rr, entry)
+    local live = by_name(ctx, rr, entry)
+    if live or rr.body.region == nil then return live end
+    local c = client(ctx, rr)
+    for _, x in ipairs(c:list("/metastores", nil, "metastores")) do
+      x = x.metastore_info or x
+      if tostring(x.region):lower() == tostring(rr.body.region):lower() then return x end
+    end
+    return nil
+  end
+  function M.metastore.view(rr, live)
+    local v = util.deepcopy(live)
+    if v.name ~= rr.body.name then v.name = rr.body.name end
+    return v
+  end
+end
 
 M.ncc = rest{
   collection = "/network-connectivity-configs", items = "items", key = "name",

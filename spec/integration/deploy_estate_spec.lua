@@ -1,0 +1,151 @@
+-- The estate against the simulator: plan on empty lists everything, apply succeeds (primary then
+-- secondary), a second plan is empty, and the security invariants hold on the LIVE resources.
+local H = require("spec.integration.deploy_helpers")
+local json = require("json")
+
+local describe_sim = H.available() and describe or pending
+
+describe_sim("deploy estate on the simulator", function()
+  local fx, outp, outs
+  local arm, acct
+
+  setup(function()
+    fx = H.fixture("it1", { regions = { "swedencentral", "norwayeast" }, base = 60, spokes = 3 })
+    local c = H.clients()
+    arm, acct = c.arm, c.account
+  end)
+
+  it("plans every declared resource on an empty estate (exit 2)", function()
+    local rc, out = H.run(fx, fx.primary, "plan")
+    assert.equal(2, rc, out)
+    local n = H.declared(fx, fx.primary)
+    assert.matches("Plan: " .. n .. " to add, 0 to change", out)
+  end)
+
+  it("applies the primary, then the secondary", function()
+    local rc, out = H.run(fx, fx.primary, "apply")
+    assert.equal(0, rc, out)
+    assert.matches("0 failed, 0 skipped", out)
+    rc, out = H.run(fx, fx.secondary, "apply")
+    assert.equal(0, rc, out)
+    outp = H.outputs(fx, fx.primary)
+    outs = H.outputs(fx, fx.secondary)
+  end)
+
+  it("plans no change afterwards (exit 0), for both environments", function()
+    for _, e in ipairs({ fx.primary, fx.secondary }) do
+      local rc, out = H.run(fx, e, "plan")
+      assert.equal(0, rc, out)
+      assert.matches("No changes", out)
+    end
+  end)
+
+  it("has three spokes from one map: three workspaces, each in its own VNet", function()
+    local n = 0
+    for _, w in pairs(outp.workspaces) do
+      n = n + 1
+      local ws = arm:get(w.arm_id, "2026-01-01")
+      assert.is_not_nil(ws)
+    end
+    assert.equal(3, n)
+  end)
+
+  it("no workspace has public network access or public IPs; NoAzureDatabricksRules", function()
+    for _, o in ipairs({ outp, outs }) do
+      for _, w in pairs(o.workspaces) do
+        local p = arm:get(w.arm_id, "2026-01-01").properties
+        assert.equal("Disabled", p.publicNetworkAccess)
+        assert.is_true(p.parameters.enableNoPublicIp.value)
+        assert.equal("NoAzureDatabricksRules", p.requiredNsgRules)
+      end
+    end
+  end)
+
+  it("CMK on all three surfaces: managed services, managed disks and DBFS", function()
+    for _, w in pairs(outp.workspaces) do
+      local p = arm:get(w.arm_id, "2026-01-01").properties
+      assert.equal("Microsoft.Keyvault", p.encryption.entities.managedServices.keySource)
+      assert.equal("Microsoft.Keyvault", p.encryption.entities.managedDisk.keySource)
+      assert.equal("Microsoft.Keyvault", p.parameters.encryption.value.keySource)
+      assert.is_string(p.parameters.encryption.value.KeyName)
+    end
+  end)
+
+  it("routes 0.0.0.0/0 to the firewall's private IP from every host and container subnet", function()
+    local sub = os.getenv("AZURE_SUBSCRIPTION_ID")
+    local rg = "/subscriptions/" .. sub .. "/resourceGroups/rg-it1-" .. fx.primary
+    local fw = arm:get(rg .. "-hub/providers/Microsoft.Network/azureFirewalls/afw-it1-" .. fx.primary, "2026-03-01")
+    local ip = fw.properties.ipConfigurations[1].properties.privateIPAddress
+    assert.is_string(ip)
+    assert.equal(ip, outp.firewall_private_ip)
+    local rt = arm:get(rg .. "-hub/providers/Microsoft.Network/routeTables/rt-it1-" .. fx.primary .. "-egress",
+      "2026-03-01")
+    local default
+    for _, r in ipairs(rt.properties.routes) do
+      if r.properties.addressPrefix == "0.0.0.0/0" then default = r.properties end
+    end
+    assert.equal("VirtualAppliance", default.nextHopType)
+    assert.equal(ip, default.nextHopIpAddress)
+    for _, s in ipairs({ "a", "b", "c" }) do
+      local vnet = arm:get(rg .. "-" .. s .. "/providers/Microsoft.Network/virtualNetworks/vnet-it1-" ..
+        fx.primary .. "-" .. s, "2026-03-01")
+      for _, sn in ipairs(vnet.properties.subnets) do
+        if sn.name == "snet-host" or sn.name == "snet-container" then
+          assert.equal(rt.id:lower(), sn.properties.routeTable.id:lower())
+        end
+      end
+    end
+  end)
+
+  it("every NCC private endpoint rule is established (approved by the deployment)", function()
+    local rules = acct:list("/network-connectivity-configs/" .. outp.ncc_id .. "/private-endpoint-rules", nil, "items")
+    assert.equal(6, #rules)          -- UC + external storage of three spokes
+    for _, r in ipairs(rules) do assert.equal("ESTABLISHED", r.connection_state) end
+  end)
+
+  it("catalogs are ISOLATED and bound to their workspace", function()
+    local c = H.clients()
+    for _, w in pairs(outp.workspaces) do
+      local ws = c.workspace_client(w.url)
+      local cat = ws:get("/api/2.1/unity-catalog/catalogs/" .. w.catalog)
+      assert.equal("ISOLATED", cat.isolation_mode)
+      local b = ws:get("/api/2.1/unity-catalog/bindings/catalog/" .. w.catalog)
+      local bound = false
+      for _, x in ipairs(b.bindings or {}) do
+        if tostring(x.workspace_id) == tostring(w.workspace_id) then bound = true end
+      end
+      assert.is_true(bound)
+    end
+  end)
+
+  it("external storage is GRS (UC storage ZRS); Key Vault has purge protection and RBAC", function()
+    local sub = os.getenv("AZURE_SUBSCRIPTION_ID")
+    for _, s in ipairs({ "a", "b", "c" }) do
+      local base = "/subscriptions/" .. sub .. "/resourceGroups/rg-it1-" .. fx.primary .. "-" .. s ..
+        "/providers/Microsoft.Storage/storageAccounts/it1" .. fx.primary .. s
+      assert.equal("Standard_GRS", arm:get(base .. "ext", "2026-09-01").sku.name)
+      assert.equal("Standard_ZRS", arm:get(base .. "uc", "2026-09-01").sku.name)
+    end
+    local kv = arm:get(outp.key_vault_id, "2026-05-15").properties
+    assert.is_true(kv.enablePurgeProtection)
+    assert.is_true(kv.enableRbacAuthorization)
+  end)
+
+  it("the replication job exists only in the secondary", function()
+    local c = H.clients()
+    local dr_jobs = c.workspace_client(outs.primary_workspace_url):list("/api/2.1/jobs/list", nil, "jobs")
+    assert.equal(1, #dr_jobs)
+    assert.equal(tostring(outs.job_id), tostring(dr_jobs[1].job_id))
+    for _, w in pairs(outp.workspaces) do
+      local jobs = c.workspace_client(w.url):list("/api/2.1/jobs/list", nil, "jobs")
+      assert.equal(0, #jobs)
+    end
+  end)
+
+  it("the recipient in the primary names the secondary's metastore by its global id", function()
+    local c = H.clients()
+    local rec = c.workspace_client(outp.primary_workspace_url):get("/api/2.1/unity-catalog/recipients/drhost_dr")
+    assert.equal(outs.global_metastore_id, rec.data_recipient_global_metastore_id)
+    assert.equal("DATABRICKS", rec.authentication_type)
+  end)
+end)
