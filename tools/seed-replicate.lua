@@ -33,11 +33,12 @@ end
 -- Workspace + warehouse for a side, from DRHOST_<SIDE>_HOST/_WAREHOUSE_ID when set, else built
 -- in the simulator: resource group + workspace through ARM, metastore + assignment through the
 -- account API, a SQL warehouse.
-function M.side(name)
+function M.side(name, opts)
+  opts = opts or {}
   local up = name:upper()
   local host, wh = env("DRHOST_" .. up .. "_HOST"), env("DRHOST_" .. up .. "_WAREHOUSE_ID")
   local cred = M.credential()
-  if not host then   -- the deployment's outputs, when the deployment ran (tools/demo.sh)
+  if not host and not opts.no_deploy then   -- the deployment's outputs, when it ran (tools/demo.sh)
     local ok, h, w = pcall(require("replicate.cli").locate, name, { env = name == "source" and "prod" or "dr" }, true)
     if ok and h then host, wh = h, wh or w end
   end

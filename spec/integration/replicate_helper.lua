@@ -21,7 +21,8 @@ end
 function H.setup(tag, opts)
   opts = opts or {}
   local seed = H.seedlib()
-  local src, dst = seed.side("source"), seed.side("target")
+  -- hermetic: own workspaces, never the deployment's (other specs may have deployed prod/dr)
+  local src, dst = seed.side("source", { no_deploy = true }), seed.side("target", { no_deploy = true })
   local recipient = seed.prerequisites(src, dst)
   local id = tag .. hex(3)
   local ctx = { src = src, dst = dst, id = id, names = { sales = "s_" .. id, finance = "f_" .. id, path = id .. "/" } }

@@ -42,6 +42,23 @@ describe("replicate objects and policies (simulator)", function()
     assert.is_false(ok, "a protected table must not be partially copied")
   end)
 
+  it("metadata_only protected tables are created empty with their row filter re-applied", function()
+    local cfg = ctx.cfg_table
+    cfg.protected_tables = "metadata_only"
+    H.write_config(ctx, cfg)
+    local _, doc = H.run(ctx, "sync --json")
+    cfg.protected_tables = nil
+    H.write_config(ctx, cfg)
+    local t = ctx.names.sales .. ".core.eu_customers"
+    local failed = {}
+    for _, f in ipairs(doc.failures) do failed[f.object] = f.reason end
+    assert.is_nil(failed[t])
+    local info = ctx.dst.ws:get("/api/2.1/unity-catalog/tables/" .. t)
+    assert.are.equal(ctx.names.sales .. ".core.only_de", info.row_filter.function_name)
+    local rows = ctx.dst.conn:query("SELECT count(*) AS n FROM " .. t)
+    assert.are.equal(0, rows[1].n)   -- no data copied through the policy
+  end)
+
   it("hooks filter and rename objects; the default config excludes *.*.tmp_*", function()
     local seed = H.seedlib()
     local cfg = ctx.cfg_table
