@@ -47,7 +47,10 @@ class Faults:
         if unknown:
             raise ValueError(f"fault rule: unknown field(s) {sorted(unknown)}; expected some of {list(FIELDS)}")
         if spec.get("path") is not None:
-            re.compile(spec["path"])
+            try:
+                re.compile(spec["path"])
+            except re.error as e:
+                raise ValueError(f"fault rule: path is not a valid regex: {e}") from None
         rate = spec.get("rate")
         if rate is not None and not (0 <= float(rate) <= 1):
             raise ValueError("fault rule: rate must be within 0..1")

@@ -210,7 +210,11 @@ class Sim:
         with self.lock:
             self.arm.load(data.get("arm") or {})
             self.workspaces = data.get("workspaces") or {}
-            self.apps.update(data.get("apps") or {})
+            for cid, app in (data.get("apps") or {}).items():
+                cur = self.apps.get(cid)
+                if cur is not None:       # keep this run's secrets (the default SP's is new each start)
+                    app["secrets"] = list(dict.fromkeys(cur["secrets"] + app.get("secrets", [])))
+                self.apps[cid] = app
             self.identities.update(data.get("identities") or {})
             self.dbx_oauth.update(data.get("dbx_oauth") or {})
             for name, blob in (data.get("components") or {}).items():

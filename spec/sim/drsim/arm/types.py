@@ -994,10 +994,10 @@ def _ws_build(ctx, res):
         if not (_param(p, "prepareEncryption") or old.get("storageAccountIdentity")):
             raise ArmError(400, "InvalidParameter",
                            "DBFS customer-managed key needs parameters.prepareEncryption first (storageAccountIdentity).")
-        key = find_key(dbfs.get("KeyVaultUri"), dbfs.get("KeyName"), dbfs.get("keyversion") or None)
+        key = find_key(dbfs.get("keyvaulturi"), dbfs.get("KeyName"), dbfs.get("keyversion") or None)
         if key is None:
             raise ArmError(400, "InvalidParameter",
-                           f"DBFS key '{dbfs.get('KeyName')}' was not found in '{dbfs.get('KeyVaultUri')}'.")
+                           f"DBFS key '{dbfs.get('KeyName')}' was not found in '{dbfs.get('keyvaulturi')}'.")
         vault = SIM.arm.get(key["id"].rsplit("/keys/", 1)[0])
         sa_principal = (old.get("storageAccountIdentity") or {}).get("principalId")
         if sa_principal and not _has_key_access(vault, sa_principal):
