@@ -69,3 +69,10 @@ def test_scim_users_put_delete_and_assignment_delete(client):
     assert client.get("accounts", A(f"/scim/v2/Users/{u['id']}")).status_code == 404
     sps = client.get("accounts", A("/scim/v2/ServicePrincipals")).json()
     assert sps["totalResults"] == 0 and sps["Resources"] == []
+
+
+def test_unknown_region_refused(client):
+    r = client.post("accounts", A("/metastores"), json={"metastore_info": {"name": "m", "region": "westeurop"}})
+    assert r.status_code == 400 and "westeurop" in r.json()["message"]
+    r = client.post("accounts", A("/network-connectivity-configs"), json={"name": "ncc1", "region": "mars"})
+    assert r.status_code == 400

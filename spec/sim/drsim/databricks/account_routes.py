@@ -73,6 +73,17 @@ def _region(r):
     return str(r or "").lower().replace(" ", "")
 
 
+def _known_region(r, where):
+    """Azure region names the simulator's ARM knows (FIDELITY: the real list is longer)."""
+    try:
+        from ..arm.engine import REGIONS
+    except ImportError:   # pragma: no cover - ARM part absent
+        return
+    if r and _region(r) not in REGIONS:
+        raise bad(f"Invalid {where} '{r}': not an Azure region (e.g. westeurope, "
+                  "swedencentral).")
+
+
 # ---- metastores --------------------------------------------------------------------------------
 
 def _ms_out(m):
@@ -86,6 +97,7 @@ def create_metastore(req):
     mi = check_shape(b["metastore_info"], C.CreateAccountsMetastore, "metastore_info.")
     if mi.get("external_access_enabled"):
         pass  # accepted, not modelled
+    _known_region(mi.get("region"), "metastore_info.region")
     m = UC.create_metastore(mi.get("name"), mi.get("region"), who(req), mi.get("storage_root"))
     return {"metastore_info": _ms_out(m)}
 
@@ -310,6 +322,7 @@ def create_ncc(req):
     if not NCC_NAME.match(b["name"]):
         raise bad(f"Invalid name '{b['name']}': 3-30 characters among letters, digits, '-' and "
                   "'_'.")
+    _known_region(b["region"], "region")
     region = _region(b["region"])
     with ACCOUNT.lock:
         n = sum(1 for x in ACCOUNT.nccs.values() if x["region"] == region)
