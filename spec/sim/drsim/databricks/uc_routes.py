@@ -4,6 +4,9 @@ Bodies are checked against the databricks-sdk API method parameters (common.body
 shaped by the SDK dataclasses (common.out). Every request acts on the metastore assigned to the
 calling workspace; an ISOLATED catalog not bound to the workspace is hidden from lists and 403 on
 access.
+
+FIDELITY: every caller is treated as a metastore admin: grants are stored, listed and inherited
+but not enforced on these REST calls (the SQL layer may check ucmodel has_privilege).
 """
 
 from fnmatch import fnmatchcase
