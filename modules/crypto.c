@@ -45,7 +45,7 @@ static int digest(lua_State *L, const EVP_MD *md, const char *s, size_t len, uns
 
 static int l_sha256(lua_State *L) {
   size_t len;
-  const char *s = luaL_checklstring(L, 1, &len);
+  const char *s = dh_checklstring(L, 1, &len);
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
   digest(L, EVP_sha256(), s, len, md, &n);
@@ -55,7 +55,7 @@ static int l_sha256(lua_State *L) {
 
 static int l_sha256_raw(lua_State *L) {
   size_t len;
-  const char *s = luaL_checklstring(L, 1, &len);
+  const char *s = dh_checklstring(L, 1, &len);
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
   digest(L, EVP_sha256(), s, len, md, &n);
@@ -65,8 +65,8 @@ static int l_sha256_raw(lua_State *L) {
 
 static int l_hmac_sha256(lua_State *L) {
   size_t klen, len;
-  const char *key = luaL_checklstring(L, 1, &klen);
-  const char *s = luaL_checklstring(L, 2, &len);
+  const char *key = dh_checklstring(L, 1, &klen);
+  const char *s = dh_checklstring(L, 2, &len);
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
   /* HMAC() is the one-shot EVP-based helper (not deprecated in OpenSSL 3). */
@@ -78,14 +78,14 @@ static int l_hmac_sha256(lua_State *L) {
 
 static int l_hex(lua_State *L) {
   size_t len;
-  const char *s = luaL_checklstring(L, 1, &len);
+  const char *s = dh_checklstring(L, 1, &len);
   push_hex(L, (const unsigned char *)s, len);
   return 1;
 }
 
 static int b64_encode(lua_State *L, int variant) {
   size_t len;
-  const char *s = luaL_checklstring(L, 1, &len);
+  const char *s = dh_checklstring(L, 1, &len);
   dh_buf *b = dh_buf_lua(L);
   dh_base64_encode((const unsigned char *)s, len, variant, b);
   dh_buf_check(L, b);
@@ -95,7 +95,7 @@ static int b64_encode(lua_State *L, int variant) {
 
 static int b64_decode(lua_State *L, int variant) {
   size_t len;
-  const char *s = luaL_checklstring(L, 1, &len);
+  const char *s = dh_checklstring(L, 1, &len);
   dh_buf *b = dh_buf_lua(L);
   size_t off = 0;
   const char *why = "";
@@ -117,7 +117,7 @@ static int l_base64url_encode(lua_State *L) { return b64_encode(L, DH_B64_URL); 
 static int l_base64url_decode(lua_State *L) { return b64_decode(L, DH_B64_URL); }
 
 static int l_random_bytes(lua_State *L) {
-  lua_Integer n = luaL_checkinteger(L, 1);
+  lua_Integer n = dh_checkinteger(L, 1);
   if (n < 0 || n > 1 << 20) return dh_raise(L, "BAD_ARGUMENT", "random_bytes: n must be 0..1048576, got %d", (int)n);
   luaL_Buffer b;
   unsigned char *p = (unsigned char *)luaL_buffinitsize(L, &b, (size_t)n);
@@ -190,7 +190,7 @@ static int pem_has(const char *pem, size_t len, const char *label) {
 /* Reads the first private key in pem (other PEM blocks, e.g. certificates, are skipped). */
 static EVP_PKEY *read_key(lua_State *L, int idx) {
   size_t len;
-  const char *pem = luaL_checklstring(L, idx, &len);
+  const char *pem = dh_checklstring(L, idx, &len);
   if (len > 1 << 20) dh_raise(L, "BAD_INPUT", "PEM key larger than 1 MiB");
   if (!pem_has(pem, len, "PRIVATE KEY-----"))
     dh_raise(L, "BAD_INPUT", "no PEM private key found (expected a '-----BEGIN ... PRIVATE KEY-----' block)");
@@ -206,7 +206,7 @@ static EVP_PKEY *read_key(lua_State *L, int idx) {
 
 static X509 *read_cert(lua_State *L, int idx) {
   size_t len;
-  const char *pem = luaL_checklstring(L, idx, &len);
+  const char *pem = dh_checklstring(L, idx, &len);
   if (len > 1 << 20) dh_raise(L, "BAD_INPUT", "PEM certificate larger than 1 MiB");
   if (!pem_has(pem, len, "-----BEGIN CERTIFICATE-----"))
     dh_raise(L, "BAD_INPUT", "no PEM certificate found (expected a '-----BEGIN CERTIFICATE-----' block)");
@@ -324,8 +324,8 @@ static int l_jwt_rs256(lua_State *L) {
 /* Compares two strings in time independent of where they differ. */
 static int l_equal(lua_State *L) {
   size_t a, b;
-  const char *x = luaL_checklstring(L, 1, &a);
-  const char *y = luaL_checklstring(L, 2, &b);
+  const char *x = dh_checklstring(L, 1, &a);
+  const char *y = dh_checklstring(L, 2, &b);
   lua_pushboolean(L, a == b && CRYPTO_memcmp(x, y, a) == 0);
   return 1;
 }

@@ -37,7 +37,7 @@ static int mark(lua_State *L, const char *mt) {
     lua_settop(L, 0);
     lua_newtable(L);
   }
-  luaL_checktype(L, 1, LUA_TTABLE);
+  dh_checktable(L, 1);
   lua_settop(L, 1);
   luaL_setmetatable(L, mt);
   return 1;
@@ -99,7 +99,7 @@ static void fix_decoded(lua_State *L, int idx, int depth) {
 
 static int l_decode(lua_State *L) {
   size_t len;
-  const char *s = luaL_checklstring(L, 1, &len);
+  const char *s = dh_checklstring(L, 1, &len);
   lua_settop(L, 1);
   dh_buf *b = dh_buf_lua(L); /* index 2, freed by the GC */
   size_t changes = dh_json_prescan(s, len, b);
@@ -361,12 +361,12 @@ static void enc_value(enc *e, int idx, int depth) {
 }
 
 static int l_encode(lua_State *L) {
-  luaL_checkany(L, 1);
+  dh_checkany(L, 1);
   int indent = 0;
   if (lua_istable(L, 2)) {
     int t = lua_getfield(L, 2, "indent");
     if (t == LUA_TBOOLEAN) indent = lua_toboolean(L, -1) ? 2 : 0;
-    else if (t == LUA_TNUMBER) indent = (int)luaL_checkinteger(L, -1);
+    else if (t == LUA_TNUMBER) indent = (int)dh_checkinteger(L, -1);
     else if (t != LUA_TNIL) dh_raise(L, "BAD_ARGUMENT", "json.encode: opts.indent must be a boolean or a number");
     if (indent < 0 || indent > 16) dh_raise(L, "BAD_ARGUMENT", "json.encode: opts.indent must be 0..16");
     lua_pop(L, 1);

@@ -83,7 +83,7 @@ static int l_level(lua_State *L) {
 }
 
 static int check_level(lua_State *L, int idx) {
-  const char *name = luaL_checkstring(L, idx);
+  const char *name = dh_checklstring(L, idx, NULL);
   int level = dh_log_parse_level(name);
   if (level < 0)
     return dh_raise(L, "BAD_ARGUMENT", "log: unknown level '%s' (expected debug, info, warn, error or off)", name);
@@ -102,7 +102,7 @@ static int l_enabled(lua_State *L) {
 
 static int l_redact(lua_State *L) {
   size_t len;
-  const char *s = luaL_checklstring(L, 1, &len);
+  const char *s = dh_checklstring(L, 1, &len);
   dh_buf *b = dh_buf_lua(L);
   dh_redact(s, len, b);
   dh_buf_check(L, b);
@@ -112,7 +112,7 @@ static int l_redact(lua_State *L) {
 
 static int l_sensitive(lua_State *L) {
   size_t len;
-  const char *s = luaL_checklstring(L, 1, &len);
+  const char *s = dh_checklstring(L, 1, &len);
   lua_pushboolean(L, dh_log_sensitive_key(s, len));
   return 1;
 }

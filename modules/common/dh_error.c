@@ -81,3 +81,61 @@ int dh_raise_table(lua_State *L, int idx) {
   lua_pushvalue(L, idx);
   return lua_error(L);
 }
+
+/* Pushes "module.name" for the running C function when a loaded module holds it, else the
+ * name the caller used, else "?". */
+static const char *push_function_name(lua_State *L) {
+  lua_Debug ar;
+  if (!lua_getstack(L, 0, &ar) || !lua_getinfo(L, "nf", &ar)) return lua_pushliteral(L, "?");
+  int fn = lua_gettop(L);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    if (lua_type(L, -2) == LUA_TSTRING && lua_istable(L, -1)) {
+      lua_pushnil(L);
+      while (lua_next(L, -2)) {
+        if (lua_type(L, -2) == LUA_TSTRING && lua_rawequal(L, -1, fn)) {
+          const char *name = lua_pushfstring(L, "%s.%s", lua_tostring(L, -4), lua_tostring(L, -2));
+          lua_replace(L, fn);
+          lua_settop(L, fn);
+          return name;
+        }
+        lua_pop(L, 1);
+      }
+    }
+    lua_pop(L, 1);
+  }
+  lua_settop(L, fn - 1);
+  return lua_pushstring(L, ar.name ? ar.name : "?");
+}
+
+int dh_argerror(lua_State *L, int arg, const char *expected) {
+  const char *got = luaL_typename(L, arg); /* before pushing anything: arg may be absent */
+  const char *fname = push_function_name(L);
+  int e = dh_error_push(L, "BAD_ARGUMENT", "bad argument #%d to '%s' (%s expected, got %s)", arg, fname,
+                        expected, got);
+  lua_pushinteger(L, arg);
+  lua_setfield(L, e, "argument");
+  return dh_raise_table(L, e);
+}
+
+const char *dh_checklstring(lua_State *L, int arg, size_t *len) {
+  const char *s = lua_isstring(L, arg) ? lua_tolstring(L, arg, len) : NULL;
+  if (!s) dh_argerror(L, arg, "a string");
+  return s;
+}
+
+lua_Integer dh_checkinteger(lua_State *L, int arg) {
+  int isnum = 0;
+  lua_Integer n = lua_tointegerx(L, arg, &isnum);
+  if (!isnum) dh_argerror(L, arg, "an integer");
+  return n;
+}
+
+void dh_checktable(lua_State *L, int arg) {
+  if (!lua_istable(L, arg)) dh_argerror(L, arg, "a table");
+}
+
+void dh_checkany(lua_State *L, int arg) {
+  if (lua_type(L, arg) == LUA_TNONE) dh_argerror(L, arg, "a value");
+}

@@ -20,4 +20,12 @@ int dh_raise_table(lua_State *L, int idx);
 void dh_error_metatable(lua_State *L);
 /* True when the value at idx is a structured error (has the drhost.error metatable). */
 int dh_is_error(lua_State *L, int idx);
+
+/* Argument checks that raise {code="BAD_ARGUMENT", argument=N} instead of Lua's string errors:
+ * "bad argument #N to 'f' (a string expected, got nil)". */
+int dh_argerror(lua_State *L, int arg, const char *expected);
+const char *dh_checklstring(lua_State *L, int arg, size_t *len); /* numbers are converted */
+lua_Integer dh_checkinteger(lua_State *L, int arg);
+void dh_checktable(lua_State *L, int arg);
+void dh_checkany(lua_State *L, int arg);
 #endif

@@ -64,4 +64,22 @@ describe("errors", function()
     assert.are.equal("BAD_INPUT", e.code)
     assert.matches("region", e.message)
   end)
+
+  it("reports bad arguments to C functions as structured BAD_ARGUMENT errors", function()
+    local crypto, json = require("crypto"), require("json")
+    local cases = {
+      { crypto.sha256, {}, "bad argument #1 to 'crypto.sha256' (a string expected, got no value)" },
+      { json.decode, { {} }, "bad argument #1 to 'json.decode' (a string expected, got table)" },
+      { crypto.random_bytes, { "x" }, "bad argument #1 to 'crypto.random_bytes' (an integer expected, got string)" },
+      { crypto.hmac_sha256, { "k" }, "bad argument #2 to 'crypto.hmac_sha256' (a string expected, got no value)" },
+      { json.array, { 5 }, "bad argument #1 to 'json.array' (a table expected, got number)" },
+    }
+    for _, c in ipairs(cases) do
+      local ok, e = pcall(c[1], table.unpack(c[2]))
+      assert.is_false(ok)
+      assert.is_true(errors.is(e, "BAD_ARGUMENT"))
+      assert.are.equal(c[3], e.message)
+      assert.are.equal("number", type(e.argument))
+    end
+  end)
 end)
