@@ -2,6 +2,7 @@
  * Multi-line input (an incomplete chunk asks for more), `=expr` and bare expressions print their
  * values through drhost.pretty.show (row lists as aligned tables), `:...` lines go to
  * replenv.command(line) when the replenv module is present. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,9 +27,30 @@ typedef struct repl {
   char history[4096];
 } repl;
 
-/* One line without its newline, malloc'ed (caller frees), or NULL at end of input. */
+static volatile sig_atomic_t prompt_interrupted = 0;
+
+static void on_prompt_sigint(int sig) {
+  (void)sig;
+  prompt_interrupted = 1;
+}
+
+/* One line without its newline, malloc'ed (caller frees), or NULL at end of input. On a terminal,
+ * Ctrl-C at the prompt abandons the line (like a shell) instead of killing the REPL. */
 static char *read_line(repl *r, const char *prompt) {
-  if (r->tty) return readline(prompt);
+  if (r->tty) {
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_prompt_sigint;
+    sigemptyset(&sa.sa_mask);
+    for (;;) {
+      prompt_interrupted = 0;
+      sigaction(SIGINT, &sa, &old);
+      char *line = readline(prompt);
+      sigaction(SIGINT, &old, NULL);
+      if (line || !prompt_interrupted) return line;
+      printf("\n");
+    }
+  }
   char *line = NULL;
   size_t cap = 0;
   ssize_t n = getline(&line, &cap, stdin);
