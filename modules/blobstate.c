@@ -4,6 +4,7 @@
 #include "blobstate_xml.h"
 #include "http_core.h"
 
+#include "dh_buf.h"
 #include "dh_error.h"
 
 #include <errno.h>
@@ -78,7 +79,14 @@ struct lease {
 
 /* ------------------------------------------------------------------ errors and small helpers */
 
-static int raise_err(lua_State *L, const char *code, int status, const char *fmt, ...) {
+/* Raises the error table at idx (lua_error longjmps: never returns). */
+__attribute__((noreturn)) static void throw_table(lua_State *L, int idx) {
+  dh_raise_table(L, idx);
+  __builtin_unreachable();
+}
+
+__attribute__((noreturn, format(printf, 4, 5))) static int raise_err(lua_State *L, const char *code, long status,
+                                                                      const char *fmt, ...) {
   char msg[768];
   va_list ap;
   va_start(ap, fmt);
@@ -89,7 +97,7 @@ static int raise_err(lua_State *L, const char *code, int status, const char *fmt
     lua_pushinteger(L, status);
     lua_setfield(L, idx, "status");
   }
-  return dh_raise_table(L, idx);
+  throw_table(L, idx);
 }
 
 static char *xstrdup(const char *s) {
@@ -211,7 +219,7 @@ static void shared_key(const char *account, const unsigned char *key, int keylen
                    hget(h, "If-Modified-Since"), hget(h, "If-Match"), hget(h, "If-None-Match"),
                    hget(h, "If-Unmodified-Since"), hget(h, "Range"));
   /* canonicalized headers: x-ms-* lower-cased, sorted */
-  const char *xs[MAX_HDRS];
+  const char *xs[MAX_HDRS] = {0};
   char lines[MAX_HDRS][400];
   int nx = 0;
   for (int i = 0; i < h->n; i++) {
@@ -313,7 +321,7 @@ static void run(lua_State *L, op *o) {
   int rc = dh_http_run(ctx, &o->req, &o->resp, 1, 1);
   if (rc != 0 || o->resp.err_code) {
     int idx = dh_error_push(L, o->resp.err_code ? o->resp.err_code : "CANCELLED", "blobstate: %s", o->resp.err_msg);
-    dh_raise_table(L, idx);
+    throw_table(L, idx);
   }
 }
 
@@ -322,7 +330,7 @@ static const char *err_code_of(const op *o) {
   return c ? c : "";
 }
 
-static int blob_error(lua_State *L, const op *o, const char *what) {
+__attribute__((noreturn)) static int blob_error(lua_State *L, const op *o, const char *what) {
   char url[512];
   snprintf(url, sizeof url, "%s", o->req.url);
   char msg[800];
@@ -332,7 +340,7 @@ static int blob_error(lua_State *L, const op *o, const char *what) {
   lua_setfield(L, idx, "status");
   lua_pushstring(L, err_code_of(o));
   lua_setfield(L, idx, "blob_code");
-  return dh_raise_table(L, idx);
+  throw_table(L, idx);
 }
 
 static void ensure_container(lua_State *L, store *st, int si) {
@@ -482,26 +490,34 @@ static int l_open(lua_State *L) {
 static void sha256_hex(const char *data, size_t len, char out[65]) {
   unsigned char d[SHA256_DIGEST_LENGTH];
   SHA256((const unsigned char *)data, len, d);
-  for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) snprintf(out + 2 * i, 3, "%02x", d[i]);
+  static const char hexd[] = "0123456789abcdef";
+  for (size_t i = 0; i < SHA256_DIGEST_LENGTH; i++) {
+    out[2 * i] = hexd[d[i] >> 4];
+    out[2 * i + 1] = hexd[d[i] & 15];
+  }
+  out[64] = '\0';
 }
 
 /* Reads a whole file into a Lua string pushed on the stack; returns 0, or -1 (nothing pushed) when
  * absent. */
 static int push_file(lua_State *L, const char *path) {
+  dh_buf *b = dh_buf_lua(L); /* GC-owned: nothing leaks if a Lua error unwinds */
   FILE *f = fopen(path, "rb");
   if (!f) {
-    if (errno == ENOENT) return -1;
-    raise_err(L, "IO_ERROR", 0, "blobstate: cannot read %s: %s", path, strerror(errno));
+    int e = errno;
+    lua_pop(L, 1);
+    if (e == ENOENT) return -1;
+    raise_err(L, "IO_ERROR", 0, "blobstate: cannot read %s: %s", path, strerror(e));
   }
-  luaL_Buffer b;
-  luaL_buffinit(L, &b);
   char buf[8192];
   size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0) luaL_addlstring(&b, buf, n);
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0) dh_buf_add(b, buf, n);
   int err = ferror(f);
   fclose(f);
   if (err) raise_err(L, "IO_ERROR", 0, "blobstate: error reading %s", path);
-  luaL_pushresult(&b);
+  dh_buf_check(L, b);
+  lua_pushlstring(L, b->data ? b->data : "", b->len);
+  lua_remove(L, -2);
   return 0;
 }
 
@@ -567,7 +583,7 @@ static void push_lock_info(lua_State *L, int fd) {
   }
 }
 
-static int raise_locked(lua_State *L, const char *name, int holder_idx, int since_idx) {
+__attribute__((noreturn)) static int raise_locked(lua_State *L, const char *name, int holder_idx, int since_idx) {
   holder_idx = lua_absindex(L, holder_idx);
   since_idx = lua_absindex(L, since_idx);
   int idx = dh_error_push(L, "LOCKED", "blobstate: '%s' is locked by %s since %s", name,
@@ -581,7 +597,7 @@ static int raise_locked(lua_State *L, const char *name, int holder_idx, int sinc
   lua_setfield(L, idx, "target");
   lua_pushinteger(L, 409);
   lua_setfield(L, idx, "status");
-  return dh_raise_table(L, idx);
+  throw_table(L, idx);
 }
 
 /* ------------------------------------------------------------------ read */
@@ -1007,7 +1023,7 @@ static int l_lock_local(lua_State *L, store *st, const char *name, const char *h
   if (l->fd < 0) raise_err(L, "IO_ERROR", 0, "blobstate: lock file %s keeps changing", lk);
   char info[600];
   int n = snprintf(info, sizeof info, "holder=%s\nsince=%s\npid=%ld\n", holder, l->since, (long)getpid());
-  if (ftruncate(l->fd, 0) != 0 || pwrite(l->fd, info, (size_t)n, 0) != n)
+  if (n < 0 || ftruncate(l->fd, 0) != 0 || pwrite(l->fd, info, (size_t)n, 0) != (ssize_t)n)
     raise_err(L, "IO_ERROR", 0, "blobstate: cannot write %s", lk);
   snprintf(l->id, sizeof l->id, "local-%ld", (long)getpid());
   l->active = 1;
@@ -1273,8 +1289,12 @@ static int l_versions_local(lua_State *L, store *st, const char *name) {
   if (!d) return 1;
   size_t n = 0, cap = 16;
   char **names = malloc(cap * sizeof *names);
+  if (!names) {
+    closedir(d);
+    raise_err(L, "MEMORY", 0, "out of memory");
+  }
   struct dirent *e;
-  while (names && (e = readdir(d)) != NULL) {
+  while ((e = readdir(d)) != NULL) {
     if (e->d_name[0] == '.' || strstr(e->d_name, ".tmp")) continue;
     if (n == cap) {
       char **nn = realloc(names, cap * 2 * sizeof *names);
@@ -1286,7 +1306,6 @@ static int l_versions_local(lua_State *L, store *st, const char *name) {
     if (names[n]) n++;
   }
   closedir(d);
-  if (!names) raise_err(L, "MEMORY", 0, "out of memory");
   qsort(names, n, sizeof *names, cmp_entry);
   /* build the list, then free (no Lua error may happen in between without leaking: use pcall-free
      primitives only, which raise only on memory errors) */

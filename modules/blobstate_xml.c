@@ -2,6 +2,7 @@
 #include "blobstate_xml.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 static const char *find(const char *s, size_t len, const char *needle, size_t nlen) {
@@ -16,10 +17,7 @@ int dh_xml_element(const char *s, size_t len, size_t *pos, const char *tag, cons
   size_t tl = strlen(tag);
   if (tl == 0 || tl > 64 || *pos > len) return -1;
   char close[70];
-  close[0] = '<';
-  close[1] = '/';
-  memcpy(close + 2, tag, tl);
-  close[tl + 2] = '>';
+  snprintf(close, sizeof close, "</%s>", tag);
   size_t p = *pos;
   while (p < len) {
     const char *lt = memchr(s + p, '<', len - p);

@@ -284,14 +284,16 @@ void dh_http_push_error(lua_State *L, const char *code, const char *msg) {
   dh_error_push(L, code, "%s", msg);
 }
 
-static int raise_err(lua_State *L, const char *code, const char *fmt, ...) {
+__attribute__((noreturn, format(printf, 3, 4))) static int raise_err(lua_State *L, const char *code,
+                                                                      const char *fmt, ...) {
   char msg[512];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
   int idx = dh_error_push(L, code, "%s", msg);
-  return dh_raise_table(L, idx);
+  dh_raise_table(L, idx);
+  __builtin_unreachable(); /* lua_error longjmps */
 }
 
 dh_http_ctx *dh_http_ctx_get(lua_State *L) {

@@ -104,7 +104,7 @@ static int finish_date(int y, int mon, int d, int hh, int mm, int ss, time_t *ou
     return -1;
   int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
   if (mon == 2 && d == 29 && !leap) return -1;
-  int64_t t = days_from_civil(y, mon, d) * 86400 + hh * 3600 + mm * 60 + ss;
+  int64_t t = days_from_civil(y, mon, d) * 86400 + (int64_t)hh * 3600 + (int64_t)mm * 60 + ss;
   if (t < 0) t = 0;
   if (sizeof(time_t) < 8 && t > INT32_MAX) t = INT32_MAX;
   *out = (time_t)t;

@@ -22,7 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     while (dh_xml_element(s, size, &pos, tags[t], &in, &il) == 0) {
       assert(in >= s && in + il <= s + size);
       assert(pos <= size);
-      assert(++guard <= (int)size + 1);
+      guard++;
+      assert(guard <= (int)size + 1);
       char *out = malloc(il ? il : 1);
       if (!out) break;
       size_t n = dh_xml_unescape(in, il, out);
