@@ -242,3 +242,17 @@ def test_bad_statements_fail_cleanly(client, e):
         assert cls == want, (stmt, st)
         assert not re.search(r"d_[0-9a-f]{8}_", st["error"]["message"]), st
     assert sql.rows("SELECT count(*) FROM nn") == [["0"]]
+
+
+def test_clone_copy_time_is_simulated(client, e):
+    sql = setup_main(client, e)
+    client.post("admin", "/sql/config", json={"clone_ms_per_file": 400})
+    t0 = time.monotonic()
+    sql.run("CREATE OR REPLACE TABLE main.sales.c DEEP CLONE main.sales.orders")     # copies 1 file
+    first = time.monotonic() - t0
+    t0 = time.monotonic()
+    sql.run("CREATE OR REPLACE TABLE main.sales.c DEEP CLONE main.sales.orders")     # copies nothing
+    again = time.monotonic() - t0
+    assert first >= 0.4 and again < first
+    r = client.post("admin", "/sql/config", json={"clone_ms_per_fil": 1})
+    assert r.status_code == 400 and "clone_ms_per_fil" in r.json()["message"]

@@ -7,8 +7,9 @@ polls GET /api/2.0/sql/statements/{id}; "5s".."50s" waits that long, then return
 CONFIG["chunk_rows"] rows and at most CONFIG["chunk_bytes"] bytes (FIDELITY: real chunks are MBs;
 small chunks here make clients exercise paging) fetched with GET .../result/chunks/{n}.
 
-Admin (host "admin"): POST /sql/config {"chunk_rows", "chunk_bytes", "delay_ms"} tunes chunking and
-adds an execution delay (to test polling and cancellation); GET /sql/config reads it.
+Admin (host "admin"): POST /sql/config {"chunk_rows", "chunk_bytes", "delay_ms", "clone_ms_per_file"}
+tunes chunking, adds an execution delay (to test polling and cancellation) and a simulated copy time
+per file a CLONE copies (so benches see the cost of copying); GET /sql/config reads it.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from .engine import ENGINE, Ctx, location_key
 from .errors import SqlError
 from .types import format_value, manifest_type
 
-DEFAULTS = {"chunk_rows": 1000, "chunk_bytes": 1 << 20, "delay_ms": 0}
+DEFAULTS = {"chunk_rows": 1000, "chunk_bytes": 1 << 20, "delay_ms": 0, "clone_ms_per_file": 0}
 CONFIG = dict(DEFAULTS)
 MAX_KEPT = 5000
 
@@ -70,6 +71,11 @@ class Statement:
                 return
             self.state = "RUNNING"
             res = ENGINE.execute(self.ctx, self.text)
+            copy_ms = (CONFIG.get("clone_ms_per_file") or 0) * res.copied_files
+            if copy_ms:
+                # simulated copy time of a clone, outside the engine lock (a warehouse copies
+                # files in parallel with other statements)
+                self.cancel.wait(copy_ms / 1000.0)
             if self.cancel.is_set():
                 self._finish_cancelled()
                 return

@@ -60,6 +60,7 @@ class Ctx:
 class Result:
     columns: list = field(default_factory=list)    # [(name, databricks type text)]
     rows: list = field(default_factory=list)       # [[python values]]
+    copied_files: int = 0                          # files a CLONE copied (simulated copy time)
 
 
 # ---------------------------------------------------------------------------------------------

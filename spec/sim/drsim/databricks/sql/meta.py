@@ -300,7 +300,8 @@ def clone(E, ctx, st):
                 "numCopiedFiles": metrics["num_copied_files"],
                 "removedFilesSize": metrics["removed_files_size"],
                 "copiedFilesSize": metrics["copied_files_size"]}, None)
-    return Result(list(_CLONE_COLUMNS), [[metrics[c] for c, _ in _CLONE_COLUMNS]])
+    return Result(list(_CLONE_COLUMNS), [[metrics[c] for c, _ in _CLONE_COLUMNS]],
+                  copied_files=metrics["num_copied_files"])
 
 
 # ---- DROP ---------------------------------------------------------------------------------------
