@@ -76,3 +76,13 @@ def test_unknown_region_refused(client):
     assert r.status_code == 400 and "westeurop" in r.json()["message"]
     r = client.post("accounts", A("/network-connectivity-configs"), json={"name": "ncc1", "region": "mars"})
     assert r.status_code == 400
+
+
+def test_workspace_sees_account_principals(client):
+    ws = testing.make_workspace("w", "westeurope")
+    sp = client.post("accounts", A("/scim/v2/ServicePrincipals"), json={"displayName": "drhost"}).json()
+    r = client.get(ws, "/api/2.0/preview/scim/v2/ServicePrincipals",
+                   params={"filter": f'applicationId eq "{sp["applicationId"]}"'}).json()
+    assert [x["id"] for x in r["Resources"]] == [sp["id"]]
+    assert client.get(ws, f"/api/2.0/preview/scim/v2/ServicePrincipals/{sp['id']}").json()["displayName"] == "drhost"
+    assert client.get(ws, "/api/2.0/preview/scim/v2/Groups/1").status_code == 404

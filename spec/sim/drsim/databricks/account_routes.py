@@ -841,3 +841,34 @@ def delete_assignment_pa(req):
                                   f"Principal {req.params['principal_id']} has no assignment "
                                   f"on workspace {rec['id']}.")
         return {}
+
+
+# ---- SCIM at workspace level (identity federation: the account's principals) ----------------------
+
+WSCIM = "/api/2.0/preview/scim/v2"
+
+
+def _make_ws_scim_routes(kind):
+    attr = SCIM_KINDS[kind][0]
+
+    @api("workspace", "GET", WSCIM + "/" + kind)
+    def ws_list(req):
+        """FIDELITY: every account principal is visible in every workspace."""
+        with ACCOUNT.lock:
+            items = _scim_filter(sorted(getattr(ACCOUNT, attr).values(), key=lambda x: x["id"]),
+                                 req.query.get("filter"))
+            return {"schemas": [LIST_SCHEMA], "totalResults": len(items), "startIndex": 1,
+                    "itemsPerPage": len(items), "Resources": items}
+
+    @api("workspace", "GET", WSCIM + "/" + kind + "/{id}")
+    def ws_get(req):
+        with ACCOUNT.lock:
+            it = getattr(ACCOUNT, attr).get(req.params["id"])
+            if it is None:
+                raise DatabricksError(404, "RESOURCE_DOES_NOT_EXIST",
+                                      f"{kind[:-1]} {req.params['id']} does not exist.")
+            return it
+
+
+for _k in SCIM_KINDS:
+    _make_ws_scim_routes(_k)
