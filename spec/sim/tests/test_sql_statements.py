@@ -402,3 +402,41 @@ def test_external_non_delta_files_belong_to_the_location(client, e, sql):
     assert dr.rows("SELECT id, kind FROM dr_main.sales.events ORDER BY id") == [["1", "a"], ["2", "b"]]
     r = client.post("admin", "/sql/storage/replicate", json={"source": e.prod.root})
     assert r.status_code == 400
+
+
+def test_grants_and_tags_on_other_securables(client, e, sql):
+    ws = e.prod.ws
+    sql.run(f"CREATE EXTERNAL VOLUME main.sales.files LOCATION '{e.prod.root}vol/files'")
+    sql.run("CREATE FUNCTION main.sales.f(x INT) RETURNS INT RETURN x")
+    sql.run("CREATE VIEW main.sales.v AS SELECT id FROM orders")
+    sql.run("GRANT READ VOLUME, WRITE VOLUME ON VOLUME main.sales.files TO `etl`")
+    sql.run("GRANT EXECUTE ON FUNCTION main.sales.f TO `bi`")
+    sql.run("GRANT SELECT ON VIEW main.sales.v TO `bi`")
+    sql.run("GRANT READ FILES, CREATE EXTERNAL TABLE ON EXTERNAL LOCATION `prod-root` TO `etl`")
+    assert client.get(ws, P + "/permissions/volume/main.sales.files").json()["privilege_assignments"] == [
+        {"principal": "etl", "privileges": ["READ_VOLUME", "WRITE_VOLUME"]}]
+    assert client.get(ws, P + "/permissions/function/main.sales.f").json()["privilege_assignments"] == [
+        {"principal": "bi", "privileges": ["EXECUTE"]}]
+    assert client.get(ws, P + "/permissions/table/main.sales.v").json()["privilege_assignments"] == [
+        {"principal": "bi", "privileges": ["SELECT"]}]
+    assert client.get(ws, P + "/permissions/external_location/prod-root").json()["privilege_assignments"] == [
+        {"principal": "etl", "privileges": ["CREATE_EXTERNAL_TABLE", "READ_FILES"]}]
+    assert sql.fail("GRANT SELECT ON VIEW main.sales.orders TO `bi`")[0] == "EXPECT_VIEW_NOT_TABLE"
+    assert sql.fail("GRANT SELECT ON VOLUME main.sales.files TO `bi`")[0] == "INVALID_PARAMETER_VALUE"
+    assert ["etl", "READ VOLUME", "VOLUME", "main.sales.files"] in sql.rows("SHOW GRANTS ON VOLUME main.sales.files")
+    assert sql.rows("SELECT grantee, privilege_type FROM main.information_schema.volume_privileges "
+                    "ORDER BY privilege_type") == [["etl", "READ VOLUME"], ["etl", "WRITE VOLUME"]]
+    assert sql.rows("SELECT grantee, routine_name, privilege_type FROM main.information_schema.routine_privileges") \
+        == [["bi", "f", "EXECUTE"]]
+    sql.run("ALTER CATALOG main SET TAGS ('env' = 'prod')")
+    sql.run("ALTER VIEW main.sales.v SET TAGS ('kind' = 'report')")
+    sql.run("ALTER VOLUME main.sales.files SET TAGS ('landing' = 'yes')")
+    sql.run("ALTER VOLUME main.sales.files OWNER TO `etl`")
+    ms = e.prod.ms
+    assert ms.get_tags("CATALOG", "main") == {"env": "prod"}
+    assert ms.get_tags("TABLE", "main.sales.v") == {"kind": "report"}
+    assert ms.get_tags("VOLUME", "main.sales.files") == {"landing": "yes"}
+    assert client.get(ws, P + "/volumes/main.sales.files").json()["owner"] == "etl"
+    assert sql.rows("SELECT catalog_name, tag_name, tag_value FROM system.information_schema.catalog_tags") == [
+        ["main", "env", "prod"]]
+    assert sql.rows("SELECT volume_name, tag_name FROM main.information_schema.volume_tags") == [["files", "landing"]]
