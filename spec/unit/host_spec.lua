@@ -211,3 +211,48 @@ describe("drhost REPL (stdin not a terminal)", function()
     assert.are.equal("1\n", out)
   end)
 end)
+
+describe("drhost REPL on a terminal (pty driven by python3)", function()
+  local dir
+  setup(function() dir = tmpdir() end)
+  teardown(function() os.execute("rm -rf " .. q(dir)) end)
+
+  it("prompts, continues incomplete chunks, survives Ctrl-C and keeps history", function()
+    local py = [==[
+import os, pty, select, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.environ["DRHOST_HISTORY"] = sys.argv[2]
+    os.execv(sys.argv[1], [sys.argv[1]])
+def rd(t):
+    out = b""; end = time.time() + t
+    while time.time() < end:
+        r, _, _ = select.select([fd], [], [], 0.05)
+        if r:
+            try: out += os.read(fd, 4096)
+            except OSError: break
+    return out.decode(errors="replace")
+out = rd(1.5)
+for keys, t in ((b"t = {\r", 0.4), (b"n = 42 }\r", 0.4), (b"t.n\r", 0.4), (b"junk", 0.3), (b"\x03", 0.4),
+                (b"while true do end\r", 0.6), (b"\x03", 0.8), (b"t.n + 1\r", 0.5), (b"\x04", 0.5)):
+    os.write(fd, keys); out += rd(t)
+_, st = os.waitpid(pid, 0)
+sys.stdout.write(out.replace("\r", "") + "\nEXIT=%d\n" % os.WEXITSTATUS(st))
+]==]
+    write(dir .. "/drive_repl.py", py)
+    local bin = DRHOST:match("^/") and DRHOST or (os.getenv("PWD") .. "/" .. DRHOST)
+    local out = sh("python3 " .. q(dir .. "/drive_repl.py") .. " " .. q(bin) .. " " .. q(dir .. "/history"))
+    assert.matches("drhost> ", out)
+    assert.matches("%.%.%.> ", out)
+    assert.matches("\n42\n", out)
+    assert.matches("CANCELLED: interrupted by SIGINT", out)
+    assert.matches("\n43\n", out)
+    assert.matches("EXIT=0", out)
+    local f = assert(io.open(dir .. "/history"))
+    local hist = f:read("a")
+    f:close()
+    assert.matches("t%.n", hist)
+    assert.not_matches("junk", hist)
+  end)
+end)
+
