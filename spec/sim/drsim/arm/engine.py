@@ -107,6 +107,8 @@ def busy_op(resource_id):
 
 
 def settle(resource_id):
+    # FIDELITY: LROs advance per poll (SIM.config.lro_polls polls in progress, then done), not by time,
+    # so tests are fast and deterministic; real ARM advances by wall time.
     """A GET on a resource counts as a poll of its running operation (clients that poll the
     resource's provisioningState instead of the operation still see it finish)."""
     op = busy_op(resource_id)
@@ -528,7 +530,7 @@ def resource_delete(req, rid):
     with SIM.lock:
         existing = SIM.arm.get(rid.id)
         if existing is None:
-            return 204, None
+            return 204, None      # FIDELITY: ARM answers 204 for a DELETE of something absent
         if busy_op(rid.id) is not None and spec.conflict_when_busy:
             raise spec.busy_error(rid)
         if spec.before_delete:

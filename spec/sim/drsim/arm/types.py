@@ -9,6 +9,11 @@ Models and api-versions (recorded here, see TYPES):
   the newest model requires but older api-versions did not is listed in `not_required`.
 - azure-mgmt-authorization and azure-mgmt-msi keep per-version modules: role assignments use
   v2022_04_01, user-assigned identities v2024_11_30 (for 2023-01-31 and 2024-11-30 requests).
+
+FIDELITY (error codes): where the real service's code is known it is used (NetcfgSubnetRangesOverlap,
+InUseSubnetCannotBeDeleted, SubnetMissingRequiredDelegation, StorageAccountAlreadyTaken, VaultAlreadyExists,
+RoleAssignmentExists, ConcurrentUpdateError, ...); where it is not, a generic one (InvalidParameter,
+InvalidRequestFormat, BadRequest) with a specific message. Clients should branch on status, not on those.
 """
 import copy
 import hashlib
@@ -511,6 +516,8 @@ def _pe_build(ctx, res):
                 raise ArmError(400, "PrivateEndpointBadRequest",
                                f"Call to {target['type']} failed. Error message: The group id(s) {groups} are not "
                                f"valid for {target['type']}; valid ones are {list(allowed)}.")
+            # FIDELITY: a private endpoint puts its workspace into "updating" (real pitfall: parallel
+            # PEs / CMK updates on one workspace fail); here a PE to a busy workspace gets 409.
             if ttype == "microsoft.databricks/workspaces":
                 op = busy_op(target["id"])
                 if op is not None:
@@ -627,6 +634,7 @@ DNSMOD = "azure.mgmt.privatedns.models"
 
 
 def _zone_build(ctx, res):
+    # FIDELITY: private DNS zones and their links are global resources (location 'global' only).
     if res.get("location") != "global":
         raise ArmError(400, "LocationNotAvailableForResourceType",
                        f"The provided location '{res.get('location')}' is not available for resource type "
@@ -679,6 +687,7 @@ def _sa_build(ctx, res):
         raise ArmError(400, "AccountNameInvalid",
                        f"{name} is not a valid storage account name. Storage account name must be between 3 and 24 "
                        "characters in length and use numbers and lower-case letters only.")
+    # FIDELITY: account (and vault) names are globally unique; here unique within the simulator.
     for other in _all_of("microsoft.storage/storageaccounts"):
         if other["name"] == name and other["id"].lower() != ctx.rid.id.lower():
             raise ArmError(409, "StorageAccountAlreadyTaken", f"The storage account named {name} is already taken.")
@@ -939,6 +948,7 @@ def _ws_build(ctx, res):
                 raise ArmError(400, "SubnetMissingRequiredDelegation",
                                f"Subnet '{n}' requires any of the following delegation(s) "
                                "[Microsoft.Databricks/workspaces] to reference service association link.")
+            # FIDELITY: VNet injection requires an NSG on both subnets (real rule; generic error code).
             if not _id_of(sp.get("networkSecurityGroup")):
                 raise ArmError(400, "InvalidParameter",
                                f"Subnet '{n}' must have a network security group associated for VNet injection.")
@@ -965,6 +975,7 @@ def _ws_build(ctx, res):
         raise ArmError(400, "InvalidParameter",
                        "requiredNsgRules 'NoAzureDatabricksRules' needs VNet injection (customVirtualNetworkId).")
     enc = (p.get("encryption") or {}).get("entities") or {}
+    # FIDELITY: CMK (all three surfaces) is a premium-tier feature (real rule; generic error code).
     if (enc or _param(p, "prepareEncryption") or _param(p, "encryption")) and sku != "premium":
         raise ArmError(400, "InvalidParameter",
                        "Customer-managed keys need the premium SKU.")
@@ -984,6 +995,8 @@ def _ws_build(ctx, res):
         if not vault["properties"].get("enablePurgeProtection"):
             raise ArmError(400, "InvalidParameter",
                            f"Key vault '{vault['name']}' must have purge protection enabled for customer-managed keys.")
+        # FIDELITY: the real service checks key access at create time (KeyVault access errors); the
+        # AzureDatabricks first-party service principal has object id DATABRICKS_SP_OBJECT_ID here.
         if ent == "managedServices" and not _has_key_access(vault, DATABRICKS_SP_OBJECT_ID):
             raise ArmError(400, "InvalidParameter",
                            f"The AzureDatabricks application (object id {DATABRICKS_SP_OBJECT_ID}) has no "
