@@ -440,3 +440,17 @@ def test_grants_and_tags_on_other_securables(client, e, sql):
     assert sql.rows("SELECT catalog_name, tag_name, tag_value FROM system.information_schema.catalog_tags") == [
         ["main", "env", "prod"]]
     assert sql.rows("SELECT volume_name, tag_name FROM main.information_schema.volume_tags") == [["files", "landing"]]
+
+
+def test_isolated_catalog_not_reachable_from_unbound_workspace(client, e, sql):
+    from drsim.databricks.ucmodel import UC
+    from drsim.state import SIM
+    other = SIM.register_workspace("prod-ws2", "westeurope")
+    UC.assign(int(other["id"]), e.prod.ms.metastore_id, "main", "westeurope")
+    s2 = Sql(client, other, schema="sales")
+    assert s2.rows("SELECT count(*) FROM orders") == [["3"]]      # default catalog from the assignment
+    e.prod.ms.update_catalog("main", isolation_mode="ISOLATED", _workspace_id=int(e.prod.ws["id"]))
+    assert sql.rows("SELECT count(*) FROM orders") == [["3"]]     # bound workspace
+    assert s2.fail("SELECT count(*) FROM orders")[0] == "PERMISSION_DENIED"
+    assert s2.fail("INSERT INTO main.sales.orders VALUES (9, 1, 'x')")[0] == "PERMISSION_DENIED"
+    assert ["main"] not in s2.rows("SHOW CATALOGS")
