@@ -26,7 +26,8 @@ static void on_sigint(int sig) {
   }
   dh_set_cancelled(1);
   lua_State *L = armed_L;
-  if (L) lua_sethook(L, cancel_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+  /* During a bracketed C wait the waiting code raises CANCELLED itself. */
+  if (L && !dh_waiting()) lua_sethook(L, cancel_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
 }
 
 void dh_signals_arm(lua_State *L) {
