@@ -4,13 +4,17 @@ local sql = require("sql")
 
 local ADMIN = os.getenv("DRHOST_SIM_ADMIN")
 
--- The drhost binary running this spec (the shell popen starts is our child), else $DRHOST.
+-- The drhost binary under test: $DRHOST_BIN (set by tools/suites/busted.inc), else the binary
+-- running this spec (the shell popen starts is our child), else build/drhost.
 local function drhost_binary()
+  local bin = os.getenv("DRHOST_BIN")
+  if bin and bin ~= "" then return bin end
   local p = io.popen("readlink /proc/$PPID/exe 2>/dev/null")
   local exe = p and p:read("l")
   if p then p:close() end
+  exe = exe and exe:gsub(" %(deleted%)$", "")
   if exe and exe:match("drhost[^/]*$") then return exe end
-  return os.getenv("DRHOST") or "build/drhost"
+  return "build/drhost"
 end
 
 local function shell_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
