@@ -194,6 +194,37 @@ describe("blobstate on Azurite", function()
   end)
 end)
 
+describe("blobstate bearer-token auth (loopback stand-in)", function()
+  local srv
+  setup(function()
+    srv = server.start()
+  end)
+  teardown(function()
+    srv:stop()
+  end)
+
+  it("asks the token function for every request and sends it as a Bearer token", function()
+    local calls = 0
+    local s = blobstate.open{ endpoint = srv:url("/blob/acct"), container = "state", token = function()
+      calls = calls + 1
+      return "tok-" .. calls
+    end }
+    assert.is_nil(s:read("state.json")) -- Create Container, then Get Blob (404)
+    assert.are.equal(2, calls)
+    local last = require("json").decode(require("http").request{ url = srv:url("/last-auth") }.body)
+    assert.are.equal("Bearer tok-2", last.authorization)
+    assert.is_true(last.version >= "2017-11-09", last.version)
+  end)
+
+  it("rejects a token function that returns no string", function()
+    local s = blobstate.open{ endpoint = srv:url("/blob/acct"), container = "state", token = function() return nil end }
+    local err = raises("INVALID_ARGUMENT", s.read, s, "x")
+    assert.matches("token", err.message)
+    raises("INVALID_ARGUMENT", blobstate.open, { endpoint = srv:url("/blob/acct"), container = "state", token = "abc" })
+    raises("INVALID_ARGUMENT", blobstate.open, { endpoint = srv:url("/blob/acct"), container = "state" })
+  end)
+end)
+
 describe("blobstate local backend", function()
   local dir = os.tmpname()
   os.remove(dir)

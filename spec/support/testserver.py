@@ -24,6 +24,9 @@ Routes (HTTP/1.1 keep-alive):
   /count                {"connections", "requests", "max_concurrent"} seen since the last /reset
   /reset                resets the counters above
   /close                answers 200 with Connection: close and closes
+  /blob/...             a stand-in Blob service for auth tests: records Authorization and
+                        x-ms-version; Create Container -> 201, GET -> 404 BlobNotFound, else 201
+  /last-auth            {"authorization", "version"} of the last /blob request
 """
 import asyncio
 import email.utils
@@ -186,6 +189,17 @@ class Handler(BaseHTTPRequestHandler):
                              gen=STATE["gen"] + 1)
             self.send_json(200, {"reset": True}, {"Connection": "close"})
             self.close_connection = True
+        elif name == "blob":
+            with LOCK:
+                STATE["last_auth"] = {"authorization": self.headers.get("Authorization"),
+                                      "version": self.headers.get("x-ms-version")}
+            if self.command == "GET":
+                self.send_json(404, {}, {"x-ms-error-code": "BlobNotFound"})
+            else:
+                self.send_json(201, {}, {"ETag": '"0x1"'})
+        elif name == "last-auth":
+            with LOCK:
+                self.send_json(200, STATE.get("last_auth") or {})
         elif name == "close":
             self.send_json(200, {"closing": True}, {"Connection": "close"})
             self.close_connection = True
