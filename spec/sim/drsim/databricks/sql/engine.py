@@ -378,7 +378,7 @@ class Engine:
                 raise SqlError("INVALID_TIME_TRAVEL_SPEC", "VERSION AS OF needs a version number.")
             n = int(val.name)
             if n > table.current_version:
-                raise SqlError("DELTA_VERSIONS_NOT_CONTIGUOUS" if False else "INVALID_TIME_TRAVEL_SPEC",
+                raise SqlError("INVALID_TIME_TRAVEL_SPEC",
                                f"Cannot time travel Delta table to version {n}. Available versions: "
                                f"[0, {table.current_version}].")
             return n
@@ -427,7 +427,7 @@ class Engine:
         for node in list(tree.find_all(exp.CurrentUser)):
             node.replace(exp.Literal.string(ctx.user))
         for node in list(tree.find_all(exp.CurrentCatalog)):
-            node.replace(exp.Literal.string(ctx.catalog or "hive_metastore") if ctx.catalog else exp.Null())
+            node.replace(exp.Literal.string(ctx.catalog) if ctx.catalog else exp.Null())
         for cls in (exp.CurrentSchema, ):
             for node in list(tree.find_all(cls)):
                 node.replace(exp.Literal.string(ctx.schema or "default"))
@@ -587,11 +587,7 @@ class Engine:
             rows = ctx.cur.fetchall() if desc else []
         except duckdb.Error as e:
             raise _duck_error(e) from None
-        cols = []
-        seen: dict[str, int] = {}
-        for d in desc:
-            cols.append((d[0], duck_to_dbx(str(d[1]))))
-            seen[d[0]] = seen.get(d[0], 0) + 1
+        cols = [(d[0], duck_to_dbx(str(d[1]))) for d in desc]
         return Result(cols, [list(r) for r in rows])
 
     def run_query(self, ctx: Ctx, tree: exp.Expression) -> Result:

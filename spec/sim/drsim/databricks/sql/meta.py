@@ -12,7 +12,7 @@ from ..ucmodel import UCError, type_name_of
 from .engine import (Ctx, Result, dotted, fq, parse_sql, sql_error_from_uc, uc_errors)
 from .errors import SqlError, quote_name
 from .store import qi
-from .types import duck_to_dbx, norm_dbx
+from .types import dbx_to_duck, norm_dbx
 
 REST_TYPE = {"VIEW": "TABLE"}
 
@@ -489,7 +489,6 @@ def add_columns(E, ctx, st):
     with uc_errors():
         ctx.ms.update_table(fq(full), by=ctx.user, columns=cols + new)
     E.physical_for(ctx, t)
-    from .types import dbx_to_duck
     old, phys = E.store.begin_write(ctx.cur, E.data_key(t))
     for d in new:
         ctx.cur.execute(f"ALTER TABLE {qi(phys)} ADD COLUMN {qi(d['name'])} {dbx_to_duck(d['type_text'])}")
@@ -732,7 +731,7 @@ def describe_history(E, ctx, st):
         raise SqlError("EXPECT_TABLE_NOT_VIEW",
                        f"'DESCRIBE HISTORY' expects a table. {quote_name(*full)} is a view.")
     if t.data_source_format != "DELTA":
-        raise SqlError("DELTA_ONLY_OPERATION" if False else "DELTA_TABLE_NOT_FOUND",
+        raise SqlError("DELTA_TABLE_NOT_FOUND",
                        f"{quote_name(*full)} is not a Delta table: DESCRIBE HISTORY is only "
                        "supported for Delta tables.")
     with uc_errors():
@@ -816,7 +815,7 @@ def describe_object(E, ctx, st):
     spec = obj.spec
     prm = ", ".join(f"{p['name']} {p['type_text'].upper()}"
                     for p in (spec.get("input_params") or {}).get("parameters") or [])
-    rows = [[f"Function: {obj.full_name}"], [f"Type:     SCALAR"], [f"Input:    {prm}"],
+    rows = [[f"Function: {obj.full_name}"], ["Type:     SCALAR"], [f"Input:    {prm}"],
             [f"Returns:  {str(spec.get('full_data_type', '')).upper()}"]]
     if st["extended"]:
         rows.append([f"Body:     {spec.get('routine_definition')}"])
