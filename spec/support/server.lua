@@ -55,6 +55,20 @@ function Server:stop()
   end
 end
 
+-- An HTTP/2-only TLS server (spec/support/h2server.js, Node's http2) using the certificate of a
+-- `start{ tls = true }` server; returns an object with port and stop().
+function M.start_h2(tls_server)
+  local dir = assert(tls_server.ca, "start_h2 needs a TLS test server"):match("^(.*)/[^/]+$")
+  local h = assert(io.popen("exec node " .. q(here .. "/h2server.js") .. " " .. q(dir), "r"))
+  local line = h:read("l") or ""
+  local port, pid = tonumber(line:match('"port":(%d+)')), tonumber(line:match('"pid":(%d+)'))
+  if not port then
+    h:close()
+    error("spec/support/server.lua: the HTTP/2 server did not start (is node installed?): " .. line, 2)
+  end
+  return setmetatable({ port = port, pid = pid, handle = h, base = "https://127.0.0.1:" .. port }, Server)
+end
+
 -- Path of the drhost binary running this spec: $DRHOST_BIN, else the interpreter in arg (lowest
 -- negative index), else build/drhost.
 function M.drhost()

@@ -335,6 +335,30 @@ describe("http over TLS (child processes)", function()
     assert.not_matches("STATUS", out)
   end)
 
+  it("negotiates HTTP/2 by ALPN and multiplexes concurrent requests over one connection", function()
+    local h2 = server.start_h2(srv)
+    local code = string.format([[
+      local http = require("http")
+      local reqs = {}
+      for i = 1, 8 do reqs[i] = { url = %q .. i } end
+      for _, r in ipairs(http.all(reqs, { concurrency = 8 })) do
+        print(r.status, r.headers["x-dup"], r.body)
+      end
+    ]], h2:url("/h2?ms=100&i="))
+    local ok, out, err = server.run_child(code, { DRHOST_CA_BUNDLE = srv.ca })
+    h2:stop()
+    assert.is_true(ok, err)
+    local n = 0
+    for status, dup, body in out:gmatch("(%d+)\t([^\t]*)\t([^\n]*)") do
+      n = n + 1
+      assert.are.equal("200", status)
+      assert.are.equal("a, b", dup)
+      assert.matches('"version":"2"', body)
+      assert.matches('"sessions":1,', body, 1, true) -- one TLS connection for all eight streams
+    end
+    assert.are.equal(8, n)
+  end)
+
   it("reports an unreadable DRHOST_CA_BUNDLE as CONFIG_ERROR", function()
     local ok, out = server.run_child(probe:gsub("URL", string.format("%q", srv:url("/echo"))),
       { DRHOST_CA_BUNDLE = "/nonexistent/ca.pem" })
