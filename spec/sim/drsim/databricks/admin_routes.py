@@ -94,10 +94,30 @@ def dump_state():
 
 class _Snapshot:
     """Registered with SIM so that --state-dir writes the Databricks side into state.json.
-    FIDELITY/limitation: dump only -- a restarted simulator does not reload it."""
+    FIDELITY/limitation: dump only -- a restarted simulator does not reload it.
+
+    SIM.save() calls dump() while holding SIM.lock, and Databricks handlers may hold their own
+    locks while they call into SIM (ARM lookups): to never deadlock, dump() only waits briefly for
+    our locks and otherwise returns the previous snapshot (the next change writes a fresh one)."""
+
+    def __init__(self):
+        self.last = {}
 
     def dump(self):
-        return dump_state()
+        from . import account_routes, jobs, warehouses, wsobjects
+        locks = [UC.lock, account_routes.ACCOUNT.lock, warehouses.STORE.lock, jobs.STORE.lock,
+                 wsobjects.STORE.lock]
+        taken = []
+        try:
+            for lk in locks:
+                if not lk.acquire(timeout=0.5):
+                    return self.last
+                taken.append(lk)
+            self.last = dump_state()
+            return self.last
+        finally:
+            for lk in reversed(taken):
+                lk.release()
 
 
 SIM.register_component("databricks", _Snapshot)
