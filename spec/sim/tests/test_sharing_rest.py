@@ -167,3 +167,18 @@ def test_resolve_exposes_shared_object(client, e):
     assert [v["operation"] for v in e.dr.ms.history("c.core.orders")] == ["WRITE"]
     local = e.prod.ms.resolve("sales.core.orders")
     assert not local.via_share and local.shared_object is None
+
+
+def test_recipient_shape_checked(client, e):
+    pw = e.prod.ws
+    r = client.post(pw, P + "/recipients", json={"name": "r", "authentication_type": "DATABRICK",
+                                                 "data_recipient_global_metastore_id": e.dr.ms.global_metastore_id})
+    assert r.status_code == 400 and "authentication_type" in r.json()["message"]
+    r = client.post(pw, P + "/recipients", json={"name": "r", "authentication_type": "DATABRICKS",
+                                                 "data_recipient_global_metastore_id": e.dr.ms.global_metastore_id,
+                                                 "properties_kvpairs": {"props": {"a": "b"}}})
+    assert r.status_code == 400 and "properties_kvpairs.props" in r.json()["message"]
+    r = client.post(pw, P + "/recipients", json={"name": "r", "authentication_type": "DATABRICKS",
+                                                 "data_recipient_global_metastore_id": e.dr.ms.global_metastore_id,
+                                                 "properties_kvpairs": {"properties": {"team": "dr"}}})
+    assert r.status_code == 200 and r.json()["properties_kvpairs"] == {"properties": {"team": "dr"}}

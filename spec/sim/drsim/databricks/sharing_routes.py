@@ -9,7 +9,7 @@ protocol server exists.
 
 from databricks.sdk.service import sharing as S
 
-from .common import (api, bad, body, check_fields, check_list_of, fields_of, listing, metastore,
+from .common import (api, bad, body, check_fields, check_list_of, check_shape, fields_of, listing, metastore,
                      out, page, params_of, qbool, who)
 
 P = "/api/2.1/unity-catalog"
@@ -84,6 +84,7 @@ def update_share_permissions(req):
 @api("workspace", "POST", P + "/recipients")
 def create_recipient(req):
     b = body(req, params_of(S.RecipientsAPI.create), ("name", "authentication_type"))
+    check_shape({k: v for k, v in b.items() if k in fields_of(S.RecipientInfo)}, S.RecipientInfo)
     for k in ("ip_access_list", "expiration_time", "sharing_code", "id"):
         if b.get(k) is not None:
             # FIDELITY: not modelled; refused rather than silently ignored
@@ -115,6 +116,7 @@ def get_recipient(req):
 @api("workspace", "PATCH", P + "/recipients/{name}")
 def update_recipient(req):
     b = body(req, params_of(S.RecipientsAPI.update))
+    check_shape({k: v for k, v in b.items() if k in fields_of(S.RecipientInfo)}, S.RecipientInfo)
     for k in ("ip_access_list", "expiration_time", "id"):
         if b.get(k) is not None:
             raise bad(f"Field '{k}' is not supported by the simulator.")
