@@ -83,7 +83,21 @@ _REASONS = {
 }
 
 
+_NOT_FOUND_KIND = {"TABLE_DOES_NOT_EXIST": "TABLE", "SCHEMA_DOES_NOT_EXIST": "SCHEMA",
+                   "CATALOG_DOES_NOT_EXIST": "CATALOG", "FUNCTION_DOES_NOT_EXIST": "FUNCTION",
+                   "VOLUME_DOES_NOT_EXIST": "VOLUME"}
+
+
 def sql_error_from_uc(e: UCError) -> SqlError:
+    kind = _NOT_FOUND_KIND.get(e.reason)
+    if kind is not None:
+        import re
+        m = re.search(r"'([^']+)'", e.message)
+        if m:
+            name = m.group(1)
+            if kind != "CATALOG":
+                name = quote_name(*name.split("."))
+            return SqlError.not_found(kind, name)
     cls = _REASONS.get(e.reason)
     if cls is None:
         if e.status == 403:
