@@ -141,6 +141,32 @@ describe("auth (simulator)", function()
     assert.are.equal("https://management.azure.com", c.aud)
   end)
 
+  it("never writes a secret, assertion or token to the debug log", function()
+    local bin = os.getenv("DRHOST_BIN")
+    if not bin or bin == "" then
+      local p = io.popen("readlink /proc/$PPID/exe 2>/dev/null")
+      bin = p and (p:read("l") or ""):gsub(" %(deleted%)$", "") or ""
+      if p then p:close() end
+      if not bin:match("drhost[^/]*$") then bin = "build/drhost" end
+    end
+    local out_path, log_path = os.tmpname(), os.tmpname()
+    local code = [[local auth = require("auth")
+      local t = auth.from_env():token(auth.ARM_SCOPE)
+      local f = io.open(arg[1], "w") f:write(t) f:close()]]
+    local script = tmpfile(code)
+    local home = os.getenv("DRHOST_HOME") or "."
+    local cmd = string.format("DRHOST_HOME='%s' DRHOST_LOG=debug '%s' '%s' '%s' 2>'%s'", home, bin, script,
+                              out_path, log_path)
+    assert(os.execute(cmd), "child drhost failed: " .. cmd)
+    local token = assert(io.open(out_path)):read("a")
+    local log = assert(io.open(log_path)):read("a")
+    os.remove(out_path); os.remove(log_path); os.remove(script)
+    assert.is_true(#token > 100)
+    assert.truthy(log:find("oauth2/v2.0/token", 1, true), "the debug log shows the token request")
+    assert.is_nil(log:find(token:sub(1, 40), 1, true), "token in the log")
+    assert.is_nil(log:find(os.getenv("AZURE_CLIENT_SECRET"), 1, true), "secret in the log")
+  end)
+
   it("Databricks OAuth M2M at the account", function()
     admin("POST", "/databricks-oauth", { client_id = "00000000-0000-0000-0000-0000000000aa", secret = "dose-secret" })
     local cred = auth.credential{ kind = "databricks_m2m", client_id = "00000000-0000-0000-0000-0000000000aa",
