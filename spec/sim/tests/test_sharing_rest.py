@@ -182,3 +182,13 @@ def test_recipient_shape_checked(client, e):
                                                  "data_recipient_global_metastore_id": e.dr.ms.global_metastore_id,
                                                  "properties_kvpairs": {"properties": {"team": "dr"}}})
     assert r.status_code == 200 and r.json()["properties_kvpairs"] == {"properties": {"team": "dr"}}
+
+
+def test_listing_skips_tables_dropped_by_provider(client, e):
+    prov = share_to_dr(client, e, objects=("sales.core.orders", "sales.core.items"))
+    dw = e.dr.ws
+    client.post(dw, P + "/catalogs", json={"name": "c", "provider_name": prov["name"], "share_name": "dr_share"})
+    e.prod.ms.delete_table("sales.core.items")
+    r = client.get(dw, P + "/tables", params={"catalog_name": "c", "schema_name": "core"})
+    assert r.status_code == 200 and [t["name"] for t in r.json()["tables"]] == ["orders"]
+    assert client.get(dw, P + "/tables/c.core.items").status_code == 404

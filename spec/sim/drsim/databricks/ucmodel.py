@@ -1110,7 +1110,11 @@ class MetastoreOps:
         if c.catalog_type == "DELTASHARING_CATALOG":
             out = []
             for n in self._shared_table_names(c, schema_name.lower()):
-                out.append(self.resolve(f"`{c.name}`.`{schema_name.lower()}`.`{n}`").table)
+                try:
+                    out.append(self.resolve(f"`{c.name}`.`{schema_name.lower()}`.`{n}`").table)
+                except UCError as e:
+                    if e.status != 404:   # dropped by the provider but still in the share: skip
+                        raise
             return out
         s = self.get_schema(f"`{catalog_name}`.`{schema_name}`")
         return sorted(s.tables.values(), key=lambda t: t.name)
