@@ -126,8 +126,11 @@ static int has_ctl(const char *s) {
   return 0;
 }
 
+
 int dh_http_req_header(dh_http_req *r, const char *name, const char *value) {
-  if (has_ctl(name) || has_ctl(value) || !*name || strchr(name, ':')) return -1;
+  if (has_ctl(value) || !*name) return -1;
+  for (const char *p = name; *p; p++) /* RFC 9110 token characters */
+    if (!(((unsigned char)*p > 32 && (unsigned char)*p < 127) && !strchr("\"(),/:;<=>?@[\\]{}", *p))) return -1;
   size_t n = strlen(name), v = strlen(value);
   char *line = malloc(n + v + 3);
   if (!line) return -1;
@@ -803,7 +806,7 @@ static void read_req(lua_State *L, int t, dh_http_req *r, const char *who) {
   }
   lua_pop(L, 1);
   /* curl would add a form Content-Type to bodies, and Expect: 100-continue to large ones */
-  if (r->has_body && !r->has_content_type && !(r->headers = curl_slist_append(r->headers, "Content-Type:")))
+  if (!r->has_content_type && !(r->headers = curl_slist_append(r->headers, "Content-Type:")))
     raise_err(L, "HTTP_ERROR", "out of memory");
   if (!(r->headers = curl_slist_append(r->headers, "Expect:"))) raise_err(L, "HTTP_ERROR", "out of memory");
   r->timeout_ms = (long)(opt_number(L, t, "timeout", who, 60, 0.001, 86400) * 1000);
