@@ -112,6 +112,18 @@ describe("REPL helpers (simulator, piped into drhost)", function()
     assert.is_true(has_line(out, '^"repl spec"$') or has_line(out, "^repl spec$"), out)
   end)
 
+  it(":env dr without a host in env/dr.lua finds it in the deployment's outputs", function()
+    local state_dir = dir .. "/state"
+    local store = require("blobstate").open{ path = state_dir }
+    store:write("dr.tfstate", require("json").encode{ outputs = { primary_workspace_url = w.host,
+                                                                   warehouse_id = wh } })
+    local out = run_repl(dir, ':env dr\nsql "SELECT 7 AS seven"\n',
+      "DRHOST_STATE=local DRHOST_STATE_DIR=" .. shell_quote(state_dir) .. " DRHOST_DR_HOST= DATABRICKS_HOST=")
+    assert.truthy(out:find("deployment outputs of dr", 1, true), out)
+    assert.truthy(out:find(w.host, 1, true), out)
+    assert.is_true(has_line(out, "^7$"), out)
+  end)
+
   it("DRHOST_<ENV>_HOST overrides the env file", function()
     local out = run_repl(dir, ":env h3repl\n:status\n", "DRHOST_H3REPL_HOST=https://adb-1.example.localhost")
     assert.truthy(out:find("adb-1.example.localhost", 1, true), out)
