@@ -168,7 +168,10 @@ def create_view(E, ctx, st):
     props = dict(st["properties"])
     props.update({"view.catalogAndNamespace.numParts": "2",
                   "view.catalogAndNamespace.part.0": (ctx.catalog or full[0]).lower(),
-                  "view.catalogAndNamespace.part.1": (ctx.schema or "default").lower()})
+                  "view.catalogAndNamespace.part.1": (ctx.schema or "default").lower(),
+                  "view.query.out.numCols": str(len(res.columns))})
+    for i, (name, _) in enumerate(res.columns):
+        props[f"view.query.out.col.{i}"] = name
     with uc_errors():
         ctx.ms.create_table(fq(full), ctx.user, table_type="VIEW", columns=columns,
                             comment=st["comment"], properties=props,
