@@ -317,9 +317,14 @@ function fetchers.managed_identity(self, scope)
   return function()
     local resource = scope:gsub("/%.default$", "")
     local q = { ["api-version"] = "2018-02-01", resource = resource, client_id = self.client_id }
+    local headers = { Metadata = "true", Accept = "application/json" }
+    if self.identity_header then
+      -- App Service / Functions flavour: IDENTITY_ENDPOINT + IDENTITY_HEADER
+      q["api-version"] = "2019-08-01"
+      headers = { ["X-IDENTITY-HEADER"] = self.identity_header, Accept = "application/json" }
+    end
     return token_request("managed identity", {
-      method = "GET", url = util.append_query(self.endpoint, q),
-      headers = { Metadata = "true", Accept = "application/json" } })
+      method = "GET", url = util.append_query(self.endpoint, q), headers = headers })
   end
 end
 
@@ -411,6 +416,7 @@ function M.credential(opts)
   elseif kind == "managed_identity" then
     self.endpoint = opts.endpoint or M.DEFAULT_IMDS
     self.client_id = opts.client_id -- user-assigned identity; nil for system-assigned
+    self.identity_header = opts.identity_header -- App Service's IDENTITY_HEADER (api-version 2019-08-01)
   elseif kind == "databricks_m2m" then
     self.client_id = require_field(opts, "client_id", kind)
     self.client_secret = require_field(opts, "client_secret", kind)
@@ -472,9 +478,12 @@ function M.from_env(opts)
                          request_url = env("ACTIONS_ID_TOKEN_REQUEST_URL"),
                          request_token = env("ACTIONS_ID_TOKEN_REQUEST_TOKEN"), authority_host = authority }
   end
-  local imds = env("DRHOST_IMDS_ENDPOINT") or env("IDENTITY_ENDPOINT")
-  if imds then
-    return M.credential{ kind = "managed_identity", endpoint = imds, client_id = client }
+  if env("DRHOST_IMDS_ENDPOINT") then
+    return M.credential{ kind = "managed_identity", endpoint = env("DRHOST_IMDS_ENDPOINT"), client_id = client }
+  end
+  if env("IDENTITY_ENDPOINT") then
+    return M.credential{ kind = "managed_identity", endpoint = env("IDENTITY_ENDPOINT"), client_id = client,
+                         identity_header = env("IDENTITY_HEADER") }
   end
   fail{ code = "AUTH_FAILED", message = "auth.from_env: no credential in the environment (set "
         .. "AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH, AZURE_FEDERATED_TOKEN_FILE, "

@@ -155,6 +155,22 @@ describe("auth token cache", function()
     assert.is_nil(req.url:find(".default", 1, true))
   end)
 
+  it("managed identity, App Service flavour: X-IDENTITY-HEADER and api-version 2019-08-01", function()
+    local auth, f = load(function()
+      return { status = 200, body = { access_token = "as", expires_on = tostring(os.time() + 3600) } }
+    end)
+    local cred = auth.credential{ kind = "managed_identity", endpoint = "http://127.0.0.1:4141/msi/token",
+                                  identity_header = "hdr", client_id = "uami" }
+    local token, expires_at = cred:token(auth.ARM_SCOPE)
+    assert.are.equal("as", token)
+    assert.is_true(expires_at > f.clock + 3000)  -- from expires_on when there is no expires_in
+    local req = f.calls[1]
+    assert.are.equal("hdr", req.headers["X-IDENTITY-HEADER"])
+    assert.is_nil(req.headers.Metadata)
+    assert.truthy(req.url:find("api-version=2019-08-01", 1, true))
+    assert.truthy(req.url:find("client_id=uami", 1, true))
+  end)
+
   it("workload identity: fetches the GitHub OIDC token, then exchanges it", function()
     local auth, f = load(function(req)
       if req.method == "GET" then return { status = 200, body = { value = "gh-oidc" } } end
