@@ -406,6 +406,20 @@ static void log_attempt(const dh_http_req *req, const dh_http_resp *resp, double
 
 /* ------------------------------------------------------------------ one transfer */
 
+/* $NO_PROXY / $no_proxy plus loopback (CURLOPT_NOPROXY replaces the environment's list). */
+static char noproxy_buf[2048];
+static pthread_once_t noproxy_once = PTHREAD_ONCE_INIT;
+static void noproxy_init(void) {
+  const char *env = getenv("NO_PROXY");
+  if (!env || !*env) env = getenv("no_proxy");
+  snprintf(noproxy_buf, sizeof noproxy_buf, "%.1900s%slocalhost,127.0.0.0/8,::1", env && *env ? env : "",
+           env && *env ? "," : "");
+}
+static const char *noproxy_list(void) {
+  pthread_once(&noproxy_once, noproxy_init);
+  return noproxy_buf;
+}
+
 static void easy_setup(CURL *e, void *certs, dh_http_req *req, dh_http_resp *resp, char *errbuf) {
   curl_easy_setopt(e, CURLOPT_URL, req->url);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -416,6 +430,7 @@ static void easy_setup(CURL *e, void *certs, dh_http_req *req, dh_http_resp *res
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
   curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(e, CURLOPT_NOPROXY, noproxy_list()); /* loopback never goes through a proxy */
   curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
   curl_easy_setopt(e, CURLOPT_USERAGENT, "drhost/1");
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms);
@@ -579,7 +594,7 @@ int dh_http_run(dh_http_ctx *ctx, dh_http_req *reqs, dh_http_resp *resps, size_t
     }
     return 0;
   }
-  size_t done = 0, next = 0;
+  size_t done = 0, next = 0, waiting = 0;
   int inflight = 0, cancelled = 0;
   while (done < n) {
     if (dh_cancelled()) {
@@ -588,8 +603,9 @@ int dh_http_run(dh_http_ctx *ctx, dh_http_req *reqs, dh_http_resp *resps, size_t
     }
     double t = now_mono();
     /* due retries first, then new requests, up to the bound */
-    for (size_t i = 0; i < n && inflight < concurrency; i++) {
+    for (size_t i = 0; waiting > 0 && i < n && inflight < concurrency; i++) {
       if (xs[i].state == X_WAITING && xs[i].due <= t) {
+        waiting--;
         xfer_start(ctx, &xs[i], &reqs[i], &resps[i]);
         if (xs[i].state == X_RUNNING) {
           inflight++;
@@ -628,6 +644,7 @@ int dh_http_run(dh_http_ctx *ctx, dh_http_req *reqs, dh_http_resp *resps, size_t
       if (delay >= 0) {
         xs[i].state = X_WAITING;
         xs[i].due = now_mono() + delay;
+        waiting++;
       } else {
         xfer_finish(&xs[i], &resps[i]);
         done++;
@@ -638,7 +655,7 @@ int dh_http_run(dh_http_ctx *ctx, dh_http_req *reqs, dh_http_resp *resps, size_t
     /* sleep until socket activity, the next due retry or the cancel check */
     double wait = POLL_MS / 1000.0;
     t = now_mono();
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; waiting > 0 && i < n; i++)
       if (xs[i].state == X_WAITING && xs[i].due - t < wait) wait = xs[i].due - t;
     int ms = wait > 0 ? (int)(wait * 1000) : 0;
     if (inflight > 0 || ms > 0) curl_multi_poll(ctx->multi, NULL, 0, ms, NULL);
