@@ -192,3 +192,31 @@ def test_listing_skips_tables_dropped_by_provider(client, e):
     r = client.get(dw, P + "/tables", params={"catalog_name": "c", "schema_name": "core"})
     assert r.status_code == 200 and [t["name"] for t in r.json()["tables"]] == ["orders"]
     assert client.get(dw, P + "/tables/c.core.items").status_code == 404
+
+
+def test_share_limits(client, e, monkeypatch):
+    from drsim.databricks import ucmodel
+    monkeypatch.setitem(ucmodel.SHARE_LIMITS, "tables_per_share", 2)
+    monkeypatch.setitem(ucmodel.SHARE_LIMITS, "schemas_per_share", 1)
+    ms, pw = e.prod.ms, e.prod.ws
+    ms.create_schema("sales", "other", "admin")
+    ms.create_table("sales.other.x", "admin", columns=[{"name": "a", "type_text": "int"}])
+    ms.create_table("sales.core.third", "admin", columns=[{"name": "a", "type_text": "int"}])
+    client.post(pw, P + "/shares", json={"name": "s"})
+    add = lambda n: {"action": "ADD", "data_object": {"name": n}}  # noqa: E731
+    assert client.patch(pw, P + "/shares/s", json={"updates": [add("sales.core.orders"), add("sales.core.items")]}).status_code == 200
+    r = client.patch(pw, P + "/shares/s", json={"updates": [add("sales.core.third")]})
+    assert r.status_code == 400 and r.json()["error_code"] == "QUOTA_EXCEEDED" and "tables" in r.json()["message"]
+    r = client.patch(pw, P + "/shares/s", json={"updates": [
+        {"action": "REMOVE", "data_object": {"name": "sales.core.items"}}, add("sales.other.x")]})
+    assert r.status_code == 400 and "schemas" in r.json()["message"]
+    r = client.patch(pw, P + "/shares/s", json={"updates": [
+        {"action": "REMOVE", "data_object": {"name": "sales.core.items"}}, add("sales.core.third")]})
+    assert r.status_code == 200
+    # a shared schema counts its tables
+    client.post(pw, P + "/shares", json={"name": "s2"})
+    r = client.patch(pw, P + "/shares/s2", json={"updates": [
+        {"action": "ADD", "data_object": {"name": "sales.core", "data_object_type": "SCHEMA"}}]})
+    assert r.status_code == 400   # 3 tables in sales.core
+    monkeypatch.setitem(ucmodel.SHARE_LIMITS, "shares_per_metastore", 2)
+    assert client.post(pw, P + "/shares", json={"name": "s3"}).status_code == 400

@@ -105,6 +105,17 @@ SECURABLE_ALIASES = {
     "share": "SHARE", "credential": "STORAGE_CREDENTIAL",
 }
 
+# Delta Sharing limits (Databricks resource limits). FIDELITY: tables reached through a shared
+# SCHEMA count toward tables_per_share, and distinct schemas of shared tables plus shared SCHEMA
+# objects toward schemas_per_share (the conservative reading). Tests may lower them.
+SHARE_LIMITS = {"tables_per_share": 1000, "schemas_per_share": 500,
+                "shares_per_metastore": 1000, "recipients_per_metastore": 5000}
+
+
+def quota(message: str) -> UCError:
+    return UCError(400, "QUOTA_EXCEEDED", message, "RESOURCE_LIMIT_EXCEEDED")
+
+
 TABLE_TYPES = {"MANAGED", "EXTERNAL", "VIEW", "MATERIALIZED_VIEW", "STREAMING_TABLE",
                "FOREIGN", "METRIC_VIEW", "EXTERNAL_SHALLOW_CLONE", "MANAGED_SHALLOW_CLONE"}
 DATA_SOURCE_FORMATS = {"DELTA", "PARQUET", "CSV", "JSON", "AVRO", "ORC", "TEXT",
@@ -1545,6 +1556,9 @@ class MetastoreOps:
         key = _lname(name, "Share")
         if key in self.shares:
             raise already_exists("SHARE", name)
+        if len(self.shares) >= SHARE_LIMITS["shares_per_metastore"]:
+            raise quota(f"The metastore already has {len(self.shares)} shares; the limit is "
+                        f"{SHARE_LIMITS['shares_per_metastore']}.")
         s = Share(self, key, owner, comment, storage_root)
         self.shares[key] = s
         return s
@@ -1620,6 +1634,7 @@ class MetastoreOps:
                 if "history_data_sharing_status" in obj:
                     cur["history_data_sharing_status"] = hist
                 staged[oname] = cur
+        self._check_share_limits(share.name, staged)
         share.objects = staged
         new_name = fields.pop("new_name", None)
         self._apply(share, fields, extra=("storage_root",))
@@ -1632,6 +1647,25 @@ class MetastoreOps:
             self.shares[nk] = share
         share.touch(by)
         return share
+
+    def _check_share_limits(self, name: str, objects: dict) -> None:
+        tables, schemas = 0, set()
+        for o in objects.values():
+            if o["data_object_type"] == "SCHEMA":
+                schemas.add(o["name"])
+                try:
+                    tables += len(self.get_schema(o["name"]).tables)
+                except UCError:
+                    pass
+            else:
+                tables += 1
+                schemas.add(o["name"].rsplit(".", 1)[0])
+        if tables > SHARE_LIMITS["tables_per_share"]:
+            raise quota(f"Share '{name}' would hold {tables} tables; the limit is "
+                        f"{SHARE_LIMITS['tables_per_share']} per share.")
+        if len(schemas) > SHARE_LIMITS["schemas_per_share"]:
+            raise quota(f"Share '{name}' would span {len(schemas)} schemas; the limit is "
+                        f"{SHARE_LIMITS['schemas_per_share']} per share.")
 
     @_locked
     def delete_share(self, name: str) -> None:
@@ -1649,6 +1683,9 @@ class MetastoreOps:
         key = _lname(name, "Recipient")
         if key in self.recipients:
             raise already_exists("RECIPIENT", name)
+        if len(self.recipients) >= SHARE_LIMITS["recipients_per_metastore"]:
+            raise quota(f"The metastore already has {len(self.recipients)} recipients; the limit "
+                        f"is {SHARE_LIMITS['recipients_per_metastore']}.")
         at = str(authentication_type or "").upper()
         if at not in ("DATABRICKS", "TOKEN", "OIDC_FEDERATION"):
             raise invalid(f"authentication_type: invalid value '{authentication_type}'.")
