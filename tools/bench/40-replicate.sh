@@ -30,7 +30,11 @@ return {
 CFG
 done
 
-admin() { curl -sS --cacert "$DRHOST_CA_BUNDLE" -X "$1" "$DRHOST_SIM_ADMIN$2"; }
+admin() { curl -sS --cacert "$DRHOST_CA_BUNDLE" -X "$1" "$DRHOST_SIM_ADMIN$2" ${3:+-H 'Content-Type: application/json' -d "$3"}; }
+# simulated copy time per file a clone copies (DEEP CLONE is incremental: an unchanged source copies 0)
+CLONE_MS=${BENCH_CLONE_MS:-20}
+admin POST /sql/config "{\"clone_ms_per_file\": $CLONE_MS}" >/dev/null
+trap 'admin POST /sql/config "{\"clone_ms_per_file\": 0}" >/dev/null 2>&1; rm -rf "$work"' EXIT
 
 # run LABEL STRATEGY -> one result line in $work/results
 run() {
@@ -63,14 +67,15 @@ echo "bench: changing $changed table(s) (2%)"
 "$DRHOST" tools/seed-replicate.lua touch "$names"
 run "2% changed" incremental; run "2% changed" always
 
-N="$N" "$DRHOST" -e '
+N="$N" CLONE_MS="$CLONE_MS" "$DRHOST" -e '
 local rows = {}
 for line in io.lines("'"$work/results"'") do
   local f = {}
   for x in (line .. "|"):gmatch("(.-)|") do f[#f + 1] = x end
   rows[#rows + 1] = f
 end
-print(string.format("\nreplication bench: %s tables on the simulator", os.getenv("N") or "?"))
+print(string.format("\nreplication bench: %s tables on the simulator (%s ms simulated copy time per cloned file)",
+  os.getenv("N") or "?", os.getenv("CLONE_MS") or "0"))
 print(string.format("%-12s %-12s %8s %7s %11s %10s %13s %7s", "run", "strategy", "wall_s", "clones", "statements", "rest_calls", "sim_requests", "failed"))
 print(string.rep("-", 88))
 for _, f in ipairs(rows) do

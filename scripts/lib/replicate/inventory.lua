@@ -380,6 +380,17 @@ function M.decode_params(p)
   return {}
 end
 
+-- Does a SQL error say that the catalog, schema or table is missing?
+M.MISSING_CLASSES = { TABLE_OR_VIEW_NOT_FOUND = true, SCHEMA_NOT_FOUND = true, NO_SUCH_CATALOG_EXCEPTION = true,
+  CATALOG_NOT_FOUND = true, NO_SUCH_TABLE_EXCEPTION = true, NO_SUCH_DATABASE_EXCEPTION = true }
+function M.is_missing(e)
+  if type(e) ~= "table" then return false end
+  local class = e.error_class or tostring(e.message or ""):match("^%[([%u_]+)%]")
+  if class and M.MISSING_CLASSES[class] then return true end
+  local code, msg = tostring(e.code or ""), tostring(e.message or ""):lower()
+  return code:match("NOT_FOUND") ~= nil or msg:match("does not exist") ~= nil or msg:match("was not found") ~= nil
+end
+
 -- The replication state table in dr: object -> row. Missing table -> exists = false.
 function M.read_state(side, st, stats)
   local name = q.name(st.catalog .. "." .. st.schema .. "." .. st.table)
@@ -387,11 +398,7 @@ function M.read_state(side, st, stats)
     .. "cloned_at, run_id FROM " .. name } })[1]
   stats.sql = (stats.sql or 0) + 1
   if res.error then
-    local code = tostring(res.error.code or "")
-    local msg = tostring(res.error.message or "")
-    if code:match("NOT_FOUND") or code:match("DOES_NOT_EXIST") or msg:match("NOT_FOUND") or msg:match("does not exist") then
-      return {}, false
-    end
+    if M.is_missing(res.error) then return {}, false end
     error(res.error, 0)
   end
   local rows = {}
