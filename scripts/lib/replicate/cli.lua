@@ -147,12 +147,15 @@ function M.connect(side_name, side_cfg, cfg, credential)
 end
 
 -- Discovery on both sides and the plan. Returns plan, ctx.
-function M.discover(cfg, src, dst, stats, progress)
+function M.discover(cfg, src, dst, stats, progress, opts)
+  opts = opts or {}
+  local light = opts.versions_only   -- status: tables and versions, no grants or tags
   local src_cats, dst_cats = {}, {}
   for s, d in pairs(cfg.catalogs) do src_cats[#src_cats + 1] = s; dst_cats[#dst_cats + 1] = d end
   table.sort(src_cats); table.sort(dst_cats)
   progress("discover: prod " .. src.host)
-  local src_inv = inventory.read{ ws = src.ws, conn = src.conn, catalogs = src_cats, concurrency = cfg.parallelism, stats = stats }
+  local src_inv = inventory.read{ ws = src.ws, conn = src.conn, catalogs = src_cats, concurrency = cfg.parallelism, stats = stats,
+    grants = not light, tags = not light }
   progress(string.format("discover: prod has %d schema(s), %d table/view(s), %d volume(s), %d function(s)",
     M.count(src_inv.schemas), M.count(src_inv.tables), M.count(src_inv.volumes), M.count(src_inv.functions)))
   local sum = src.ws:get("/api/2.1/unity-catalog/metastore_summary")
@@ -161,7 +164,8 @@ function M.discover(cfg, src, dst, stats, progress)
   src_inv.shares = inventory.read_shares(src.ws, cfg.sharing.share_prefix, stats)
 
   progress("discover: dr " .. dst.host)
-  local dst_inv = inventory.read{ ws = dst.ws, conn = dst.conn, catalogs = dst_cats, concurrency = cfg.parallelism, stats = stats }
+  local dst_inv = inventory.read{ ws = dst.ws, conn = dst.conn, catalogs = dst_cats, concurrency = cfg.parallelism, stats = stats,
+    grants = not light, tags = not light }
   dst_inv.state, dst_inv.state_exists = inventory.read_state(dst, cfg.state, stats)
   dst_inv.provider = inventory.find_provider(dst.ws, src_inv.global_metastore_id, cfg.sharing.provider, stats)
 
@@ -275,7 +279,7 @@ function M.main(args, opts)
         o.file, tostring(plan.source), tostring(plan.target), src.host, dst.host) }
     end
   else
-    local src_inv, dst_inv = M.discover(cfg, src, dst, stats, progress)
+    local src_inv, dst_inv = M.discover(cfg, src, dst, stats, progress, { versions_only = o.command == "status" })
     plan = plan_lib.build(cfg, src_inv, dst_inv, { now = os.date("!%Y-%m-%dT%H:%M:%SZ"), run_id = run_id,
       source = src.host, target = dst.host })
     for _, e in ipairs(src_inv.errors) do table.insert(plan.failed, { object = e.object, reason = "prod: " .. e.reason }) end
