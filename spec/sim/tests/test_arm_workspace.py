@@ -162,3 +162,12 @@ def test_serverless_workspace_without_managed_group(client):
     r = client.arm_put(rid("rg1", "Microsoft.Databricks/workspaces/classic"), "2026-01-01",
                        {"location": "westeurope", "sku": {"name": "premium"}, "properties": {"computeMode": "Hybrid"}})
     assert r.status_code == 400 and "managedResourceGroupId" in r.json()["error"]["message"]
+
+
+def test_serverless_private_workspace_needs_no_nsg_rules(client):
+    from arm_helpers import make_rg
+    make_rg(client)
+    ws = rid("rg1", "Microsoft.Databricks/workspaces/WEBAUTH_DO_NOT_DELETE_WESTEUROPE")
+    got = ok(client.arm_put(ws, "2026-01-01", {"location": "westeurope", "sku": {"name": "premium"}, "properties": {
+        "computeMode": "Serverless", "publicNetworkAccess": "Disabled"}}))
+    assert got["properties"]["publicNetworkAccess"] == "Disabled"

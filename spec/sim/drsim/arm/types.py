@@ -965,13 +965,13 @@ def _ws_build(ctx, res):
         raise ArmError(400, "InvalidParameter", "Subnet names given without customVirtualNetworkId.")
     pna = p.get("publicNetworkAccess") or "Enabled"
     nsg_rules = p.get("requiredNsgRules") or "AllRules"
-    if pna == "Disabled" and nsg_rules == "AllRules":
+    if compute == "Hybrid" and pna == "Disabled" and nsg_rules == "AllRules":
         # FIDELITY: the service refuses a workspace without public access that still expects the NSG rules
         # for public control-plane connectivity (back-end Private Link needs NoAzureDatabricksRules).
         raise ArmError(400, "InvalidParameter",
                        "When publicNetworkAccess is Disabled, requiredNsgRules must be 'NoAzureDatabricksRules' "
                        "(or 'NoAzureServiceRules').")
-    if nsg_rules == "NoAzureDatabricksRules" and not vnet_id:
+    if compute == "Hybrid" and nsg_rules == "NoAzureDatabricksRules" and not vnet_id:
         raise ArmError(400, "InvalidParameter",
                        "requiredNsgRules 'NoAzureDatabricksRules' needs VNet injection (customVirtualNetworkId).")
     enc = (p.get("encryption") or {}).get("entities") or {}
