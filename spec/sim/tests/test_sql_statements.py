@@ -454,3 +454,34 @@ def test_isolated_catalog_not_reachable_from_unbound_workspace(client, e, sql):
     assert s2.fail("SELECT count(*) FROM orders")[0] == "PERMISSION_DENIED"
     assert s2.fail("INSERT INTO main.sales.orders VALUES (9, 1, 'x')")[0] == "PERMISSION_DENIED"
     assert ["main"] not in s2.rows("SHOW CATALOGS")
+
+
+def test_privileges_enforced_when_turned_on(client, e, sql):
+    from drsim.state import SIM
+    analyst_id = "00000000-0000-0000-0000-00000000a001"
+    SIM.register_app(analyst_id, secret="analyst-secret")
+    tok = client.token("2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default", analyst_id, "analyst-secret")
+
+    class AsAnalyst(Sql):
+        def post(self, statement, params=None, **kw):
+            body = {"statement": statement, "warehouse_id": self.wid, "wait_timeout": "30s",
+                    "catalog": "main", "schema": "sales"}
+            return self.client.post(self.ws, "/api/2.0/sql/statements", json=body, token=tok)
+
+    analyst = AsAnalyst(client, e.prod.ws)
+    # off by default: everyone acts as an admin
+    assert analyst.rows("SELECT count(*) FROM orders") == [["3"]]
+    assert client.post("admin", "/sql/config", json={"enforce_privileges": True}).status_code == 200
+    cls, st = analyst.fail("SELECT count(*) FROM orders")
+    assert cls == "PERMISSION_DENIED" and "USE CATALOG" in st["error"]["message"]
+    sql.run(f"GRANT USE CATALOG ON CATALOG main TO `{analyst_id}`")
+    sql.run(f"GRANT USE SCHEMA ON SCHEMA main.sales TO `{analyst_id}`")
+    assert "SELECT" in analyst.fail("SELECT count(*) FROM orders")[1]["error"]["message"]
+    sql.run(f"GRANT SELECT ON TABLE main.sales.orders TO `{analyst_id}`")
+    assert analyst.rows("SELECT count(*) FROM orders") == [["3"]]
+    assert analyst.fail("DELETE FROM orders")[0] == "PERMISSION_DENIED"
+    assert analyst.fail("GRANT SELECT ON TABLE main.sales.orders TO `someone`")[0] == "PERMISSION_DENIED"
+    sql.run(f"GRANT MODIFY ON SCHEMA main.sales TO `{analyst_id}`")              # inherited
+    assert analyst.rows("DELETE FROM orders WHERE id = 3") == [["1"]]
+    # the owner passes without grants
+    assert sql.rows("SELECT count(*) FROM orders") == [["2"]]

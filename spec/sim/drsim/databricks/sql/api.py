@@ -7,9 +7,10 @@ polls GET /api/2.0/sql/statements/{id}; "5s".."50s" waits that long, then return
 CONFIG["chunk_rows"] rows and at most CONFIG["chunk_bytes"] bytes (FIDELITY: real chunks are MBs;
 small chunks here make clients exercise paging) fetched with GET .../result/chunks/{n}.
 
-Admin (host "admin"): POST /sql/config {"chunk_rows", "chunk_bytes", "delay_ms", "clone_ms_per_file"}
-tunes chunking, adds an execution delay (to test polling and cancellation) and a simulated copy time
-per file a CLONE copies (so benches see the cost of copying); GET /sql/config reads it.
+Admin (host "admin"): POST /sql/config {"chunk_rows", "chunk_bytes", "delay_ms", "clone_ms_per_file",
+"enforce_privileges"} tunes chunking, adds an execution delay (to test polling and cancellation), a
+simulated copy time per file a CLONE copies (so benches see the cost of copying), and turns on
+privilege checks (off by default); GET /sql/config reads it.
 """
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ from .engine import ENGINE, Ctx, location_key
 from .errors import SqlError
 from .types import format_value, manifest_type
 
-DEFAULTS = {"chunk_rows": 1000, "chunk_bytes": 1 << 20, "delay_ms": 0, "clone_ms_per_file": 0}
+DEFAULTS = {"chunk_rows": 1000, "chunk_bytes": 1 << 20, "delay_ms": 0, "clone_ms_per_file": 0,
+            "enforce_privileges": 0}
 CONFIG = dict(DEFAULTS)
 MAX_KEPT = 5000
 
@@ -323,7 +325,7 @@ def execute_statement(req):
     default_catalog = assignment[1] if assignment else None
     ctx = Ctx(ms=ms, workspace_id=ws_id, user=_who(req),
               catalog=body.get("catalog") or default_catalog, schema=body.get("schema") or "default",
-              params=params)
+              params=params, enforce=bool(CONFIG.get("enforce_privileges")))
     st = Statement(str(ws_id), ctx, text, limits["row_limit"], limits["byte_limit"])
     STATEMENTS.add(st)
     threading.Thread(target=st.run, name=f"sql-{st.id[:8]}", daemon=True).start()
@@ -371,8 +373,11 @@ def set_config(req):
     for k, v in body.items():
         if k not in DEFAULTS:
             raise _bad(f"Unknown SQL config key {k!r}; expected one of {', '.join(DEFAULTS)}.")
-        if not isinstance(v, int) or isinstance(v, bool) or v < 0 or (k != "delay_ms" and v == 0):
-            raise _bad(f"{k} must be a positive integer.")
+        if k == "enforce_privileges" and isinstance(v, bool):
+            v = int(v)
+        if not isinstance(v, int) or isinstance(v, bool) or v < 0 or \
+                (k in ("chunk_rows", "chunk_bytes") and v == 0):
+            raise _bad(f"{k} must be a {'positive' if k in ('chunk_rows', 'chunk_bytes') else 'non-negative'} integer.")
         CONFIG[k] = v
     return dict(CONFIG)
 

@@ -49,6 +49,7 @@ class Ctx:
     cancel: threading.Event | None = None
     cur: object = None            # DuckDB cursor of this statement
     depth: int = 0
+    enforce: bool = False         # check privileges (admin /sql/config enforce_privileges)
 
     def child(self, **kw) -> "Ctx":
         d = dict(self.__dict__)
@@ -351,6 +352,25 @@ class Engine:
             ctx.ms.check_catalog_access(full[0], ctx.workspace_id)
             return ctx.ms.resolve(fq(full)), full
 
+    def require(self, ctx: Ctx, ms, privilege: str, stype: str, full: list[str], what: str = ""):
+        """With privilege enforcement on: the caller needs USE CATALOG + USE SCHEMA on the parents
+        and `privilege` on the object (owners and the metastore owner pass). FIDELITY: no groups."""
+        if not ctx.enforce or ctx.depth > 0:
+            return
+        if ctx.user == getattr(ms, "owner", None):
+            return
+        with uc_errors():
+            checks = [("USE_CATALOG", "CATALOG", full[0])]
+            if stype != "CATALOG":
+                checks.append(("USE_SCHEMA", "SCHEMA", fq(full[:2])))
+            if privilege:
+                checks.append((privilege, stype, fq(full) if stype != "CATALOG" else full[0]))
+            for priv, t, name in checks:
+                if not ms.has_privilege(ctx.user, t, name, priv):
+                    raise SqlError("PERMISSION_DENIED",
+                                   f"User does not have {priv.replace('_', ' ')} on {t.title()} "
+                                   f"'{name.replace('`', '')}'{what}.")
+
     def local_table(self, ctx: Ctx, full: list[str]):
         try:
             return ctx.ms.get_table(fq(full))
@@ -539,6 +559,10 @@ class Engine:
                              alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
         res, full = self.resolve_table(ctx, parts)
         t = res.table
+        if not res.via_share:
+            self.require(ctx, ctx.ms, "SELECT", "TABLE", full)
+        else:
+            self.require(ctx, ctx.ms, None, "SCHEMA", full[:2])
         if deps is not None and ctx.depth == 0:
             deps.add(dotted(full))
         if t.is_view:
@@ -624,6 +648,7 @@ class Engine:
         if t.is_view:
             raise SqlError("EXPECT_TABLE_NOT_VIEW",
                            f"{quote_name(*full)} is a view. Writes need a table.")
+        self.require(ctx, ctx.ms, "MODIFY", "TABLE", full)
         return t, full
 
     def _history(self, ctx: Ctx, full, operation: str, params: dict, metrics: dict | None = None,

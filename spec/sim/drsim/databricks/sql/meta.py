@@ -603,6 +603,12 @@ def grant(E, ctx, st):
         obj = ctx.ms.get_securable(REST_TYPE.get(typ, typ), sec_name(typ, parts))
         if typ == "VIEW" and not obj.is_view:
             raise SqlError("EXPECT_VIEW_NOT_TABLE", f"{quote_name(*parts)} is a table, not a view.")
+        if ctx.enforce and ctx.user not in (obj.owner, ctx.ms.owner) and \
+                typ in ("TABLE", "VIEW", "SCHEMA", "VOLUME", "FUNCTION", "CATALOG") and \
+                not ctx.ms.has_privilege(ctx.user, REST_TYPE.get(typ, typ), sec_name(typ, parts), "MANAGE"):
+            raise SqlError("PERMISSION_DENIED",
+                           f"User does not have MANAGE on {typ.title()} '{'.'.join(parts)}' (needed to "
+                           "grant or revoke; owners can).")
         ctx.ms.update_grants(REST_TYPE.get(typ, typ), sec_name(typ, parts), [change])
     return Result()
 
