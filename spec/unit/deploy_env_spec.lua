@@ -122,3 +122,16 @@ describe("deploy env validation", function()
     assert.is_false(cidr.overlap("10.0.0.0/16", "10.1.0.0/16"))
   end)
 end)
+
+describe("deploy env derived names", function()
+  it("refuses a spoke name that would make a storage account name longer than 24 characters", function()
+    local ok, e = pcall(envm.validate, {
+      name = "prodx", role = "primary", peer = "dr", region = "westeurope", prefix = "abcdef",
+      hub = { cidr = "10.10.0.0/22" }, spokes = { verylongnm = { cidr = "10.11.0.0/20" } },
+      identities = { admin_group = "a", databricks_sp_object_id_env = "X", replication_sp_app_id_env = "Y" },
+      firewall = { allowed_fqdns = { "pypi.org" } } }, "env/prod.lua")
+    assert.is_false(ok)
+    assert.matches("env/prod.lua: spokes.verylongnm: expected a shorter spoke name: storage account " ..
+      "abcdefprodxverylongnmdbfs", e.message)
+  end)
+end)

@@ -136,6 +136,21 @@ function M.validate(env, file, peer, peer_file)
       end
     end
   end
+  -- derived names that Azure limits: storage accounts (3-24 letters/digits), Key Vault (3-24)
+  if type(env.prefix) == "string" and type(env.name) == "string" then
+    if #("kv-" .. env.prefix .. "-" .. env.name .. "-cmk") > 24 then
+      c.fail("name", "a shorter name: the Key Vault name kv-" .. env.prefix .. "-" .. env.name ..
+        "-cmk must fit in 24 characters", env.name)
+    end
+    if type(env.spokes) == "table" then
+      for _, n in ipairs(sorted_names(env.spokes)) do
+        if type(n) == "string" and #(env.prefix .. env.name .. n .. "dbfs") > 24 then
+          c.fail("spokes." .. n, "a shorter spoke name: storage account " .. env.prefix .. env.name .. n ..
+            "dbfs (prefix + env name + spoke + suffix) must fit in 24 characters", n)
+        end
+      end
+    end
+  end
   -- overlaps inside the environment
   local list = M.cidrs(env)
   for i = 1, #list do

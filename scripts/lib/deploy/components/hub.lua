@@ -152,7 +152,7 @@ function M.build(s, env, ctx)
   h.metastore = s:account{ addr = "hub.metastore", kind = "metastore",
     body = { name = "metastore-" .. loc, region = loc } }
   h.metastore_id = ref(h.metastore, "metastore_id")
-  h.ncc = s:account{ addr = "hub.ncc", kind = "ncc", body = { name = "ncc-" .. C.name(env, loc), region = loc } }
+  h.ncc = s:account{ addr = "hub.ncc", kind = "ncc", body = { name = ("ncc-" .. C.name(env)):sub(1, 30), region = loc } }
   h.ncc_id = ref(h.ncc, "network_connectivity_config_id")
   local dests = {}
   for _, f in ipairs(env.firewall.allowed_fqdns) do

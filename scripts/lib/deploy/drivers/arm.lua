@@ -25,14 +25,33 @@ local function with_preserve(rr, body, live)
   return body
 end
 
--- ARM answers 409 while a resource (a workspace, typically) is busy with another operation; the
--- azure module retries the codes it knows; we add a bounded retry around whole writes.
+-- ARM answers 409 while a resource (a workspace, typically) is busy with another operation. The
+-- azure module retries the "busy" codes a few times; when it gives up we read the resources the
+-- body refers to (their provisioning state; a reader sees the running operation through) and try
+-- again, a bounded number of times.
+local function referenced_ids(v, out)
+  out = out or {}
+  if type(v) == "string" then
+    if v:sub(1, 15):lower() == "/subscriptions/" and v:find("/providers/", 1, true) then out[#out + 1] = v end
+  elseif type(v) == "table" then
+    for _, x in pairs(v) do referenced_ids(x, out) end
+  end
+  return out
+end
+
 local function put_retry(ctx, id, api, body)
-  local attempts = ctx.conflict_retries or 5
+  local attempts = ctx.conflict_retries or 4
   for i = 1, attempts do
     local ok, res = pcall(arm(ctx).put, arm(ctx), id, api, body)
     if ok then return res end
     if not (type(res) == "table" and res.status == 409) or i == attempts then error(res, 0) end
+    for _, ref_id in ipairs(referenced_ids(body)) do
+      for _ = 1, 3 do
+        local okg, live = pcall(arm(ctx).get, arm(ctx), ref_id, api)
+        local st = okg and type(live) == "table" and live.properties and live.properties.provisioningState
+        if not st or st == "Succeeded" or st == "Failed" then break end
+      end
+    end
     local ok_auth, auth = pcall(require, "auth")
     if ok_auth and auth.util and auth.util.sleep then auth.util.sleep(ctx.conflict_wait or 1) end
   end

@@ -1,0 +1,100 @@
+-- Fault specs against the simulator: a run killed mid-apply resumes to the same end state; two
+-- concurrent runs -> one refused by the lock; a drifted property is reported by refresh and
+-- repaired by apply; a 429 storm is ridden out.
+local H = require("spec.integration.deploy_helpers")
+local state = require("deploy.state")
+
+local describe_sim = H.available() and describe or pending
+
+local function open_store(fx)
+  local blobstate = require("blobstate")
+  if os.getenv("DRHOST_BLOB_ENDPOINT") then
+    return blobstate.open{ endpoint = os.getenv("DRHOST_BLOB_ENDPOINT"), container = "drhost-it-" .. fx.primary,
+      account = os.getenv("DRHOST_BLOB_ACCOUNT"), key = os.getenv("DRHOST_BLOB_KEY") }
+  end
+  return blobstate.open{ path = fx.state_dir }
+end
+
+local function count(list) return #list end
+
+describe_sim("deploy under faults", function()
+  local fx, declared
+
+  setup(function()
+    fx = H.fixture("it2", { regions = { "francecentral", "germanywestcentral" }, base = 100, spokes = 1 })
+    declared = H.declared(fx, fx.primary)
+  end)
+
+  teardown(function() H.admin("DELETE", "/faults") end)
+
+  it("a run killed mid-apply resumes to the same end state", function()
+    H.admin("POST", "/faults", { host_kind = "management", method = "PUT", latency_ms = 400 })
+    local pid = H.spawn(fx, fx.primary, "apply")
+    assert.is_number(pid)
+    H.sleep(4)
+    os.execute("kill -9 " .. pid)
+    H.sleep(1)
+    H.admin("DELETE", "/faults")
+    local partial = count(H.state_doc(fx, fx.primary))
+    assert.is_true(partial > 0, "state written during the run")
+    assert.is_true(partial < declared, "killed before the end (" .. partial .. " of " .. declared .. ")")
+    local rc, out = H.run(fx, fx.primary, "force-unlock")
+    assert.equal(0, rc, out)
+    rc, out = H.run(fx, fx.primary, "apply")
+    assert.equal(0, rc, out)
+    rc, out = H.run(fx, fx.primary, "plan")
+    assert.equal(0, rc, out)
+    assert.equal(declared, count(H.state_doc(fx, fx.primary)))
+  end)
+
+  it("refuses a second concurrent run, naming the holder and since when", function()
+    local st = state.new(open_store(fx), fx.primary, { holder = "spec-holder" })
+    st:lock()
+    local rc, out = H.run(fx, fx.primary, "plan")
+    st:unlock()
+    assert.equal(1, rc, out)
+    assert.matches("LOCKED", out)
+    assert.matches("spec%-holder", out)
+    assert.matches("since", out)
+    rc, out = H.run(fx, fx.primary, "plan")
+    assert.equal(0, rc, out)
+  end)
+
+  it("reports a drifted property through refresh and repairs it through apply", function()
+    local arm = H.clients().arm
+    local rt_id = "/subscriptions/" .. os.getenv("AZURE_SUBSCRIPTION_ID") .. "/resourceGroups/rg-it2-" ..
+      fx.primary .. "-hub/providers/Microsoft.Network/routeTables/rt-it2-" .. fx.primary .. "-egress"
+    local rt = arm:get(rt_id, "2026-03-01")
+    local good = rt.properties.routes[1].properties.nextHopIpAddress
+    -- someone points the default route elsewhere, outside drhost
+    arm:put(rt_id, "2026-03-01", { location = rt.location, properties = { routes = { { name = "default-via-firewall",
+      properties = { addressPrefix = "0.0.0.0/0", nextHopType = "VirtualAppliance", nextHopIpAddress = "10.100.0.99" } } } } })
+    local rc, out = H.run(fx, fx.primary, "refresh")
+    assert.equal(2, rc, out)
+    assert.matches("hub.route_table", out)
+    assert.matches("nextHopIpAddress", out)
+    assert.matches("10.100.0.99", out)
+    rc, out = H.run(fx, fx.primary, "apply")
+    assert.equal(0, rc, out)
+    assert.matches("1 update", out)
+    assert.equal(good, arm:get(rt_id, "2026-03-01").properties.routes[1].properties.nextHopIpAddress)
+    rc, out = H.run(fx, fx.primary, "plan")
+    assert.equal(0, rc, out)
+  end)
+
+  it("rides out a 429 storm (Retry-After) on ARM and the account API", function()
+    local _, r1 = H.admin("POST", "/faults", { host_kind = "management", retry_after = 0, rate = 0.3, times = 40 })
+    local _, r2 = H.admin("POST", "/faults", { host_kind = "accounts", retry_after = 0, rate = 0.3, times = 10 })
+    local rc, out = H.run(fx, fx.secondary, "apply")
+    local _, rules = H.admin("GET", "/faults")
+    H.admin("DELETE", "/faults")
+    assert.equal(0, rc, out)
+    local fired = 0
+    for _, r in ipairs(rules and rules.faults or {}) do
+      if r.id == r1.id or r.id == r2.id then fired = fired + r.fired end
+    end
+    assert.is_true(fired > 10, "the storm hit (" .. fired .. " throttled requests)")
+    rc, out = H.run(fx, fx.secondary, "plan")
+    assert.equal(0, rc, out)
+  end)
+end)
