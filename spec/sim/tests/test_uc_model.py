@@ -124,3 +124,16 @@ def test_system_and_delete_rules(ms):
     with pytest.raises(UCError) as ei:
         ms.get_table("c.s.t")
     assert ei.value.reason == "CATALOG_DOES_NOT_EXIST"
+
+
+def test_rename_table_within_schema_only(ms):
+    ms.create_schema("c", "other", "a")
+    ms.create_table("c.s.t", "a", columns=[{"name": "a", "type_text": "int"}])
+    ms.update_table("c.s.t", new_name="c.s.t2")
+    assert ms.get_table("c.s.t2").name == "t2"
+    ms.update_table("c.s.t2", new_name="s.t3")
+    ms.update_table("c.s.t3", new_name="t4")
+    with pytest.raises(UCError) as ei:
+        ms.update_table("c.s.t4", new_name="c.other.t4")
+    assert ei.value.reason == "CANNOT_RENAME_ACROSS_SCHEMA"
+    assert ms.get_table("c.s.t4").name == "t4"

@@ -1084,7 +1084,12 @@ class MetastoreOps:
         self._apply(t, fields, extra=("view_definition", "table_type", "data_source_format",
                                       "sql_path"))
         if new_name:
-            nk = _lname(new_name.split(".")[-1], "Table")
+            parts = split_parts(new_name, "table")
+            if len(parts) > 1 and parts[:-1] != [t.schema.catalog.name, t.schema.name][-len(
+                    parts[:-1]):]:
+                raise invalid(f"Cannot rename {t.full_name} to {new_name}: a table cannot move "
+                              "to another schema or catalog.", "CANNOT_RENAME_ACROSS_SCHEMA")
+            nk = _lname(parts[-1], "Table")
             if nk != t.name:
                 if nk in t.schema.tables:
                     raise already_exists("TABLE", f"{t.schema.full_name}.{nk}")
