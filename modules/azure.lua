@@ -57,7 +57,7 @@ function M.client(opts)
     poll_interval = opts.poll_interval or M.DEFAULT_POLL,
     timeout = opts.timeout or M.DEFAULT_TIMEOUT,
     concurrency = opts.concurrency or 8,
-    conflict_retries = opts.conflict_retries or 10,
+    conflict_retries = opts.conflict_retries or 20,
     request_timeout = opts.request_timeout or 120,
   }, Client)
 end
@@ -216,7 +216,9 @@ function Client:_step_start(op, resp)
     local err = M.decode_error(resp, op.what)
     if status == 409 and M.RETRYABLE_CONFLICTS[err.code] and op.conflicts < self.conflict_retries then
       op.conflicts = op.conflicts + 1
-      op.not_before = util.now() + retry_after(self, resp, op)
+      -- the server's Retry-After, else 1, 2, 4 ... 60 s (another update may take minutes)
+      local wait = tonumber(header(resp, "Retry-After") or "") or math.min(60, 2 ^ (op.conflicts - 1))
+      op.not_before = util.now() + wait
       log.info("arm: resource busy, retrying", { op = op.what, code = err.code, attempt = op.conflicts })
       return
     end
