@@ -62,6 +62,7 @@ struct lease {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   int stop;
+  atomic_int abort_now; /* set with stop: aborts a renewal in flight */
   int renewals;
   int lost;
   char last_error[256];
@@ -848,6 +849,7 @@ static void stop_thread(lease *l) {
   if (!l->thread_started) return;
   pthread_mutex_lock(&l->mu);
   l->stop = 1;
+  atomic_store(&l->abort_now, 1);
   pthread_cond_signal(&l->cv);
   pthread_mutex_unlock(&l->mu);
   pthread_join(l->thread, NULL);
@@ -942,10 +944,12 @@ static void *renew_main(void *arg) {
       req.headers = curl_slist_append(req.headers, "Content-Type:");
       req.body = "";
       req.has_body = 1;
-      dh_http_perform_blocking(easy, l->certs, &req, &resp);
+      dh_http_perform_blocking(easy, l->certs, &req, &resp, &l->abort_now);
     }
     pthread_mutex_lock(&l->mu);
-    if (ok && !resp.err_code && resp.status == 200) {
+    if (l->stop) {
+      /* stopped while renewing: nothing to record */
+    } else if (ok && !resp.err_code && resp.status == 200) {
       l->renewals++;
       l->last_error[0] = '\0';
     } else {
@@ -969,6 +973,7 @@ static lease *lease_new(lua_State *L, int store_idx, store *st, const char *name
   memset(l, 0, sizeof *l);
   l->fd = -1;
   l->active = 0;
+  atomic_init(&l->abort_now, 0);
   pthread_mutex_init(&l->mu, NULL);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);

@@ -675,22 +675,47 @@ int dh_http_run(dh_http_ctx *ctx, dh_http_req *reqs, dh_http_resp *resps, size_t
   return cancelled ? -1 : 0;
 }
 
-void dh_http_perform_blocking(CURL *easy, void *certs, dh_http_req *req, dh_http_resp *resp) {
+static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un) {
+  (void)dt;
+  (void)dn;
+  (void)ut;
+  (void)un;
+  return atomic_load((atomic_int *)ud) ? 1 : 0; /* non-zero aborts the transfer */
+}
+
+void dh_http_perform_blocking(CURL *easy, void *certs, dh_http_req *req, dh_http_resp *resp, atomic_int *abort_flag) {
   uint64_t rng = rng_seed();
   char errbuf[CURL_ERROR_SIZE];
   double first = now_mono();
   curl_easy_reset(easy);
   easy_setup(easy, certs, req, resp, errbuf);
+  if (abort_flag) {
+    curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(easy, CURLOPT_XFERINFODATA, abort_flag);
+    curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
+  }
   for (;;) {
     resp_clear(resp);
     resp->attempts++;
     errbuf[0] = '\0';
     double start = now_mono();
     CURLcode rc = curl_easy_perform(easy);
+    if (abort_flag && atomic_load(abort_flag)) {
+      resp->err_code = "CANCELLED";
+      snprintf(resp->err_msg, sizeof resp->err_msg, "%s: stopped", req->method);
+      break;
+    }
     double delay = settle(easy, rc, req, resp, errbuf, start, &rng);
     if (delay < 0) break;
-    struct timespec ts = {(time_t)delay, (long)((delay - (double)(time_t)delay) * 1e9)};
-    nanosleep(&ts, NULL);
+    /* sleep in short steps so a stop request is seen promptly */
+    double until = now_mono() + delay;
+    while (!(abort_flag && atomic_load(abort_flag))) {
+      double left = until - now_mono();
+      if (left <= 0) break;
+      if (left > 0.05) left = 0.05;
+      struct timespec ts = {0, (long)(left * 1e9)};
+      nanosleep(&ts, NULL);
+    }
   }
   resp->elapsed = now_mono() - first;
 }

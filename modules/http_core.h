@@ -4,6 +4,7 @@
 
 #include <curl/curl.h>
 #include <lua.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 #define DH_HTTP_MAX_RETRY_STATUSES 32
@@ -67,8 +68,10 @@ int dh_http_run(dh_http_ctx *ctx, dh_http_req *reqs, dh_http_resp *resps, size_t
 
 /* For a background thread (blobstate lease renewal): runs one request on its own easy handle,
  * blocking, with the same options, TLS trust and retry policy, never touching Lua. `certs` is the
- * value of dh_http_ctx_certs_ref() (may be NULL). */
-void dh_http_perform_blocking(CURL *easy, void *certs, dh_http_req *req, dh_http_resp *resp);
+ * value of dh_http_ctx_certs_ref() (may be NULL). When *abort_flag (may be NULL) becomes non-zero
+ * the transfer and any retry wait stop at once (err_code CANCELLED). */
+void dh_http_perform_blocking(CURL *easy, void *certs, dh_http_req *req, dh_http_resp *resp,
+                              atomic_int *abort_flag);
 /* A reference to the extra certificates for use from another thread; release with
  * dh_http_certs_unref(). */
 void *dh_http_ctx_certs_ref(dh_http_ctx *ctx);

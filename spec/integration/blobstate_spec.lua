@@ -181,6 +181,29 @@ describe("blobstate on Azurite", function()
     lease:release()
   end)
 
+  it("stops the renewal thread on release and on garbage collection", function()
+    local pid = server.pid()
+    local function threads() -- threads of this drhost process
+      local d = io.popen("ls /proc/" .. pid .. "/task | wc -l")
+      local n = tonumber(d:read("l"))
+      d:close()
+      return n
+    end
+    local s = open()
+    local before = threads()
+    local lease = s:lock(fresh("gc"), { holder = "gc", duration = 15 })
+    assert.are.equal(before + 1, threads())
+    lease:release()
+    assert.are.equal(before, threads())
+    lease = s:lock(fresh("gc2"), { holder = "gc", duration = 15 })
+    assert.is_true(lease.active)
+    assert.are.equal(before + 1, threads())
+    lease = nil -- luacheck: ignore 311
+    collectgarbage()
+    collectgarbage()
+    assert.are.equal(before, threads())
+  end)
+
   it("rejects a wrong key with BLOB_ERROR 403", function()
     local s = blobstate.open{ endpoint = ENDPOINT, container = container, account = ACCOUNT,
       key = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==" }

@@ -103,6 +103,14 @@ function M.run_child(code, env)
   return ok == true, slurp(out), slurp(err)
 end
 
+-- Process id of this drhost (the parent of a shell it starts).
+function M.pid()
+  local p = io.popen("echo $PPID")
+  local pid = tonumber(p:read("l"))
+  p:close()
+  return pid
+end
+
 function M.now()
   -- wall-clock with sub-second resolution, from the monotonic-ish os.clock is CPU time, so use date
   local f = io.open("/proc/uptime", "r")
