@@ -485,3 +485,16 @@ def test_privileges_enforced_when_turned_on(client, e, sql):
     assert analyst.rows("DELETE FROM orders WHERE id = 3") == [["1"]]
     # the owner passes without grants
     assert sql.rows("SELECT count(*) FROM orders") == [["2"]]
+
+
+def test_partitioned_table_round_trip(client, e, sql):
+    sql.run("CREATE TABLE main.sales.events (id BIGINT, day DATE, region STRING) USING DELTA "
+            "PARTITIONED BY (day, region)")
+    t = client.get(e.prod.ws, P + "/tables/main.sales.events").json()
+    assert [c.get("partition_index") for c in t["columns"]] == [None, 0, 1]
+    (stmt,), = sql.rows("SHOW CREATE TABLE main.sales.events")
+    assert "PARTITIONED BY (day, region)" in stmt
+    sql.run("CREATE OR REPLACE TABLE main.finance.events DEEP CLONE main.sales.events")
+    c = client.get(e.prod.ws, P + "/tables/main.finance.events").json()
+    assert [x.get("partition_index") for x in c["columns"]] == [None, 0, 1]
+    assert sql.fail("CREATE TABLE main.sales.bad (id INT) PARTITIONED BY (nope)")[0] == "UNRESOLVED_COLUMN"

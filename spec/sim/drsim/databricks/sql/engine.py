@@ -775,9 +775,13 @@ class Engine:
         else:
             tbl = node
         full = self.full3(ctx, [p.name for p in tbl.parts])
-        fmt, location, comment, props = "DELTA", None, None, {}
+        fmt, location, comment, props, partitions = "DELTA", None, None, {}, []
         for p in (tree.args.get("properties").expressions if tree.args.get("properties") else []):
-            if isinstance(p, exp.FileFormatProperty):
+            if isinstance(p, exp.PartitionedByProperty):
+                node = p.this
+                items = node.expressions if isinstance(node, (exp.Schema, exp.Tuple)) else [node]
+                partitions = [i.name for i in items]
+            elif isinstance(p, exp.FileFormatProperty):
                 fmt = p.name.upper() or (p.this.sql() if p.this else "DELTA").upper()
             elif isinstance(p, exp.LocationProperty):
                 location = p.this.name
@@ -829,6 +833,12 @@ class Engine:
                     elif isinstance(k, exp.NotNullColumnConstraint) and not k.args.get("allow_null"):
                         col["nullable"] = False
                 columns.append(col)
+            names = {c["name"].lower(): c for c in columns}
+            for i, pc in enumerate(partitions):
+                if pc.lower() not in names:
+                    raise SqlError("UNRESOLVED_COLUMN",
+                                   f"Partition column `{pc}` is not a column of {quote_name(*full)}.")
+                names[pc.lower()]["partition_index"] = i
             if not columns:
                 raise SqlError("UNABLE_TO_INFER_SCHEMA",
                                f"Unable to infer schema for {fmt}. It must be specified manually "
@@ -863,7 +873,7 @@ class Engine:
             op = ("CREATE OR REPLACE TABLE" if replace else "CREATE TABLE") + \
                  (" AS SELECT" if query is not None else "")
             self._history(ctx, full, op, {"isManaged": "false" if location else "true",
-                                          "description": comment, "partitionBy": "[]",
+                                          "description": comment, "partitionBy": json.dumps(partitions),
                                           "properties": json.dumps(props)},
                           {"numFiles": len(v.files), "numOutputRows": rows} if query is not None else {},
                           None)

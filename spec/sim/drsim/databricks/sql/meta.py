@@ -282,6 +282,8 @@ def clone(E, ctx, st):
         d = {"name": c.name, "type_text": c.type_text, "type_name": c.type_name, "nullable": c.nullable}
         if c.comment is not None:
             d["comment"] = c.comment
+        if c.partition_index is not None:
+            d["partition_index"] = c.partition_index
         columns.append(d)
     location = st["location"]
     with uc_errors():
@@ -698,6 +700,9 @@ def show_create(E, ctx, st):
     lines.append(",\n".join(f"  {c.name} {c.type_text.upper()}" + ("" if c.nullable else " NOT NULL") +
                             (f" COMMENT {_sql_str(c.comment)}" if c.comment else "") for c in t.columns) + ")")
     lines.append(f"USING {(t.data_source_format or 'DELTA').lower()}")
+    parts = sorted((c.partition_index, c.name) for c in t.columns if c.partition_index is not None)
+    if parts:
+        lines.append("PARTITIONED BY (" + ", ".join(n for _, n in parts) + ")")
     if t.table_type == "EXTERNAL" and t.storage_location:
         lines.append(f"LOCATION {_sql_str(t.storage_location)}")
     if t.comment:
