@@ -137,3 +137,16 @@ def test_rename_table_within_schema_only(ms):
         ms.update_table("c.s.t4", new_name="c.other.t4")
     assert ei.value.reason == "CANNOT_RENAME_ACROSS_SCHEMA"
     assert ms.get_table("c.s.t4").name == "t4"
+
+
+def test_view_privileges(ms):
+    ms.create_table("c.s.t", "a", columns=[{"name": "a", "type_text": "int"}])
+    ms.create_table("c.s.v", "a", table_type="VIEW", view_definition="SELECT a FROM c.s.t")
+    ms.update_grants("view", "c.s.v", [{"principal": "g", "add": ["SELECT"]}])
+    with pytest.raises(UCError) as ei:
+        ms.update_grants("table", "c.s.v", [{"principal": "g", "add": ["MODIFY"]}])
+    assert "[VIEW]" in ei.value.message
+    ms.update_grants("table", "c.s.t", [{"principal": "g", "add": ["MODIFY"]}])
+    ms.update_grants("schema", "c.s", [{"principal": "h", "add": ["MODIFY", "SELECT"]}])
+    eff = ms.effective_grants("table", "c.s.v", "h")[0]["privileges"]
+    assert [p["privilege"] for p in eff] == ["SELECT"]

@@ -82,7 +82,9 @@ PRIVILEGES: dict[str, frozenset[str]] = {
         "CREATE_MODEL", "CREATE_TABLE", "CREATE_VOLUME", "EXECUTE", "MANAGE", "MODIFY",
         "READ_VOLUME", "REFRESH", "SELECT", "USE_SCHEMA", "WRITE_VOLUME", "EXTERNAL_USE_SCHEMA",
     }),
-    "TABLE": frozenset({"ALL_PRIVILEGES", "APPLY_TAG", "MANAGE", "MODIFY", "REFRESH", "SELECT"}),
+    "TABLE": frozenset({"ALL_PRIVILEGES", "APPLY_TAG", "MANAGE", "MODIFY", "SELECT"}),
+    "VIEW": frozenset({"ALL_PRIVILEGES", "APPLY_TAG", "MANAGE", "SELECT"}),
+    "MATERIALIZED_VIEW": frozenset({"ALL_PRIVILEGES", "APPLY_TAG", "MANAGE", "REFRESH", "SELECT"}),
     "VOLUME": frozenset({"ALL_PRIVILEGES", "APPLY_TAG", "MANAGE", "READ_VOLUME", "WRITE_VOLUME"}),
     "FUNCTION": frozenset({"ALL_PRIVILEGES", "EXECUTE", "MANAGE"}),
     "EXTERNAL_LOCATION": frozenset({
@@ -1386,11 +1388,12 @@ class MetastoreOps:
         if not isinstance(changes, list):
             raise invalid("changes: expected a list.")
         plan = []
+        kind = _priv_kind(t, obj)
         for i, ch in enumerate(changes):
             if not isinstance(ch, dict) or not ch.get("principal"):
                 raise invalid(f"changes[{i}].principal is required.")
-            add = check_privileges(t, ch.get("add") or [])
-            rem = check_privileges(t, ch.get("remove") or [])
+            add = check_privileges(kind, ch.get("add") or [])
+            rem = check_privileges(kind, ch.get("remove") or [])
             plan.append((ch["principal"], add, rem))
         for principal, add, rem in plan:
             cur = obj.grants.setdefault(principal, set())
@@ -1409,7 +1412,7 @@ class MetastoreOps:
         (FIDELITY: USE_CATALOG on a catalog is not listed on its tables)."""
         t = securable_type(stype)
         obj = self.get_securable(t, full_name)
-        allowed = PRIVILEGES.get(t, frozenset())
+        allowed = PRIVILEGES.get(_priv_kind(t, obj), frozenset())
         out: dict[str, list[dict]] = {}
         chain: list[Securable] = [obj]
         p = obj.parent()
@@ -1939,6 +1942,14 @@ class MetastoreOps:
             else:
                 raise invalid(f"Field '{k}' cannot be updated on {obj.kind.lower()} "
                               f"'{obj.full_name}'.")
+
+
+def _priv_kind(stype: str, obj: Securable) -> str:
+    """Privilege set key: views and materialized views accept fewer privileges than tables."""
+    if isinstance(obj, Table):
+        return {"VIEW": "VIEW", "METRIC_VIEW": "VIEW", "MATERIALIZED_VIEW": "MATERIALIZED_VIEW",
+                "STREAMING_TABLE": "MATERIALIZED_VIEW"}.get(obj.table_type, "TABLE")
+    return stype
 
 
 def _grant_list(grants: dict[str, set[str]], principal: str | None) -> list[dict]:
