@@ -5,6 +5,8 @@ import time
 
 import pytest
 
+from databricks.sdk.service.sql import ResultData, StatementResponse
+
 from drsim.databricks import warehouses
 from drsim.databricks.testkit import estate
 
@@ -87,6 +89,15 @@ def test_result_shape_and_types(client, e):
                                          ["2", "20.00", "us", "false", None, "3"],
                                          ["3", "5.25", "eu", None, "2024-03-04", "3"]]
     assert d["result"]["chunk_index"] == 0 and d["result"]["row_offset"] == 0
+    # the shapes are the SDK's: they round-trip through StatementResponse / ResultData
+    assert StatementResponse.from_dict(d).as_dict() == d
+    failed = sql.post("SELECT * FROM nope").json()
+    assert StatementResponse.from_dict(failed).as_dict() == failed
+    client.post("admin", "/sql/config", json={"chunk_rows": 1})
+    multi = sql.run("SELECT id FROM orders")
+    assert StatementResponse.from_dict(multi).as_dict() == multi
+    chunk = client.get(e.prod.ws, multi["result"]["next_chunk_internal_link"]).json()
+    assert ResultData.from_dict(chunk).as_dict() == chunk
     # GET returns the same statement with its result
     g = client.get(e.prod.ws, f"{S}/{d['statement_id']}").json()
     assert g["status"]["state"] == "SUCCEEDED" and g["result"]["data_array"] == d["result"]["data_array"]
