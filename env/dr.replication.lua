@@ -4,6 +4,9 @@
 local prod_ext = os.getenv("DRHOST_PROD_EXTERNAL_URL") or "abfss://external@drhostprodext.dfs.core.windows.net/"
 local dr_ext = os.getenv("DRHOST_DR_EXTERNAL_URL") or "abfss://external@drhostdrext.dfs.core.windows.net/"
 
+local catalogs = {}
+for name in (os.getenv("DRHOST_REPLICATE_CATALOGS") or "sales,finance"):gmatch("[^,%s]+") do catalogs[name] = name end
+
 local principal_map = {}
 -- The replication/ETL service principal has a different application id in each region.
 local prod_sp, dr_sp = os.getenv("DRHOST_PROD_ETL_SP"), os.getenv("DRHOST_DR_ETL_SP")
@@ -15,8 +18,10 @@ return {
   source = { env = "prod" },
   target = { env = "dr" },
 
-  -- source catalog = target catalog (same names keep jobs and queries working after failover)
-  catalogs = { sales = "sales", finance = "finance" },
+  -- source catalog = target catalog (same names keep jobs and queries working after failover);
+  -- DRHOST_REPLICATE_CATALOGS="a,b" overrides the list (the demo uses its own catalogs). The
+  -- replication workspace must be bound to ISOLATED catalogs (read in prod, read-write in dr).
+  catalogs = catalogs,
   include = { "*" },
   exclude = { "*.scratch", "*.*.tmp_*" },
 
@@ -28,7 +33,9 @@ return {
 
   sharing = { recipient = os.getenv("DRHOST_RECIPIENT") or "drhost_dr", share_prefix = "drhost_dr", catalog_prefix = "drhost_src",
               max_tables = 1000, max_schemas = 500, batch = 100 },
-  state = { catalog = "drhost_ops", schema = "drhost", table = "replication_state" },
+  -- managed location for the state catalog: needed when dr's metastore has no storage root
+  state = { catalog = "drhost_ops", schema = "drhost", table = "replication_state",
+            managed_location = dr_ext .. "drhost_ops" },
 
   prune = false,
   prune_max_fraction = 0.1,

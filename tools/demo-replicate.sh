@@ -9,6 +9,8 @@ DRHOST=${DRHOST:-build/drhost}
 # the ETL service principal has a different application id in each region (placeholders)
 export DRHOST_PROD_ETL_SP=${DRHOST_PROD_ETL_SP:-11111111-1111-1111-1111-111111111111}
 export DRHOST_DR_ETL_SP=${DRHOST_DR_ETL_SP:-22222222-2222-2222-2222-222222222222}
+# the demo's own two catalogs (the deployment's workspace catalogs are ISOLATED to their spokes)
+export DRHOST_REPLICATE_CATALOGS=${DRHOST_REPLICATE_CATALOGS:-demo_sales,demo_finance}
 start=$(date +%s)
 step() { printf '\n=== %s\n' "$*"; }
 fail() { echo "demo-replicate: FAILED: $*" >&2; exit 1; }

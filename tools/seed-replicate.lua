@@ -22,6 +22,12 @@ M.PROD_SP = os.getenv("DRHOST_PROD_ETL_SP") or "11111111-1111-1111-1111-11111111
 M.DR_SP = os.getenv("DRHOST_DR_ETL_SP") or "22222222-2222-2222-2222-222222222222"
 M.REGIONS = { source = os.getenv("DRHOST_PROD_REGION") or "westeurope", target = os.getenv("DRHOST_DR_REGION") or "northeurope" }
 M.RECIPIENT = "drhost_dr"
+-- the two demo catalogs (the roles "sales" and "finance"), as env/dr.replication.lua lists them
+function M.demo_names()
+  local list = {}
+  for n in (os.getenv("DRHOST_REPLICATE_CATALOGS") or "sales,finance"):gmatch("[^,%s]+") do list[#list + 1] = n end
+  return { sales = list[1] or "sales", finance = list[2] or "finance" }
+end
 
 local function env(k) local v = os.getenv(k); if v and v ~= "" then return v end end
 
@@ -136,8 +142,8 @@ function M.statements(opts)
   opts = opts or {}
   local P = M.PROD_EXT .. (opts.path or "")
   local list = {
-    "CREATE CATALOG IF NOT EXISTS sales COMMENT 'Sales data'",
-    "CREATE CATALOG IF NOT EXISTS finance COMMENT 'Finance data'",
+    "CREATE CATALOG IF NOT EXISTS sales MANAGED LOCATION {P}managed/sales' COMMENT 'Sales data'",
+    "CREATE CATALOG IF NOT EXISTS finance MANAGED LOCATION {P}managed/finance' COMMENT 'Finance data'",
     "CREATE SCHEMA IF NOT EXISTS sales.core COMMENT 'Orders and customers'",
     "CREATE SCHEMA IF NOT EXISTS sales.reporting COMMENT 'Sales reports'",
     "CREATE SCHEMA IF NOT EXISTS finance.ledger",
@@ -186,6 +192,7 @@ function M.statements(opts)
     st = st:gsub("%f[%w_]sales%.", sales .. "."):gsub("%f[%w_]finance%.", finance .. ".")
     st = st:gsub("CATALOG sales%f[^%w_]", "CATALOG " .. sales):gsub("CATALOG finance%f[^%w_]", "CATALOG " .. finance)
     st = st:gsub("EXISTS sales ", "EXISTS " .. sales .. " "):gsub("EXISTS finance ", "EXISTS " .. finance .. " ")
+    st = st:gsub("managed/sales'", "managed/" .. sales .. "'"):gsub("managed/finance'", "managed/" .. finance .. "'")
     list[i] = st
   end
   return list
@@ -208,7 +215,7 @@ end
 
 -- N small managed tables for the bench: bench.s<k>.t<i>, 50 per schema.
 function M.tables(src, n)
-  local list = { { "CREATE CATALOG IF NOT EXISTS bench" } }
+  local list = { { "CREATE CATALOG IF NOT EXISTS bench MANAGED LOCATION " .. q.literal(M.PROD_EXT .. "managed/bench") } }
   local per = 50
   for s = 1, math.ceil(n / per) do list[#list + 1] = { "CREATE SCHEMA IF NOT EXISTS bench.s" .. s } end
   run(src.conn, list)
@@ -326,8 +333,8 @@ local function main(cmd, arg1)
     return 0
   end
   local src = M.side("source")
-  if cmd == "seed" then M.seed(src); print("seeded prod: " .. #M.statements() .. " statements"); return 0
-  elseif cmd == "change" then print("changed: " .. table.concat(M.change(src), ", ")); return 0
+  if cmd == "seed" then M.seed(src, M.demo_names()); print("seeded prod: " .. #M.statements() .. " statements"); return 0
+  elseif cmd == "change" then print("changed: " .. table.concat(M.change(src, M.demo_names()), ", ")); return 0
   elseif cmd == "tables" then M.tables(src, tonumber(arg1) or 500); print("created " .. (arg1 or 500) .. " tables"); return 0
   elseif cmd == "touch" then
     local names = {}

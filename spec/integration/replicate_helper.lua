@@ -33,7 +33,7 @@ function H.setup(tag, opts)
     catalogs = { [ctx.names.sales] = ctx.dr_sales, [ctx.names.finance] = ctx.names.finance },
     storage = { [seed.PROD_EXT .. id .. "/"] = seed.DR_EXT .. id .. "/" },
     sharing = { recipient = recipient, share_prefix = "drhost_" .. id, catalog_prefix = "src_" .. id },
-    state = { catalog = "ops_" .. id },
+    state = { catalog = "ops_" .. id, managed_location = seed.DR_EXT .. id .. "/ops" },
     principals = { map = { [seed.PROD_SP] = seed.DR_SP } },
     protected_principals = { "dr-breakglass" },
     parallelism = 4,

@@ -22,8 +22,10 @@ return {
   source = { host = "$DRHOST_SOURCE_HOST", warehouse_id = "$DRHOST_SOURCE_WAREHOUSE_ID" },
   target = { host = "$DRHOST_TARGET_HOST", warehouse_id = "$DRHOST_TARGET_WAREHOUSE_ID" },
   catalogs = { bench = "$target" },
+  storage = { ["${DRHOST_PROD_EXTERNAL_URL:-abfss://external@drhostprodext.dfs.core.windows.net/}"] =
+              "${DRHOST_DR_EXTERNAL_URL:-abfss://external@drhostdrext.dfs.core.windows.net/}" },
   sharing = { recipient = "$DRHOST_RECIPIENT", share_prefix = "drhost_bench", catalog_prefix = "bench_src" },
-  state = { catalog = "ops_$target" },
+  state = { catalog = "ops_$target", managed_location = "${DRHOST_DR_EXTERNAL_URL:-abfss://external@drhostdrext.dfs.core.windows.net/}ops_$target" },
   parallelism = 8,
   clone_strategy = "$strategy",
 }
