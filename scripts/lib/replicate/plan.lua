@@ -133,7 +133,7 @@ function Planner:plan_catalogs()
     local tgt = self.cfg.catalogs[src_cat]
     local sc = self.src.catalogs[src_cat]
     if not sc then
-      self:fail(tgt, "source catalog " .. src_cat .. " not found in prod", "catalog")
+      self:fail(tgt, "source catalog " .. src_cat .. " not found in prod (or ISOLATED and not bound to the replication workspace)", "catalog")
     elseif sc.catalog_type and sc.catalog_type ~= "MANAGED_CATALOG" then
       self:fail(tgt, "source catalog " .. src_cat .. " is " .. sc.catalog_type .. " (only managed catalogs are replicated)", "catalog")
     else
