@@ -25,7 +25,8 @@ commands:
   force-unlock                                   break a stale state lease
   validate                                       check the environment file and the graph
   state list | state show ADDR                   inspect the state
-options: --concurrency N (default 8; 1 = serial), --env-dir DIR (default env)]]
+options: --concurrency N (default 8; 1 = serial), --env-dir DIR (default env), --compact (one line
+  per resource in plans), --verbose (show unchanged resources too)]]
 
 local function out(s) io.stdout:write(s, "\n"); io.stdout:flush() end
 local function note(s) io.stderr:write(s, "\n"); io.stderr:flush() end
@@ -41,6 +42,7 @@ function M.parse(argv)
     elseif a == "--concurrency" then o.concurrency = tonumber(argv[i + 1]); i = i + 1
     elseif a == "--env-dir" then o.env_dir = argv[i + 1]; i = i + 1
     elseif a == "--json" then o.json = true
+    elseif a == "--compact" then o.compact = true
     elseif a == "--verbose" or a == "-v" then o.verbose = true
     elseif a == "-h" or a == "--help" then o.help = true
     elseif a:sub(1, 1) == "-" then err.raise("USAGE", "unknown option " .. a .. "\n" .. M.USAGE)
@@ -190,7 +192,7 @@ function M.main(argv, opts)
     end
     if o.command == "plan" then
       local p = engine.plan(ctx, stack, doc, { targets = o.targets, concurrency = o.concurrency })
-      if o.json then out(encode(plan_data(p))) else out(render.plan(p, { verbose = o.verbose })) end
+      if o.json then out(encode(plan_data(p))) else out(render.plan(p, { verbose = o.verbose, compact = o.compact })) end
       if o.out then
         write_file(o.out, encode(plan_data(p)))
         note("Saved the plan to " .. o.out .. "; apply it with: drhost scripts/deploy.lua " .. env.name .. " apply " .. o.out)
@@ -209,7 +211,7 @@ function M.main(argv, opts)
       else
         p = engine.plan(ctx, stack, doc, { targets = o.targets, concurrency = o.concurrency,
           destroy = o.command == "destroy" })
-        out(render.plan(p))
+        out(render.plan(p, { compact = o.compact }))
         if p.errors > 0 then
           for _, x in ipairs(p._errors) do note("error reading " .. x.addr .. ": " .. err.text(x.error)) end
           err.raise("PLAN_FAILED", "the plan could not read " .. p.errors .. " resource(s); nothing was applied")

@@ -50,6 +50,7 @@ function M.fingerprint(stack)
     parts[#parts + 1] = util.canonical({ r.addr, r.provider, r.type, r.api_version or "",
       lazy.describe(r.id), lazy.describe(r.body), lazy.describe(r.workspace) })
   end
+  table.sort(parts)
   return util.hash(table.concat(parts, "\n"))
 end
 

@@ -43,6 +43,7 @@ function M.build(env, ctx)
   s:output("workspaces", ws_out)
   s:output("primary_workspace", spokes[1].name)
   s:output("primary_workspace_url", spokes[1].workspace_url)
+  s:output("workspace_url", spokes[1].workspace_url)     -- the replication workspace of this region
   s:output("sharing", { recipient = repl.settings.recipient, share_prefix = repl.settings.share_prefix,
     catalog_prefix = repl.settings.catalog_prefix })
   s:output("warehouse_id", lazy.ref(repl.warehouse, "id"))

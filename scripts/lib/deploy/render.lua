@@ -42,7 +42,7 @@ end
 
 M.MAX_LINES = 14
 
---- plan(p, opts) -> text. opts.verbose shows no-op resources too.
+--- plan(p, opts) -> text. opts.verbose shows no-op resources too; opts.compact one line each.
 function M.plan(p, opts)
   opts = opts or {}
   local lines = {}
@@ -57,6 +57,8 @@ function M.plan(p, opts)
   for _, a in ipairs(p.actions) do
     if a.action ~= "noop" or opts.verbose then
       add("  # " .. a.addr .. " " .. (VERB[a.action] or a.action) .. " (" .. tostring(a.reason) .. ")")
+    end
+    if (a.action ~= "noop" or opts.verbose) and not opts.compact then
       add(SYMBOL[a.action] .. " " .. tostring(a.provider) .. " \"" .. tostring(a.type) .. "\" \"" .. a.addr .. "\" {")
       local n = 0
       if a.action == "create" and a.body then

@@ -78,7 +78,8 @@ function M.build(s, env, hub, name, spec, ctx)
     body = { properties = { remoteVirtualNetwork = { id = ref(sp.vnet, "id") },
       allowVirtualNetworkAccess = true, allowForwardedTraffic = true, allowGatewayTransit = false,
       useRemoteGateways = false } } }
-  for key, zone in pairs(hub.zones) do
+  for _, key in ipairs({ "databricks", "dfs", "blob", "vault" }) do
+    local zone = hub.zones[key]
     s:arm{ addr = a .. "dns_link." .. key, type = "Microsoft.Network/privateDnsZones/virtualNetworkLinks",
       api_version = A.privatedns, resource_group = hub.rg.name, name = zone.name .. "/link-" .. env.name .. "-" .. name,
       body = { location = "global", tags = tags, properties = {
