@@ -76,6 +76,7 @@ def test_jobs_create_run(client, e, prefix):
     runs = client.get(ws, prefix + "/runs/list", params={"job_id": jid}).json()["runs"]
     assert [x["state"]["result_state"] for x in runs] == ["FAILED", "SUCCESS"]
     assert client.post(ws, prefix + "/run-now", json={"job_id": 999999}).status_code == 400
+    assert client.get(ws, prefix + "/list", params={"limit": "x"}).status_code == 400
 
 
 def test_workspace_objects(client, e):

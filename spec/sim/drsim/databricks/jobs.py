@@ -91,6 +91,16 @@ def _check_settings(s, where=""):
         raise bad("max_concurrent_runs must be between 0 and 1000.")
 
 
+def _int(req, name, default):
+    v = req.query.get(name)
+    if v in (None, ""):
+        return default
+    try:
+        return int(v)
+    except ValueError:
+        raise bad(f"Invalid {name} '{v}': expected an integer.") from None
+
+
 def _jobs(req):
     return STORE.jobs.setdefault(req.workspace["id"], {})
 
@@ -169,15 +179,10 @@ def _routes(prefix):
 
     @api("workspace", "GET", prefix + "/list")
     def list_(req):
-        limit = int(req.query.get("limit") or 20)
+        limit = _int(req, "limit", 20)
         if not 1 <= limit <= 100:
             raise bad("limit must be between 1 and 100.")
-        offset = int(req.query.get("offset") or 0)
-        if req.query.get("page_token"):
-            try:
-                offset = int(req.query["page_token"])
-            except ValueError:
-                raise bad("Invalid page_token.") from None
+        offset = _int(req, "page_token", _int(req, "offset", 0))
         name = req.query.get("name")
         expand = req.query.get("expand_tasks") == "true"
         with STORE.lock:
@@ -228,10 +233,10 @@ def _routes(prefix):
 
     @api("workspace", "GET", prefix + "/runs/list")
     def list_runs(req):
-        limit = int(req.query.get("limit") or 25)
+        limit = _int(req, "limit", 25)
         if not 1 <= limit <= 25:
             raise bad("limit must be between 1 and 25.")
-        offset = int(req.query.get("page_token") or req.query.get("offset") or 0)
+        offset = _int(req, "page_token", _int(req, "offset", 0))
         with STORE.lock:
             rs = sorted(STORE.runs.get(req.workspace["id"], {}).values(),
                         key=lambda r: -r["run_id"])
