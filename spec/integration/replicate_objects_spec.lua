@@ -18,6 +18,9 @@ describe("replicate objects and policies (simulator)", function()
       "CREATE TABLE " .. s .. ".core.eu_customers (id INT, country STRING) USING DELTA",
       "INSERT INTO " .. s .. ".core.eu_customers VALUES (1, 'DE'), (2, 'FR')",
       "ALTER TABLE " .. s .. ".core.eu_customers SET ROW FILTER " .. s .. ".core.only_de ON (country)",
+      "CREATE FUNCTION " .. s .. ".core.hide(v STRING) RETURNS STRING RETURN '***'",
+      "ALTER TABLE " .. s .. ".core.eu_customers ADD COLUMNS (email STRING)",
+      "ALTER TABLE " .. s .. ".core.eu_customers ALTER COLUMN email SET MASK " .. s .. ".core.hide",
       "CREATE TABLE " .. s .. ".core.tmp_scratch (id INT) USING DELTA",
     }) do ctx.src.conn:exec(st) end
   end)
@@ -42,7 +45,7 @@ describe("replicate objects and policies (simulator)", function()
     assert.is_false(ok, "a protected table must not be partially copied")
   end)
 
-  it("metadata_only protected tables are created empty with their row filter re-applied", function()
+  it("metadata_only protected tables are created empty with their row filter and column mask re-applied", function()
     local cfg = ctx.cfg_table
     cfg.protected_tables = "metadata_only"
     H.write_config(ctx, cfg)
@@ -55,6 +58,9 @@ describe("replicate objects and policies (simulator)", function()
     assert.is_nil(failed[t])
     local info = ctx.dst.ws:get("/api/2.1/unity-catalog/tables/" .. t)
     assert.are.equal(ctx.names.sales .. ".core.only_de", info.row_filter.function_name)
+    local masked
+    for _, c in ipairs(info.columns) do if c.name == "email" then masked = c.mask end end
+    assert.are.equal(ctx.names.sales .. ".core.hide", masked and masked.function_name)
     local rows = ctx.dst.conn:query("SELECT count(*) AS n FROM " .. t)
     assert.are.equal(0, rows[1].n)   -- no data copied through the policy
   end)
