@@ -287,6 +287,9 @@ function M.main(args, opts)
     for _, w in ipairs(src_inv.warnings) do table.insert(plan.warnings, w) end
     for _, w in ipairs(dst_inv.warnings) do table.insert(plan.warnings, w) end
     plan.discovery = { sql = stats.sql, rest = stats.rest }
+    for _, k in ipairs({ "actions", "failed", "skipped", "warnings", "notes", "tables", "unmapped_principals" }) do
+      plan[k] = json.array(plan[k] or {})   -- empty lists stay JSON arrays
+    end
     if o.out then write_file(o.out, json.encode(plan)); progress("plan saved to " .. o.out) end
   end
 
