@@ -234,7 +234,8 @@ class Handler(BaseHTTPRequestHandler):
                                  else "INTERNAL_ERROR", f"simulator bug: {type(e).__name__}: {e}")
             status, payload, headers = err.status, err.body(), {}
         self._send(status, payload, headers)
-        SIM.stats.record(host_kind, req.route.name if req.route else None, status, time.monotonic() - t0)
+        name = getattr(req, "stats_name", None) or (req.route.name if req.route else None)
+        SIM.stats.record(host_kind, name, status, time.monotonic() - t0)
         if req.method not in ("GET", "HEAD") and status < 500:
             SIM.changed()
 

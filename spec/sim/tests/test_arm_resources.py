@@ -1,8 +1,8 @@
 """ARM semantics: resource groups, LROs, parents and references, the estate's resource types."""
 from drsim.state import SIM
 
-from arm_helpers import (DBX_V, KV_V, NET_V, RA_V, RG_V, ST_V, make_network, make_rg, make_storage,
-                         make_vault_key, ok, rg, rid, sub, workspace_body)
+from arm_helpers import (KV_V, NET_V, RA_V, RG_V, ST_V, make_network, make_rg, make_storage,
+                         make_vault_key, ok, rg, rid, sub)
 
 
 def test_resource_group_crud(client):

@@ -22,7 +22,7 @@ import ipaddress
 from ..errors import ArmError
 from ..state import DATABRICKS_SP_OBJECT_ID, SIM, new_guid
 from . import contract
-from .engine import (REGIONS, PAIRED, deep_merge, invalid_reference, now_iso, ref_exists, busy_op,
+from .engine import (PAIRED, deep_merge, invalid_reference, now_iso, ref_exists, busy_op,
                      system_data)
 from .ids import GUID_RE, parse
 
@@ -1278,4 +1278,3 @@ def role_definitions(req, scope):
     return items
 
 
-_unused = (REGIONS,)

@@ -1,8 +1,20 @@
 """Azure Resource Manager (management host): every path goes to the generic engine."""
 from ..arm import engine
+from ..arm.ids import parse
+from ..errors import ArmError
 from ..http import route
 
 
 @route("management", "*", "/{path:path}", case_insensitive=True)
 def arm(req):
+    # Stats per method and resource type ("PUT Microsoft.Network/virtualNetworks"), for benches.
+    try:
+        rid = parse(req.path)
+        low = req.path.lower()
+        if "/operationstatuses/" in low or "/operationresults/" in low:
+            req.stats_name = f"{req.method} (operation status)"
+        else:
+            req.stats_name = f"{req.method} {rid.type or rid.kind}"
+    except ArmError:
+        pass
     return engine.dispatch(req)
