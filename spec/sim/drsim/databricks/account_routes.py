@@ -16,7 +16,7 @@ from databricks.sdk.service import settings as ST
 from ..errors import DatabricksError
 from ..state import SIM
 from .common import (api, bad, body, check_account, check_shape, fields_of, out, page, qbool,
-                     who)
+                     qint, who)
 from .ucmodel import UC
 
 A = "/api/2.0/accounts/{account_id}"
@@ -707,8 +707,8 @@ def _make_scim_routes(kind):
         with ACCOUNT.lock:
             items = _scim_filter(sorted(store().values(), key=lambda x: x["id"]),
                                  req.query.get("filter"))
-            start = max(int(req.query.get("startIndex") or 1), 1)
-            count = int(req.query.get("count") or 100)
+            start = max(qint(req, "startIndex", 1), 1)
+            count = qint(req, "count", 100)
             chunk = items[start - 1:start - 1 + count]
             return {"schemas": [LIST_SCHEMA], "totalResults": len(items), "startIndex": start,
                     "itemsPerPage": len(chunk), "Resources": chunk}

@@ -238,3 +238,14 @@ def _check_value(v, tp, path, enum, typing):
         allowed = [m.value for m in tp]
         if v not in allowed:
             raise bad(f"Invalid value '{v}' for {path}: expected one of {', '.join(allowed)}.")
+
+
+def qint(req, name, default):
+    """Integer query parameter; not an integer -> 400 naming it."""
+    v = req.query.get(name)
+    if v in (None, ""):
+        return default
+    try:
+        return int(v)
+    except ValueError:
+        raise bad(f"Invalid {name} '{v}': expected an integer.") from None

@@ -13,7 +13,7 @@ import time
 from databricks.sdk.service import workspace as WS
 
 from ..errors import DatabricksError
-from .common import api, bad, body, check_shape, metastore, params_of, who, ws_id
+from .common import api, bad, body, check_shape, metastore, params_of, qint, who, ws_id
 from .ucmodel import UC, UCError
 
 
@@ -335,8 +335,8 @@ def list_directory(req):
                 name = p[len(pre):]
                 entries.append({"path": f"{base}/{name}", "is_directory": False, "name": name,
                                 "file_size": len(f["data"]), "last_modified": f["mtime"]})
-    size = int(req.query.get("page_size") or 1000)
-    start = int(req.query.get("page_token") or 0)
+    size = qint(req, "page_size", 1000)
+    start = qint(req, "page_token", 0)
     d = {"contents": entries[start:start + size]}
     if start + size < len(entries):
         d["next_page_token"] = str(start + size)
