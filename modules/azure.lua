@@ -340,6 +340,10 @@ function Client:run_many(requests, opts)
           if resp == nil or resp.error then
             finish_error(op, resp and resp.error or errors.new{ code = "CONNECT_ERROR",
                                                                  message = "no response (" .. op.what .. ")" })
+          elseif resp.status == 401 and not op.reauthed and type(self.credential.invalidate) == "function" then
+            -- an expired or revoked token: drop it and send this request once more with a new one
+            op.reauthed = true
+            self.credential:invalidate()
           else
             local ok, err = pcall(self._step, self, op, resp)
             if not ok then finish_error(op, err, resp) end

@@ -175,6 +175,11 @@ function Client:all(requests, opts)
       if resp == nil or resp.error then
         results[i] = { error = resp and resp.error or errors.new{ code = "CONNECT_ERROR",
                                                                   message = "no response (" .. norm[i].what .. ")" } }
+      elseif resp.status == 401 and not norm[i].reauthed and type(self.credential.invalidate) == "function" then
+        -- an expired or revoked token: drop it and send this request once more with a new one
+        norm[i].reauthed = true
+        self.credential:invalidate()
+        again[#again + 1] = i
       elseif attempt <= self.retries and retryable(resp) then
         again[#again + 1] = i
         wait = math.max(wait, backoff(attempt, resp))
@@ -183,7 +188,7 @@ function Client:all(requests, opts)
       end
     end
     if #again > 0 then
-      log.info("databricks: temporarily unavailable, retrying", { requests = #again, attempt = attempt })
+      log.info("databricks: retrying", { requests = #again, attempt = attempt, wait = wait })
       util.sleep(wait)
     end
     todo = again

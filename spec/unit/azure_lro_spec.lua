@@ -235,6 +235,29 @@ describe("azure ARM client", function()
     for _, n in ipairs(f.batches) do assert.is_true(n <= 2) end
   end)
 
+  it("a 401 drops the cached token and retries once", function()
+    local seen = {}
+    local f = fake_http(function(req)
+      if req.url:find("oauth2", 1, true) then
+        return { status = 200, body = { access_token = "t" .. (#seen + 1), expires_in = 3600 } }
+      end
+      seen[#seen + 1] = req.headers.Authorization
+      if #seen == 1 then
+        return { status = 401, body = { error = { code = "ExpiredAuthenticationToken", message = "expired" } } }
+      end
+      return { status = 200, body = { name = "rg" } }
+    end)
+    package.loaded.http, package.loaded.auth, package.loaded.azure = f, nil, nil
+    local auth, azure = require("auth"), require("azure")
+    auth.cache:clear()
+    local cred = auth.credential{ kind = "client_secret", tenant_id = "t", client_id = "c", client_secret = "s",
+                                  authority_host = "https://login.example.localhost" }
+    local arm = azure.client{ credential = cred, endpoint = EP }
+    assert.are.equal("rg", arm:get("/subscriptions/s/resourceGroups/rg", "1").name)
+    assert.are.equal(2, #seen)
+    assert.are_not.equal(seen[1], seen[2])
+  end)
+
   it("insists on an api_version and a table of options", function()
     local arm, _, azure = load(function() return { status = 200, body = {} } end)
     local ok, e = pcall(arm.get, arm, "/subscriptions/s/x", nil)

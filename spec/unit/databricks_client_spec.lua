@@ -104,6 +104,33 @@ describe("databricks clients", function()
     assert.are.equal("TEMPORARILY_UNAVAILABLE", e.code)
   end)
 
+  it("a 401 drops the cached token and retries once with a new one", function()
+    local tokens, n = {}, 0
+    local databricks = load(function(req)
+      if req.url:find("/oidc/", 1, true) then
+        n = n + 1
+        return { status = 200, body = { access_token = "tok" .. n, expires_in = 3600 } }
+      end
+      tokens[#tokens + 1] = req.headers.Authorization
+      if req.headers.Authorization == "Bearer tok1" then
+        return { status = 401, body = { error_code = "UNAUTHENTICATED", message = "expired" } }
+      end
+      return { status = 200, body = { ok = true } }
+    end)
+    local auth = require("auth")
+    auth.cache:clear()
+    local cred = auth.credential{ kind = "databricks_m2m", client_id = "c", client_secret = "s" }
+    local ws = databricks.workspace{ host = "https://adb-1.example.localhost", credential = cred }
+    assert.is_true(ws:get("/api/2.0/x").ok)
+    assert.are.same({ "Bearer tok1", "Bearer tok2" }, tokens)
+    -- a credential that keeps failing is reported, not retried forever
+    local bad = databricks.workspace{ host = "https://adb-1.example.localhost",
+                                      credential = auth.credential{ kind = "static", token = "tok1" } }
+    local ok, e = pcall(bad.get, bad, "/api/2.0/x")
+    assert.is_false(ok)
+    assert.are.equal(401, e.status)
+  end)
+
   it("all: per-request results, transport errors included, nothing raised", function()
     local databricks, cred = load(function(req)
       if req.url:find("/boom", 1, true) then return { status = 500, body = "oops" } end
