@@ -256,17 +256,20 @@ local function chunk_path(op)
   if type(idx) == "number" then
     return M.STATEMENTS .. "/" .. op.id .. "/result/chunks/" .. string.format("%d", idx)
   end
-  -- no link: fall back on the manifest's chunk count
+  -- no link: fall back on the manifest's chunk count (chunk 0 when the response had no result)
   local total = op.manifest and tonumber(op.manifest.total_chunk_count)
-  if total and op.chunks_seen < total and not result.chunk_index then
-    return M.STATEMENTS .. "/" .. op.id .. "/result/chunks/" .. string.format("%d", op.chunks_seen)
+  local next_index
+  if type(result.chunk_index) == "number" then next_index = result.chunk_index + 1
+  elseif op.chunks_seen == 0 then next_index = 0 end
+  if total and next_index and next_index < total then
+    return M.STATEMENTS .. "/" .. op.id .. "/result/chunks/" .. string.format("%d", next_index)
   end
   return nil
 end
 
 local function take_result(op, result)
   op.last_result = type(result) == "table" and result or {}
-  op.chunks_seen = op.chunks_seen + 1
+  if type(result) == "table" then op.chunks_seen = op.chunks_seen + 1 end
   M.rows(op.last_result.data_array, op.columns, op.rows)
   op.next_chunk = chunk_path(op)
   op.phase = op.next_chunk and "chunk" or "done"

@@ -160,6 +160,24 @@ describe("sql connection", function()
     assert.are.same({ { name = "min", value = "0", type = "BIGINT" } }, body.parameters)
   end)
 
+  it("without links, fetches chunks by index from the manifest's count (chunk 0 too)", function()
+    local ws = fake_ws(function(r)
+      if r.method == "POST" then
+        return { status = 200, body = { statement_id = "st9", status = { state = "SUCCEEDED" },
+          manifest = { schema = COLS.schema, total_chunk_count = 2 } } } -- no result in the response
+      elseif r.path == "/api/2.0/sql/statements/st9/result/chunks/0" then
+        return { status = 200, body = { chunk_index = 0, data_array = { { "1", "a" } } } }
+      elseif r.path == "/api/2.0/sql/statements/st9/result/chunks/1" then
+        return { status = 200, body = { chunk_index = 1, data_array = { { "2", "b" } } } }
+      end
+      return { error = { code = "UNEXPECTED", message = r.path } }
+    end)
+    local rows, meta = sql.connect{ workspace = ws, warehouse_id = "wh" }:query("SELECT 1")
+    assert.are.same({ { id = 1, name = "a" }, { id = 2, name = "b" } }, rows)
+    assert.are.equal(2, meta.chunks)
+    assert.are.equal(3, #ws.calls)
+  end)
+
   it("raises the statement's error_code and sql_state on FAILED", function()
     local ws = fake_ws(function()
       return { status = 200, body = { statement_id = "st2", status = { state = "FAILED", sql_state = "42P01",
