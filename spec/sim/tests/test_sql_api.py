@@ -247,12 +247,14 @@ def test_bad_statements_fail_cleanly(client, e):
         "GRANT FOO ON TABLE orders TO `x`": "INVALID_PARAMETER_VALUE",
         "DROP CATALOG main": "SCHEMA_NOT_EMPTY",
         "SELECT ?": "UNSUPPORTED_FEATURE",
+        "SELECT amount / (id - 1) FROM orders": "DIVIDE_BY_ZERO",      # ANSI mode, like Databricks SQL
     }
     for stmt, want in cases.items():
         cls, st = sql.fail(stmt)
         assert cls == want, (stmt, st)
         assert not re.search(r"d_[0-9a-f]{8}_", st["error"]["message"]), st
     assert sql.rows("SELECT count(*) FROM nn") == [["0"]]
+    assert sql.rows("SELECT try_divide(1, 0), 3 / 2") == [[None, "1.5"]]
 
 
 def test_clone_copy_time_is_simulated(client, e):

@@ -202,6 +202,9 @@ def _duck_error(e: Exception) -> SqlError:
         if "function" in msg.lower():
             return SqlError("UNRESOLVED_ROUTINE", msg)
         return SqlError("TABLE_OR_VIEW_NOT_FOUND", msg)
+    if "[DIVIDE_BY_ZERO]" in msg:
+        return SqlError("DIVIDE_BY_ZERO", "Division by zero. Use `try_divide` to tolerate divisor being 0 "
+                        "and return NULL instead.", sql_state="22012")
     if isinstance(e, duckdb.InterruptException):
         return SqlError("CANCELLED", "The statement was cancelled.")
     return SqlError("INVALID_PARAMETER_VALUE" if isinstance(e, duckdb.InvalidInputException)
@@ -440,6 +443,7 @@ class Engine:
         self.bind_params(ctx, tree)
         self.inline_functions(ctx, tree, fdeps)
         self.rewrite_tables(ctx, tree, skip, deps)
+        _ansi_division(tree)
         return tree
 
     def bind_params(self, ctx: Ctx, tree: exp.Expression):
@@ -880,6 +884,19 @@ class Engine:
         if query is not None:
             return Result([("num_affected_rows", "bigint"), ("num_inserted_rows", "bigint")], [[rows, rows]])
         return Result()
+
+
+def _ansi_division(tree: exp.Expression):
+    """ANSI mode (Databricks SQL): x / 0 raises DIVIDE_BY_ZERO instead of DuckDB's NULL."""
+    for div in list(tree.find_all(exp.Div)):
+        den = div.expression
+        if isinstance(den, exp.Literal) and not den.is_string and den.name not in ("0", "0.0"):
+            continue
+        guarded = exp.Case(ifs=[exp.If(this=exp.EQ(this=den.copy(), expression=exp.Literal.number(0)),
+                                       true=exp.Anonymous(this="error", expressions=[
+                                           exp.Literal.string("[DIVIDE_BY_ZERO] Division by zero.")]))],
+                           default=div.copy())
+        div.replace(exp.Paren(this=guarded))
 
 
 def location_key(url: str) -> str:
