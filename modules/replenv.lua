@@ -144,7 +144,7 @@ local function connect(host, opts)
   cur.ws = databricks.workspace{ host = host, credential = cred }
   cur.host = host
   cur.warehouse_id = opts.warehouse_id
-  cur.conn = nil
+  cur.conn, cur.user = nil, nil
   cur.catalog, cur.schema = opts.catalog, opts.schema
 end
 
@@ -183,7 +183,14 @@ end
 
 local function status()
   return { env = cur.name or "-", host = cur.host or "-", warehouse_id = cur.warehouse_id or "(first found)",
-           catalog = cur.catalog or "-", schema = cur.schema or "-", host_from = cur.source or "-" }
+           catalog = cur.catalog or "-", schema = cur.schema or "-", host_from = cur.source or "-",
+           user = cur.user or "-" }
+end
+
+-- Checks the connection (token and workspace reachable) and learns who we are.
+local function verify()
+  local me = need_ws():get("/api/2.0/preview/scim/v2/Me")
+  cur.user = type(me) == "table" and (me.userName or me.displayName) or nil
 end
 
 ---------------------------------------------------------------------------------------------------
@@ -314,6 +321,7 @@ function commands.env(args)
   end
   connect(host, { warehouse_id = wh })
   cur.name, cur.env, cur.source = name, env, source
+  verify()
   return status()
 end
 
@@ -321,6 +329,7 @@ function commands.connect(args)
   if not args[1] then fail("BAD_INPUT", ":connect HOST [WAREHOUSE_ID]") end
   connect(as_url(args[1]), { warehouse_id = args[2] })
   cur.name, cur.env, cur.source = nil, nil, ":connect"
+  verify()
   return status()
 end
 
