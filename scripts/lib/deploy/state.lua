@@ -31,12 +31,16 @@ function M.open_store(getenv)
     err.raise("STATE_BACKEND", "no state backend: set DRHOST_BLOB_ENDPOINT, DRHOST_BLOB_ACCOUNT " ..
       "and DRHOST_BLOB_KEY (blob storage), or DRHOST_STATE=local for a local state directory")
   end
-  return blobstate.open{
-    endpoint = endpoint,
-    container = getenv("DRHOST_STATE_CONTAINER") or "drhost-state",
-    account = getenv("DRHOST_BLOB_ACCOUNT"),
-    key = getenv("DRHOST_BLOB_KEY"),
-  }, "blob"
+  local container = getenv("DRHOST_STATE_CONTAINER") or "drhost-state"
+  local key = getenv("DRHOST_BLOB_KEY")
+  if key == nil or key == "" then
+    -- no account key (CI with OIDC): an Entra token for Azure Storage from the same credential
+    local cred = require("auth").from_env()
+    return blobstate.open{ endpoint = endpoint, container = container,
+      token = function() return cred:token("https://storage.azure.com/.default") end }, "blob"
+  end
+  return blobstate.open{ endpoint = endpoint, container = container,
+    account = getenv("DRHOST_BLOB_ACCOUNT"), key = key }, "blob"
 end
 
 --- new(store, env, opts): a state handle. opts.holder names this run in the lease.
