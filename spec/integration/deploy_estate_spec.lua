@@ -1,7 +1,6 @@
 -- The estate against the simulator: plan on empty lists everything, apply succeeds (primary then
 -- secondary), a second plan is empty, and the security invariants hold on the LIVE resources.
 local H = require("spec.integration.deploy_helpers")
-local json = require("json")
 
 local describe_sim = H.available() and describe or pending
 

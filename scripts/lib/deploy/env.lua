@@ -27,7 +27,7 @@ local function checker(file)
   local problems = {}
   local c = {}
   function c.fail(key, expected, got)
-    local g = got
+    local g
     if type(got) == "string" then g = "'" .. got .. "'" elseif got == nil then g = "nothing" else g = tostring(got) end
     problems[#problems + 1] = file .. ": " .. key .. ": expected " .. expected .. ", got " .. g
   end

@@ -19,7 +19,7 @@ function M.build(env, ctx)
   local spokes, workspaces = {}, {}
   for _, name in ipairs(hub_c.spoke_names(env)) do
     local spec = env.spokes[name]
-    local sp = spoke_c.build(s, env, hub, name, spec, ctx)
+    local sp = spoke_c.build(s, env, hub, name, spec)
     spokes[#spokes + 1] = sp
     workspaces[#workspaces + 1] = catalog_c.build(s, env, hub, sp, spec)
   end

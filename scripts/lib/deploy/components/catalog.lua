@@ -8,7 +8,7 @@ local M = {}
 
 function M.catalog_name(name, spec) return spec.catalog or name end
 
-function M.build(s, env, hub, sp, spec)
+function M.build(s, env, _, sp, spec)
   local name = sp.name
   local a = "ws." .. name .. "."
   local ws = sp.workspace_url

@@ -21,7 +21,7 @@ function M.public_network_access(env, spec)
   return fe and "Disabled" or "Enabled"
 end
 
-function M.build(s, env, hub, name, spec, ctx)
+function M.build(s, env, hub, name, spec)
   local A = C.API
   local loc = env.region
   local sp = { name = name, env = env }

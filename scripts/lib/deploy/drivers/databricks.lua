@@ -441,7 +441,7 @@ do
     end
     return nil
   end
-  function d.view(rr, live)
+  function d.view(_, live)
     return { data_provider_global_metastore_id = live.data_provider_global_metastore_id }
   end
   function d.create(ctx, rr)
