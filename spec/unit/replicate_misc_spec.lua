@@ -85,6 +85,16 @@ describe("replicate.job", function()
     assert.are.equal("{{secrets/drhost/azure-client-secret}}", ev.AZURE_CLIENT_SECRET)
     assert.are.equal("w2", ev.DRHOST_TARGET_WAREHOUSE_ID)
   end)
+  it("passes extra environment but never lets it replace the credentials", function()
+    local opts = {}
+    for k, v in pairs(base) do opts[k] = v end
+    opts.extra_env = { DRHOST_PROD_EXTERNAL_URL = "abfss://x@p.dfs.core.windows.net/" }
+    local s = job.settings(opts)
+    assert.are.equal("abfss://x@p.dfs.core.windows.net/", s.job_clusters[1].new_cluster.spark_env_vars.DRHOST_PROD_EXTERNAL_URL)
+    opts.extra_env = { AZURE_CLIENT_SECRET = "plain" }
+    assert.has_error(function() job.settings(opts) end)
+  end)
+
   it("names what is missing", function()
     local ok, e = pcall(job.settings, { env = base.env })
     assert.is_false(ok)

@@ -31,7 +31,8 @@ local function need(opts, k, what)
 end
 
 -- opts: env (the dr environment table: replication_schedule), source_host, target_host,
--- source_warehouse_id, target_warehouse_id, notify (list of e-mail addresses), plus any
+-- source_warehouse_id, target_warehouse_id, notify (list of e-mail addresses), extra_env (more
+-- environment variables for the task, e.g. the storage URLs the replication config reads), plus any
 -- M.DEFAULTS field to override.
 function M.settings(opts)
   opts = opts or {}
@@ -50,6 +51,15 @@ function M.settings(opts)
     DRHOST_TARGET_HOST = opts.target_host, DRHOST_TARGET_WAREHOUSE_ID = opts.target_warehouse_id,
     DRHOST_LOG_FORMAT = "json",
   }
+  -- settings the replication config reads from the environment (env/dr.replication.lua):
+  -- DRHOST_PROD_EXTERNAL_URL, DRHOST_DR_EXTERNAL_URL, DRHOST_REPLICATE_CATALOGS, DRHOST_RECIPIENT...
+  for k, v in pairs(opts.extra_env or {}) do
+    if type(k) ~= "string" or not k:match("^[A-Z][A-Z0-9_]*$") or M.SECRET_KEYS[k] then
+      util.error{ code = "JOB_INVALID", message = "replicate.job.settings: extra_env key " .. tostring(k)
+        .. " must be an upper-case variable name other than the credential variables" }
+    end
+    env_vars[k] = v
+  end
   for var, key in pairs(M.SECRET_KEYS) do
     env_vars[var] = "{{secrets/" .. opts.secret_scope .. "/" .. key .. "}}"
   end
