@@ -251,6 +251,19 @@ describe("replicate.plan", function()
     assert.truthy(sqls(objects["sales_dr.core.v_orders"]):match("FROM `sales_dr`%.`core`%.`orders_v2` WHERE"))
   end)
 
+  it("an include pattern naming one table brings its schema along, and nothing else", function()
+    local p = plan.build(cfg_with({ include = { "sales.core.orders" } }), source(), empty_dr(), {})
+    local objects = {}
+    for _, a in ipairs(p.actions) do objects[a.object] = true end
+    assert.is_true(objects["sales_dr.core"])
+    assert.is_true(objects["sales_dr.core.orders"])
+    assert.is_nil(objects["sales_dr.reporting"])
+    assert.is_nil(objects["sales_dr.core.raw"])
+    assert.is_nil(objects["sales_dr.core.v_orders"])
+    assert.is_nil(objects["sales_dr.core.events"])
+    assert.are.equal(1, p.clones)
+  end)
+
   it("prunes only with prune = true, and refuses above the configured share", function()
     local src, dr = synced_dr()
     dr.tables["sales_dr.core.gone"] = { table_type = "MANAGED" }

@@ -106,7 +106,10 @@ end
 -- policy ("clone" by default, or "metadata_only"/"skip").
 function Planner:scope(obj, kind)
   local o = util.copy(obj); o.kind = kind
-  if not config.selected(self.cfg, obj.full) then return false end
+  local selected
+  if kind == "schema" then selected = self:schema_selected(obj.full)   -- "c.s.t" includes schema c.s
+  else selected = config.selected(self.cfg, obj.full) end
+  if not selected then return false end
   local ok, keep = self:hook("filter", o)
   if not ok then self:fail(obj.full, keep, kind); return false end
   if keep == false then return false end
