@@ -28,7 +28,8 @@ return {
   storage = { [prod_ext] = dr_ext },
 
   parallelism = 8,
-  protected_principals = { "drhost-replication", "dr-breakglass" },
+  -- never revoked in dr: the job's identity, the platform admins (deployment), break-glass
+  protected_principals = { "drhost-replication", "drhost-admins", "dr-breakglass" },
   principals = { map = principal_map, unmapped = "keep_names" },
 
   sharing = { recipient = os.getenv("DRHOST_RECIPIENT") or "drhost_dr", share_prefix = "drhost_dr", catalog_prefix = "drhost_src",
