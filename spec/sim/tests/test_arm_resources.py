@@ -310,3 +310,19 @@ def test_user_assigned_identity_and_access_connector(client):
     assert r.status_code == 400
     got = ok(client.arm_put(ac, "2024-05-01", {"location": "westeurope", "identity": {"type": "SystemAssigned"}}))
     assert got["identity"]["principalId"] and got["identity"]["tenantId"] == SIM.config.tenant_id
+
+
+def test_rule_collection_groups_one_write_at_a_time(client):
+    make_rg(client)
+    fp = rid("rg1", "Microsoft.Network/firewallPolicies/fp1")
+    ok(client.arm_put(fp, NET_V, {"location": "westeurope"}))
+    body = {"properties": {"priority": 100, "ruleCollections": []}}
+    first = client.put("management", fp + "/ruleCollectionGroups/g1", params={"api-version": NET_V}, json=body)
+    assert first.status_code == 201
+    second = client.put("management", fp + "/ruleCollectionGroups/g2", params={"api-version": NET_V},
+                        json={"properties": {"priority": 200}})
+    assert second.status_code == 409 and second.json()["error"]["code"] == "AnotherOperationInProgress"
+    policy = client.put("management", fp, params={"api-version": NET_V}, json={"location": "westeurope"})
+    assert policy.status_code == 409
+    client.arm_wait(first, fp + "/ruleCollectionGroups/g1", NET_V)
+    ok(client.arm_put(fp + "/ruleCollectionGroups/g2", NET_V, {"properties": {"priority": 200}}))

@@ -425,11 +425,23 @@ def resource_put(req, rid):
                 raise ArmError(404, "ResourceNotFound" if "/providers/" in rid.scope.lower()
                                else "ResourceGroupNotFound", f"The scope '{rid.scope}' was not found.")
         existing = SIM.arm.get(rid.id)
+        # the body's contract first: a malformed request is a 400 whatever the resource's state
+        not_req = spec.not_required(v) if spec.not_required else ()
+        clean = contract.check(spec.model(), body, not_required=not_req)
         op = busy_op(rid.id)
         if op is not None and spec.conflict_when_busy:
             raise spec.busy_error(rid)
-        not_req = spec.not_required(v) if spec.not_required else ()
-        clean = contract.check(spec.model(), body, not_required=not_req)
+        if spec.serialize_with_parent and parent is not None:
+            # FIDELITY: the resource provider runs one write at a time per parent (e.g. rule collection
+            # groups of one firewall policy): a write while the parent or a sibling is updating -> 409.
+            if busy_op(parent["id"]) is not None or any(
+                    busy_op(sib["id"]) is not None for sib in SIM.arm.children(parent["id"], rid.types[-1])
+                    if sib["id"].lower() != rid.id.lower()):
+                raise spec.busy_error(rid)
+        if spec.serialize_children:
+            kids = [k for seg in spec.serialize_children for k in SIM.arm.children(rid.id, seg)]
+            if any(busy_op(k["id"]) is not None for k in kids):
+                raise spec.busy_error(rid)
         if spec.has_location:
             loc = check_location(clean.get("location"), spec.type_name, allow_global=spec.global_location)
             if existing is not None and existing.get("location") and loc != existing["location"]:

@@ -85,6 +85,8 @@ class Spec:
         self.etag = kw.get("etag", False)
         self.state_in_properties = kw.get("state_in_properties", True)
         self.conflict_when_busy = kw.get("conflict_when_busy", False)
+        self.serialize_with_parent = kw.get("serialize_with_parent", False)
+        self.serialize_children = kw.get("serialize_children", ())
         self.extension = kw.get("extension", False)
         self.read_only = kw.get("read_only", False)
         self.put_existing = kw.get("put_existing")
@@ -1211,9 +1213,11 @@ register(Spec(N + "routeTables/routes", NETMOD, "Route", NET, etag=True, has_loc
 register(Spec(N + "publicIPAddresses", NETMOD, "PublicIPAddress", NET, etag=True, build=_pip_build))
 register(Spec(N + "natGateways", NETMOD, "NatGateway", NET, etag=True))
 register(Spec(N + "azureFirewalls", NETMOD, "AzureFirewall", NET, etag=True, build=_firewall_build))
-register(Spec(N + "firewallPolicies", NETMOD, "FirewallPolicy", NET, etag=True, render=_fp_render))
+register(Spec(N + "firewallPolicies", NETMOD, "FirewallPolicy", NET, etag=True, render=_fp_render,
+              conflict_when_busy=True, serialize_children=("ruleCollectionGroups",)))
 register(Spec(N + "firewallPolicies/ruleCollectionGroups", NETMOD, "FirewallPolicyRuleCollectionGroup", NET,
-              etag=True, has_location=False, build=_rcg_build))
+              etag=True, has_location=False, build=_rcg_build, conflict_when_busy=True,
+              serialize_with_parent=True))
 register(Spec(N + "ipGroups", NETMOD, "IpGroup", NET, etag=True))
 register(Spec(N + "privateEndpoints", NETMOD, "PrivateEndpoint", NET, etag=True, build=_pe_build,
               after_put=_pe_after_put, on_delete=_pe_on_delete, render=_pe_render))
