@@ -35,6 +35,7 @@ class Config:
         self.lro_polls = 2            # polls in a non-terminal state before an LRO completes
         self.retry_after = 0          # Retry-After on LRO responses (seconds)
         self.token_lifetime = 3600
+        self.page_size = 100          # ARM list page size (nextLink beyond it)
         self.state_dir = None
 
     def url(self, kind, path=""):

@@ -326,3 +326,23 @@ def test_rule_collection_groups_one_write_at_a_time(client):
     assert policy.status_code == 409
     client.arm_wait(first, fp + "/ruleCollectionGroups/g1", NET_V)
     ok(client.arm_put(fp + "/ruleCollectionGroups/g2", NET_V, {"properties": {"priority": 200}}))
+
+
+def test_lists_are_paged_with_next_link(client):
+    make_rg(client)
+    SIM.config.page_size = 2
+    try:
+        for i in range(5):
+            ok(client.put("management", rid("rg1", f"Microsoft.Network/ipGroups/ipg{i}"), params={"api-version": NET_V},
+                          json={"location": "westeurope", "properties": {"ipAddresses": [f"10.{i}.0.0/16"]}}))
+        url = client.base("management") + rg("rg1") + "/providers/Microsoft.Network/ipGroups?api-version=" + NET_V
+        names, pages = [], 0
+        hdr = {"Authorization": "Bearer " + client.token("https://management.azure.com/.default")}
+        while url:
+            body = client.session.get(url, headers=hdr, verify=client.running.ca).json()
+            names += [x["name"] for x in body["value"]]
+            url = body.get("nextLink")
+            pages += 1
+        assert names == [f"ipg{i}" for i in range(5)] and pages == 3
+    finally:
+        SIM.config.page_size = 100

@@ -317,7 +317,7 @@ def rg_list(req, rid):
     check_subscription(rid)
     with SIM.lock:
         items = [r for r in SIM.arm.all() if r.get("type") == "Microsoft.Resources/resourceGroups"]
-    return {"value": items}
+    return page(req, items)
 
 
 def rg_resources(req, rid):
@@ -363,7 +363,9 @@ def resource_get(req, rid):
     check_api_version(req, spec.versions, spec.type_name)
     check_subscription(rid)
     if rid.collection:
-        return {"value": list_collection(rid, spec)}
+        if not spec.extension:
+            check_rg(rid)
+        return page(req, list_collection(rid, spec))
     check_rg(rid)
     settle(rid.id)
     with SIM.lock:
@@ -371,6 +373,23 @@ def resource_get(req, rid):
         if r is None:
             raise not_found(rid)
         return 200, render(spec, r)
+
+
+def page(req, items):
+    """Lists come in pages of SIM.config.page_size with a nextLink ($skiptoken = offset), as ARM pages."""
+    size = max(1, int(SIM.config.page_size))
+    try:
+        start = int(req.query.get("$skiptoken") or 0)
+    except ValueError:
+        raise ArmError(400, "InvalidSkipToken", "The $skiptoken is not valid.") from None
+    items = sorted(items, key=lambda r: r.get("id", "").lower())
+    out = {"value": items[start:start + size]}
+    if start + size < len(items):
+        q = {k: v for k, v in req.query.items() if k != "$skiptoken"}
+        q["$skiptoken"] = str(start + size)
+        import urllib.parse
+        out["nextLink"] = SIM.config.url("management", req.path + "?" + urllib.parse.urlencode(q))
+    return out
 
 
 def list_collection(rid, spec):
