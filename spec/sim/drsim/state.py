@@ -181,8 +181,21 @@ class Sim:
 
     # ---- persistence -------------------------------------------------------------------------
     def changed(self):
-        if self.config.state_dir:
-            self.save()
+        """Note a change; with --state-dir a background thread writes state.json at most every
+        0.5 s (and app.Running.stop() writes the last one)."""
+        if not self.config.state_dir:
+            return
+        self._dirty = True
+        if getattr(self, "_saver", None) is None or not self._saver.is_alive():
+            self._saver = threading.Thread(target=self._save_loop, name="drsim-save", daemon=True)
+            self._saver.start()
+
+    def _save_loop(self):
+        while self.config.state_dir:
+            time.sleep(0.5)
+            if getattr(self, "_dirty", False):
+                self._dirty = False
+                self.save()
 
     def dump(self):
         with self.lock:

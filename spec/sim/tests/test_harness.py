@@ -2,6 +2,7 @@
 import json
 import os
 import subprocess
+import time
 
 import pytest
 import requests
@@ -84,6 +85,9 @@ def test_state_dir_persists(tmp_path):
                                                                 "name": "rg-keep"})
         SIM.register_workspace("wk", "westeurope", ws_id="1000000000000042")
         SIM.changed()
+        deadline = time.monotonic() + 5
+        while not (tmp_path / "state.json").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
         snap = json.loads((tmp_path / "state.json").read_text())
         assert "/subscriptions/s/resourcegroups/rg-keep" in snap["arm"]["resources"]
         secret = SIM.config.client_secret
