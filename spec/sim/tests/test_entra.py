@@ -226,3 +226,40 @@ def test_databricks_m2m(client):
     assert client.get(ws, "/__test/whoami", token=wt).json()["workspace"] == ws["id"]
     assert client.get(other, "/__test/whoami", token=wt).status_code == 401
     assert client.get("accounts", "/__test/whoami", token=wt).status_code == 401
+
+
+def test_openid_configuration_and_jwks_verify_tokens(client):
+    t = SIM.config.tenant_id
+    cfg = client.get("login", f"/{t}/v2.0/.well-known/openid-configuration").json()
+    assert cfg["token_endpoint"] == token_url()
+    jwks = client.session.get(cfg["jwks_uri"], verify=client.running.ca).json()
+    tok = client.token(ARM_SCOPE)
+    key = jwt.PyJWK(jwks["keys"][0]).key
+    claims = jwt.decode(tok, key, algorithms=["RS256"], audience="https://management.azure.com")
+    assert claims["tid"] == t
+    # a token signed by another key is refused by ARM
+    from cryptography.hazmat.primitives.asymmetric import rsa as _rsa
+    other = _rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    forged = jwt.encode(dict(claims), other, algorithm="RS256", headers={"kid": jwks["keys"][0]["kid"]})
+    r = client.get("management", f"/subscriptions/{SIM.config.subscription_id}", token=forged)
+    assert r.status_code == 401 and r.json()["error"]["code"] == "InvalidAuthenticationToken"
+
+
+def test_registered_identity_and_workspace_listing(client):
+    r = client.post("admin", "/identities", json={"client_id": "00000000-0000-0000-0000-0000000000a7"})
+    assert r.status_code == 201
+    got = client.get("imds", "/metadata/identity/oauth2/token", headers={"Metadata": "true"},
+                     params={"api-version": "2018-02-01", "resource": DATABRICKS_RESOURCE,
+                             "client_id": "00000000-0000-0000-0000-0000000000a7"})
+    assert got.status_code == 200 and unverified(got.json()["access_token"])["oid"] == r.json()["object_id"]
+    ws = SIM.register_workspace("listed", "eastus2")
+    assert [w["id"] for w in client.get("admin", "/workspaces").json()["workspaces"]] == [ws["id"]]
+
+
+def test_databricks_oauth_metadata(client):
+    ws = SIM.register_workspace("meta", "eastus2")
+    acct = client.get("accounts", f"/oidc/accounts/{SIM.config.account_id}/.well-known/oauth-authorization-server",
+                      auth=False).json()
+    assert acct["token_endpoint"].endswith(f"/oidc/accounts/{SIM.config.account_id}/v1/token")
+    w = client.get(ws, "/oidc/.well-known/oauth-authorization-server", auth=False).json()
+    assert w["token_endpoint"] == f"https://{ws['host']}/oidc/v1/token"
