@@ -346,3 +346,13 @@ def test_lists_are_paged_with_next_link(client):
         assert names == [f"ipg{i}" for i in range(5)] and pages == 3
     finally:
         SIM.config.page_size = 100
+
+
+def test_network_patch_updates_tags_only(client):
+    make_rg(client)
+    nsg = rid("rg1", "Microsoft.Network/networkSecurityGroups/n1")
+    ok(client.arm_put(nsg, NET_V, {"location": "westeurope"}))
+    r = client.patch("management", nsg, params={"api-version": NET_V}, json={"tags": {"team": "dr"}})
+    assert r.status_code == 200 and r.json()["tags"] == {"team": "dr"}
+    r = client.patch("management", nsg, params={"api-version": NET_V}, json={"properties": {}})
+    assert r.status_code == 400 and r.json()["error"]["target"] == "properties"

@@ -127,8 +127,15 @@ ACTIONS = {}
 
 
 def register(spec):
+    # FIDELITY: PATCH on Microsoft.Network top-level resources updates tags only (TagsObject), as the
+    # network resource provider does; child resources have no PATCH.
+    if spec.module == NETMOD_ and spec.update_model_name is None and spec.type_name.count("/") == 1:
+        spec.update_model_name = "TagsObject"
     TYPES[spec.type_name.lower()] = spec
     return spec
+
+
+NETMOD_ = "azure.mgmt.network.models"
 
 
 def action(type_name, name):
