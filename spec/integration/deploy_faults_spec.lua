@@ -31,7 +31,11 @@ describe_sim("deploy under faults", function()
     H.admin("POST", "/faults", { host_kind = "management", method = "PUT", latency_ms = 400 })
     local pid = H.spawn(fx, fx.primary, "apply")
     assert.is_number(pid)
-    H.sleep(4)
+    -- kill it once a few resources are in state (the state is written after each one)
+    for _ = 1, 120 do
+      H.sleep(1)
+      if count(H.state_doc(fx, fx.primary)) >= 5 then break end
+    end
     os.execute("kill -9 " .. pid)
     H.sleep(1)
     H.admin("DELETE", "/faults")
