@@ -171,3 +171,20 @@ def test_serverless_private_workspace_needs_no_nsg_rules(client):
     got = ok(client.arm_put(ws, "2026-01-01", {"location": "westeurope", "sku": {"name": "premium"}, "properties": {
         "computeMode": "Serverless", "publicNetworkAccess": "Disabled"}}))
     assert got["properties"]["publicNetworkAccess"] == "Disabled"
+
+
+def test_unpolled_operation_completes_by_time(client):
+    vnet, _ = make_network(client)
+    ws = rid("rg1", "Microsoft.Databricks/workspaces/ws1")
+    SIM.config.lro_max_seconds = 0.3
+    try:
+        first = client.put("management", ws, params={"api-version": DBX_V}, json=workspace_body(vnet))
+        assert first.status_code == 201
+        assert client.put("management", ws, params={"api-version": DBX_V}, json=workspace_body(vnet)).status_code == 409
+        import time
+        time.sleep(0.4)          # the client that started it went away; the service finished anyway
+        again = client.put("management", ws, params={"api-version": DBX_V}, json=workspace_body(vnet))
+        assert again.status_code == 200
+        assert first.json()["name"] == "ws1" and SIM.workspace_by_arm_id(ws) is not None
+    finally:
+        SIM.config.lro_max_seconds = 2.0

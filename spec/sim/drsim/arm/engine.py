@@ -52,6 +52,9 @@ class Operation:
         self.error = None
         self.start = now_iso()
         self.end = None
+        # FIDELITY: besides polls, an operation also completes by wall time (as the real service
+        # finishes its work whether or not anyone polls): a client killed mid-operation finds it done.
+        self.deadline = time.monotonic() + SIM.config.lro_max_seconds + 0.5 * max(0, polls - SIM.config.lro_polls)
 
     def status_path(self):
         return (f"/subscriptions/{SIM.config.subscription_id}/providers/{self.namespace}/locations/"
@@ -103,6 +106,9 @@ def busy_op(resource_id):
         m = SIM.arm.meta.get(norm(resource_id)) or {}
         op_id = m.get("busy_op")
         op = SIM.arm.operations.get(op_id) if op_id else None
+        if op is not None and op.status == "InProgress" and time.monotonic() > op.deadline:
+            op.polls_left = 0
+            advance_op(op)
         return op if op and op.status == "InProgress" else None
 
 
@@ -129,6 +135,8 @@ def operation_status(op_id, result=False):
         op = SIM.arm.operations.get(op_id)
     if op is None:
         raise ArmError(404, "OperationNotFound", f"The operation '{op_id}' could not be found.")
+    if op.status == "InProgress" and time.monotonic() > op.deadline:
+        op.polls_left = 0
     advance_op(op)
     if result:
         if op.status == "InProgress":

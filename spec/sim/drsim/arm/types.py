@@ -1220,11 +1220,12 @@ register(Spec(N + "routeTables/routes", NETMOD, "Route", NET, etag=True, has_loc
 register(Spec(N + "publicIPAddresses", NETMOD, "PublicIPAddress", NET, etag=True, build=_pip_build))
 register(Spec(N + "natGateways", NETMOD, "NatGateway", NET, etag=True))
 register(Spec(N + "azureFirewalls", NETMOD, "AzureFirewall", NET, etag=True, build=_firewall_build))
+# A new PUT on a network resource supersedes its running one (no 409 on the same resource), but the
+# rule collection groups of one policy are written one at a time.
 register(Spec(N + "firewallPolicies", NETMOD, "FirewallPolicy", NET, etag=True, render=_fp_render,
-              conflict_when_busy=True, serialize_children=("ruleCollectionGroups",)))
+              serialize_children=("ruleCollectionGroups",)))
 register(Spec(N + "firewallPolicies/ruleCollectionGroups", NETMOD, "FirewallPolicyRuleCollectionGroup", NET,
-              etag=True, has_location=False, build=_rcg_build, conflict_when_busy=True,
-              serialize_with_parent=True))
+              etag=True, has_location=False, build=_rcg_build, serialize_with_parent=True))
 register(Spec(N + "ipGroups", NETMOD, "IpGroup", NET, etag=True))
 register(Spec(N + "privateEndpoints", NETMOD, "PrivateEndpoint", NET, etag=True, build=_pe_build,
               after_put=_pe_after_put, on_delete=_pe_on_delete, render=_pe_render))

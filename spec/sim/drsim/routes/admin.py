@@ -6,7 +6,7 @@ from ..state import SIM, new_guid
 from .. import tokens
 from .entra import register_databricks_client
 
-CONFIG_KEYS = {"lro_polls": int, "retry_after": int, "token_lifetime": int, "page_size": int}
+CONFIG_KEYS = {"lro_polls": int, "retry_after": int, "token_lifetime": int, "page_size": int, "lro_max_seconds": float}
 
 
 def _body(req):
