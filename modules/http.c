@@ -966,8 +966,38 @@ static int l_all(lua_State *L) {
   return 1;
 }
 
+/* http.now(): seconds on the monotonic clock, fractional (for deadlines and backoff in Lua). */
+static int l_now(lua_State *L) {
+  lua_pushnumber(L, now_mono());
+  return 1;
+}
+
+/* http.sleep(s): waits s seconds (0..3600) in short slices so that SIGINT cancels it promptly. */
+static int l_sleep(lua_State *L) {
+  double s = luaL_checknumber(L, 1);
+  if (!(s >= 0 && s <= 3600)) raise_err(L, "INVALID_ARGUMENT", "http.sleep: seconds must be within 0..3600");
+  double until = now_mono() + s;
+  dh_wait_begin();
+  for (;;) {
+    if (dh_cancelled()) {
+      dh_wait_end();
+      dh_cancel_consume();
+      dh_http_push_error(L, "CANCELLED", "http.sleep: cancelled by SIGINT");
+      return lua_error(L);
+    }
+    double left = until - now_mono();
+    if (left <= 0) break;
+    if (left > 0.05) left = 0.05;
+    struct timespec ts = {0, (long)(left * 1e9)};
+    nanosleep(&ts, NULL);
+  }
+  dh_wait_end();
+  return 0;
+}
+
 int luaopen_http(lua_State *L) {
-  static const luaL_Reg fns[] = {{"request", l_request}, {"all", l_all}, {NULL, NULL}};
+  static const luaL_Reg fns[] = {
+      {"request", l_request}, {"all", l_all}, {"now", l_now}, {"sleep", l_sleep}, {NULL, NULL}};
   luaL_newlib(L, fns);
   return 1;
 }
