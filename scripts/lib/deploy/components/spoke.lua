@@ -93,7 +93,9 @@ function M.build(s, env, hub, name, spec)
   local managed_rg = "/subscriptions/" .. s.subscription_id .. "/resourceGroups/rg-" .. C.name(env, name, "managed")
   sp.workspace = arm{ addr = a .. "workspace", type = "Microsoft.Databricks/workspaces", api_version = A.databricks,
     name = "dbw-" .. C.name(env, name),
-    depends_on = { sp.rg, hub.databricks_sp_role, sp.peer_to_hub },
+    -- the NCC and the egress policy first: on destroy the workspace goes before them (an NCC or a
+    -- policy still attached to a workspace cannot be deleted)
+    depends_on = { sp.rg, hub.databricks_sp_role, sp.peer_to_hub, hub.ncc, hub.network_policy },
     body = { location = loc, tags = tags, sku = { name = "premium" }, properties = {
       computeMode = "Hybrid",
       managedResourceGroupId = managed_rg,

@@ -312,7 +312,15 @@ do
   end
   d.create = put
   function d.update(ctx, rr) return put(ctx, rr) end
-  function d.delete() end
+  -- back to the account's default policy, so that our policy can be deleted after
+  function d.delete(ctx, entry)
+    local c = client(ctx, { provider = "account" })
+    local id = entry.key and entry.key.workspace_id
+    if id then
+      pcall(c.put, c, "/workspaces/" .. tostring(id) .. "/network",
+        { workspace_id = tonumber(id) or id, network_policy_id = "default-policy" })
+    end
+  end
   function d.id(rr) return tostring(rr.body.workspace_id) end
 end
 
@@ -418,13 +426,10 @@ do
   end
   d.create = bind
   function d.update(ctx, rr) return bind(ctx, rr) end
-  function d.delete(ctx, entry)
-    local rr = { provider = "workspace", workspace = entry.workspace, body = entry.key }
-    local c = client(ctx, rr)
-    if c then
-      pcall(c.patch, c, path(rr), { remove = { { workspace_id = tonumber(rr.body.workspace_id) } } })
-    end
-  end
+  -- Removing the binding of an ISOLATED catalog's own workspace would lock that workspace out of
+  -- the catalog (and make its deletion fail): the binding is only forgotten; deleting the catalog
+  -- removes its bindings.
+  function d.delete() end
   function d.id(rr) return rr.body.securable_type .. "/" .. rr.body.securable_name .. "@" .. tostring(rr.body.workspace_id) end
 end
 
