@@ -1,6 +1,6 @@
 -- A small cooperative scheduler: runs tasks as coroutines and turns their HTTP calls into shared
--- batches. While a pool runs, `http.request` and `http.all` (and `auth.util.sleep`, used by the
--- cloud modules while waiting for long-running operations) are wrapped: a call from one of the
+-- batches. While a pool runs, `http.request` and `http.all` (and `http.sleep` / `auth.util.sleep`,
+-- used by the cloud modules while waiting for long-running operations) are wrapped: a call from one of the
 -- pool's coroutines yields to the scheduler, which gathers the requests of every runnable task
 -- into one `http.all` call (so many resources are read, created and polled at the same time) and
 -- resumes each task with its own responses. Calls from outside the pool go straight through.
@@ -14,6 +14,8 @@ local Pool = {}
 Pool.__index = Pool
 
 local function now()
+  local okh, http = pcall(require, "http")
+  if okh and type(http) == "table" and type(http.now) == "function" then return http.now() end
   local ok, auth = pcall(require, "auth")
   if ok and type(auth) == "table" and auth.util and auth.util.now then return auth.util.now() end
   return os.time()
@@ -64,6 +66,16 @@ local function install(self)
       end
     end
     restore[#restore + 1] = function() http.all, http.request = orig_all, orig_request end
+    if type(http.sleep) == "function" then
+      local orig_hsleep = http.sleep
+      self.orig_sleep = self.orig_sleep or orig_hsleep
+      http.sleep = function(s)
+        local co = coroutine.running()
+        if not self.mine[co] then return orig_hsleep(s) end
+        return coroutine.yield(YIELD_SLEEP, s)
+      end
+      restore[#restore + 1] = function() http.sleep = orig_hsleep end
+    end
   end
   local ok_auth, auth = pcall(require, "auth")
   if ok_auth and type(auth) == "table" and type(auth.util) == "table" and auth.util.sleep then
