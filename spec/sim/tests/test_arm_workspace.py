@@ -188,3 +188,20 @@ def test_unpolled_operation_completes_by_time(client):
         assert first.json()["name"] == "ws1" and SIM.workspace_by_arm_id(ws) is not None
     finally:
         SIM.config.lro_max_seconds = 2.0
+
+
+def test_generic_resource_listing_finds_the_disk_encryption_set(client):
+    vnet, _ = make_network(client)
+    kv, key = make_vault_key(client)
+    grant(client, kv, DATABRICKS_SP_OBJECT_ID)
+    uri = "https://kv-sim-1.vault.azure.net/"
+    got = ok(client.arm_put(rid("rg1", "Microsoft.Databricks/workspaces/ws1"), DBX_V,
+                            workspace_body(vnet, encryption={"entities": {"managedDisk": cmk(uri, key)}})))
+    mrg = got["properties"]["managedResourceGroupId"]
+    flt = "resourceType eq 'Microsoft.Compute/diskEncryptionSets'"
+    r = client.get("management", mrg + "/resources", params={"api-version": "2021-04-01", "$filter": flt}).json()
+    assert [x["id"] for x in r["value"]] == [got["properties"]["diskEncryptionSetId"]]
+    r = client.get("management", sub() + "/resources", params={"api-version": "2021-04-01", "$filter": flt}).json()
+    assert len(r["value"]) == 1
+    everything = client.get("management", sub() + "/resources", params={"api-version": "2021-04-01"}).json()["value"]
+    assert any(x["type"] == "Microsoft.Databricks/workspaces" for x in everything)

@@ -329,20 +329,33 @@ def rg_list(req, rid):
 
 
 def rg_resources(req, rid):
+    """GET .../resourceGroups/{rg}/resources and /subscriptions/{s}/resources (generic listing,
+    $filter=resourceType eq '...' supported)."""
     if not req.query.get("api-version"):
         check_api_version(req, RG_VERSIONS, "Microsoft.Resources/resources")
     check_subscription(rid)
+    if rid.kind == "subResources":
+        with SIM.lock:
+            items = [{k: r.get(k) for k in ("id", "name", "type", "location", "tags", "managedBy") if r.get(k) is not None}
+                     for kk, r in SIM.arm.resources.items() if "/providers/" in kk and
+                     kk.split("/providers/", 1)[1].count("/") == 2 and kk.count("/providers/") == 1]
+        return page(req, _filter_type(req, items))
     check_rg(rid)
     prefix = norm(rid.rg_id) + "/providers/"
     with SIM.lock:
         items = [{k: r.get(k) for k in ("id", "name", "type", "location", "tags", "managedBy") if r.get(k) is not None}
                  for kk, r in SIM.arm.resources.items() if kk.startswith(prefix)
                  and kk[len(prefix):].count("/") == 2]
+    return page(req, _filter_type(req, items))
+
+
+def _filter_type(req, items):
     flt = req.query.get("$filter") or ""
-    if "resourceType eq" in flt:
-        want = flt.split("resourceType eq", 1)[1].strip().strip("'").lower()
-        items = [i for i in items if i["type"].lower() == want]
-    return {"value": items}
+    if "resourcetype eq" in flt.lower():
+        i = flt.lower().index("resourcetype eq") + len("resourcetype eq")
+        want = flt[i:].strip().split(" ")[0].strip("'").lower()
+        items = [x for x in items if x["type"].lower() == want]
+    return items
 
 
 # ---- generic resources -------------------------------------------------------------------------
@@ -617,7 +630,7 @@ def dispatch(req):
         if m != "GET":
             raise ArmError(405, "MethodNotAllowed", f"{m} not allowed on resource group collection.")
         return rg_list(req, rid)
-    if rid.kind == "rgResources":
+    if rid.kind in ("rgResources", "subResources"):
         return rg_resources(req, rid)
     if rid.kind == "resourceGroup":
         if m in ("GET", "HEAD"):
