@@ -5,7 +5,7 @@ local json = require("json")
 
 local M = {}
 
-M.DRHOST = os.getenv("DRHOST") or "build/drhost"
+M.DRHOST = os.getenv("DRHOST") or os.getenv("DRHOST_BIN") or "build/drhost"
 -- the simulator's AzureDatabricks first-party SP (a placeholder id, like the rest of the sim)
 M.ADB_SP = os.getenv("DRHOST_DATABRICKS_SP_OBJECT_ID") or "00000000-0000-0000-0000-0000000000db"
 
