@@ -86,6 +86,22 @@ describe_sim("deploy under faults", function()
     assert.equal(0, rc, out)
   end)
 
+  it("imports an existing resource into state by its id", function()
+    local arm = H.clients().arm
+    local id = "/subscriptions/" .. os.getenv("AZURE_SUBSCRIPTION_ID") .. "/resourceGroups/rg-it2-" .. fx.secondary .. "-hub"
+    arm:put(id, "2025-04-01", { location = "germanywestcentral" })
+    local rc, out = H.run(fx, fx.secondary, "import hub.rg " .. id)
+    assert.equal(0, rc, out)
+    local addrs = H.state_doc(fx, fx.secondary)
+    assert.same({ "hub.rg" }, addrs)
+    rc, out = H.run(fx, fx.secondary, "plan --compact")
+    assert.equal(2, rc, out)
+    assert.matches("# hub.rg will be updated in%-place %(.*tags", out)   -- imported as it was: our tags differ
+    rc, out = H.run(fx, fx.secondary, "import hub.nope " .. id)
+    assert.equal(1, rc, out)
+    assert.matches("UNKNOWN_TARGET", out)
+  end)
+
   it("rides out a 429 storm (Retry-After) on ARM and the account API", function()
     local _, r1 = H.admin("POST", "/faults", { host_kind = "management", retry_after = 0, rate = 0.3, times = 40 })
     local _, r2 = H.admin("POST", "/faults", { host_kind = "accounts", retry_after = 0, rate = 0.3, times = 10 })
