@@ -13,6 +13,7 @@ import threading
 import time
 import traceback
 import urllib.parse
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from .errors import ArmError, DatabricksError, PlainError, SimError, error_for_host
@@ -233,6 +234,11 @@ class Handler(BaseHTTPRequestHandler):
             err = error_for_host(host_kind, 500, "InternalError" if host_kind == "management"
                                  else "INTERNAL_ERROR", f"simulator bug: {type(e).__name__}: {e}")
             status, payload, headers = err.status, err.body(), {}
+        if host_kind == "management":
+            rid = str(uuid.uuid4())
+            headers.setdefault("x-ms-request-id", rid)
+            headers.setdefault("x-ms-correlation-request-id",
+                               req.headers.get("x-ms-correlation-request-id") or rid)
         self._send(status, payload, headers)
         name = getattr(req, "stats_name", None) or (req.route.name if req.route else None)
         SIM.stats.record(host_kind, name, status, time.monotonic() - t0)

@@ -64,3 +64,9 @@ def test_admin_state_dump(client):
     dump = client.get("admin", "/state").json()
     assert any(k.endswith("/resourcegroups/rgx") for k in dump["arm"]["resources"])
     json.dumps(dump)
+
+
+def test_arm_request_ids(client):
+    r = client.get("management", f"/subscriptions/{SIM.config.subscription_id}",
+                   headers={"x-ms-correlation-request-id": "corr-1"})
+    assert r.headers["x-ms-correlation-request-id"] == "corr-1" and len(r.headers["x-ms-request-id"]) == 36
