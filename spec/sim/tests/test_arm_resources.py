@@ -356,3 +356,16 @@ def test_network_patch_updates_tags_only(client):
     assert r.status_code == 200 and r.json()["tags"] == {"team": "dr"}
     r = client.patch("management", nsg, params={"api-version": NET_V}, json={"properties": {}})
     assert r.status_code == 400 and r.json()["error"]["target"] == "properties"
+
+
+def test_role_assignment_delete_returns_it(client):
+    make_rg(client)
+    name = "2d9c2c7e-2f0f-4b43-9f41-4a6f1c7d8e03"
+    ra = f"{rg('rg1')}/providers/Microsoft.Authorization/roleAssignments/{name}"
+    ok(client.put("management", ra, params={"api-version": RA_V}, json={"properties": {
+        "roleDefinitionId": f"{sub()}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7",
+        "principalId": "00000000-0000-0000-0000-000000000004"}}))
+    r = client.delete("management", ra, params={"api-version": RA_V})
+    assert r.status_code == 200 and r.json()["name"] == name
+    assert client.delete("management", ra, params={"api-version": RA_V}).status_code == 204
+    assert client.get("management", ra, params={"api-version": RA_V}).status_code == 404

@@ -588,8 +588,9 @@ def resource_delete(req, rid):
         if spec.before_delete:
             spec.before_delete(existing)
         if not spec.lro:
+            gone = render(spec, existing)
             delete_tree(existing["id"])
-            return 200, None
+            return 200, gone
         set_state(existing, spec, "Deleting")
         op = start_operation("delete", existing["id"], spec.namespace, existing.get("location"),
                              lambda: delete_tree(existing["id"]), v, req.method, req.path)
