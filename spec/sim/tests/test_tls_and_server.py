@@ -70,3 +70,22 @@ def test_arm_request_ids(client):
     r = client.get("management", f"/subscriptions/{SIM.config.subscription_id}",
                    headers={"x-ms-correlation-request-id": "corr-1"})
     assert r.headers["x-ms-correlation-request-id"] == "corr-1" and len(r.headers["x-ms-request-id"]) == 36
+
+
+def test_parallel_writes(client):
+    from concurrent.futures import ThreadPoolExecutor
+    base = f"/subscriptions/{SIM.config.subscription_id}/resourceGroups/rgp"
+    assert client.put("management", base, params={"api-version": "2024-03-01"},
+                      json={"location": "westeurope"}).status_code == 201
+    client.token("https://management.azure.com/.default")
+
+    def one(i):
+        return client.put("management", f"{base}/providers/Microsoft.Network/networkSecurityGroups/n{i}",
+                          params={"api-version": "2024-05-01"}, json={"location": "westeurope"}).status_code
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        codes = list(pool.map(one, range(48)))
+    assert codes == [201] * 48
+    listed = client.get("management", f"{base}/providers/Microsoft.Network/networkSecurityGroups",
+                        params={"api-version": "2024-05-01"}).json()["value"]
+    assert len(listed) == 48
