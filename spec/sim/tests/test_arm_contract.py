@@ -40,7 +40,7 @@ def test_nested_unknown_property_path(client):
     rule["ipProtocols"] = rule.pop("ipProtocol")
     assert put(client, fp + "/ruleCollectionGroups/g1", NET_V, body).status_code == 201
     # the discriminator picks the subtype: an application rule property on a network rule is unknown
-    rule["targetFqdns"] = ["pypi.org"]
+    rule["targetFqdns"] = ["packages.example.org"]
     r = put(client, fp + "/ruleCollectionGroups/g1", NET_V, body)
     assert r.status_code == 400 and r.json()["error"]["target"].endswith("rules[0].targetFqdns")
 
