@@ -114,6 +114,16 @@ describe_sim("deploy estate on the simulator", function()
         if tostring(x.workspace_id) == tostring(w.workspace_id) then bound = true end
       end
       assert.is_true(bound)
+      -- the replication workspace (spoke a) reads the other spokes' catalogs, read-only
+      if w.catalog ~= "a" then
+        local ro = false
+        for _, x in ipairs(b.bindings or {}) do
+          if tostring(x.workspace_id) == tostring(outp.workspaces.a.workspace_id) then
+            ro = x.binding_type == "BINDING_TYPE_READ_ONLY"
+          end
+        end
+        assert.is_true(ro)
+      end
     end
   end)
 

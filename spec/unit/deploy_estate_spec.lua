@@ -116,6 +116,11 @@ describe("deploy estate (declared)", function()
       end
     end
     assert.equal(3, catalogs)
+    -- the replication workspace (first spoke by name) can read the other catalogs, not write them
+    local rb = s.by_addr["ws.ops.catalog_binding_replication"]
+    assert.equal("BINDING_TYPE_READ_ONLY", rb.body.binding_type)
+    assert.equal("ref(spoke.finance.workspace, properties.workspaceId)", tostring(rb.body.workspace_id))
+    assert.is_nil(s.by_addr["ws.finance.catalog_binding_replication"])
     assert.equal(6, rules)
     assert.equal(rules, approvals)
   end)

@@ -21,7 +21,7 @@ function M.build(env, ctx)
     local spec = env.spokes[name]
     local sp = spoke_c.build(s, env, hub, name, spec)
     spokes[#spokes + 1] = sp
-    workspaces[#workspaces + 1] = catalog_c.build(s, env, hub, sp, spec)
+    workspaces[#workspaces + 1] = catalog_c.build(s, env, hub, sp, spec, { replication_ws = spokes[1] })
   end
   local repl = repl_c.build(s, env, hub, spokes, ctx)
 

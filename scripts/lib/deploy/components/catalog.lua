@@ -8,7 +8,7 @@ local M = {}
 
 function M.catalog_name(name, spec) return spec.catalog or name end
 
-function M.build(s, env, _, sp, spec)
+function M.build(s, env, _, sp, spec, opts)
   local name = sp.name
   local a = "ws." .. name .. "."
   local ws = sp.workspace_url
@@ -40,6 +40,14 @@ function M.build(s, env, _, sp, spec)
     depends_on = { w.catalog },
     body = { securable_type = "catalog", securable_name = catalog, workspace_id = sp.workspace_id,
       binding_type = "BINDING_TYPE_READ_WRITE" } }
+  -- the region's replication workspace (the first spoke) reads (prod) or writes (dr) every
+  -- workspace catalog: an extra binding, read-only on the primary
+  if opts and opts.replication_ws and opts.replication_ws ~= sp then
+    w.replication_binding = s:workspace_obj{ addr = a .. "catalog_binding_replication", kind = "workspace_binding",
+      workspace = ws, depends_on = { w.catalog },
+      body = { securable_type = "catalog", securable_name = catalog, workspace_id = opts.replication_ws.workspace_id,
+        binding_type = env.role == "primary" and "BINDING_TYPE_READ_ONLY" or "BINDING_TYPE_READ_WRITE" } }
+  end
   w.grants = s:workspace_obj{ addr = a .. "catalog_grants", kind = "grants", workspace = ws, depends_on = { w.catalog },
     body = { securable_type = "catalog", full_name = catalog, principal = admin, privileges = { "ALL_PRIVILEGES" } } }
   for _, kind in ipairs({ "uc", "ext" }) do
