@@ -14,6 +14,8 @@ Rule fields (all optional except one effect):
   retry_after  seconds -> a Retry-After header (and status 429 unless status is given)
   latency_ms   sleep before answering (applies to every matching call, failing or not)
   lro_extra_polls  ARM: extra polls in a running state for LROs started by matching calls
+  lro_fail     ARM: LROs started by matching calls end "Failed" with `code`/`message` (the resource's
+               provisioningState becomes Failed); counts against `times`
 """
 import random
 import re
@@ -31,7 +33,7 @@ DEFAULT_CODES = {
     ("login", 429): "temporarily_unavailable", ("login", 500): "server_error",
 }
 FIELDS = ("host_kind", "method", "path", "status", "code", "message", "rate", "nth", "times",
-          "retry_after", "latency_ms", "lro_extra_polls")
+          "retry_after", "latency_ms", "lro_extra_polls", "lro_fail")
 
 
 class Faults:
@@ -94,6 +96,8 @@ class Faults:
                     continue
                 if rule["latency_ms"]:
                     sleep_ms = max(sleep_ms, int(rule["latency_ms"]))
+                if rule["lro_fail"]:
+                    continue          # applied when the operation starts (lro_failure), not here
                 has_failure = rule["status"] or rule["code"] or rule["retry_after"] is not None or rule["nth"] \
                     or rule["rate"] is not None
                 if not has_failure:
@@ -120,6 +124,19 @@ class Faults:
             if failure["retry_after"] is not None:
                 headers["Retry-After"] = str(int(failure["retry_after"]))
             raise error_for_host(req.host_kind, status, code, msg, headers)
+
+    def lro_failure(self, host_kind, method, path):
+        """-> (code, message) if a rule makes this LRO fail, else None."""
+        with self.lock:
+            for rule in self.rules:
+                if rule["lro_fail"] and self._matches(rule, host_kind, method, path):
+                    if rule["times"] is not None and rule["fired"] >= int(rule["times"]):
+                        continue
+                    rule["matched"] += 1
+                    rule["fired"] += 1
+                    return (rule["code"] or "InternalServerError",
+                            rule["message"] or f"simulated operation failure (rule {rule['id']})")
+        return None
 
     def lro_extra_polls(self, host_kind, method, path):
         extra = 0

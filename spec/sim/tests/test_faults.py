@@ -106,3 +106,18 @@ def test_config_endpoint(client):
     assert r.status_code == 200 and r.json()["lro_polls"] == 0
     assert client.patch("admin", "/config", json={"nope": 1}).status_code == 400
     SIM.config.lro_polls = 2
+
+
+def test_lro_can_fail(client):
+    make_rg(client)
+    client.post("admin", "/faults", json={"host_kind": "management", "method": "PUT", "path": "networkSecurityGroups/n2",
+                                          "lro_fail": True, "code": "ConcurrentUpdateError", "times": 1})
+    nsg = rg("rg1") + "/providers/Microsoft.Network/networkSecurityGroups/n2"
+    r = client.put("management", nsg, params={"api-version": "2024-05-01"}, json={"location": "westeurope"})
+    assert r.status_code == 201
+    final = client.arm_wait(r, nsg, "2024-05-01")
+    assert final.json()["status"] == "Failed" and final.json()["error"]["code"] == "ConcurrentUpdateError"
+    got = client.get("management", nsg, params={"api-version": "2024-05-01"}).json()
+    assert got["properties"]["provisioningState"] == "Failed"
+    again = client.arm_put(nsg, "2024-05-01", {"location": "westeurope"})      # times=1: the retry succeeds
+    assert again.json()["properties"]["provisioningState"] == "Succeeded"

@@ -82,6 +82,19 @@ class Operation:
 
 def start_operation(kind, resource_id, namespace, location, on_done, api_version, method, path):
     polls = SIM.config.lro_polls + FAULTS.lro_extra_polls("management", method, path)
+    fail = FAULTS.lro_failure("management", method, path)
+    if fail is not None:
+        code, message = fail
+
+        def on_done():
+            with SIM.lock:
+                r = SIM.arm.get(resource_id) if resource_id else None
+                if r is not None and kind != "delete":
+                    if isinstance(r.get("properties"), dict):
+                        r["properties"]["provisioningState"] = "Failed"
+                    else:
+                        r["provisioningState"] = "Failed"
+            raise ArmError(500, code, message)
     op = Operation(kind, resource_id, namespace, location, polls, on_done, api_version)
     with SIM.lock:
         SIM.arm.operations[op.id] = op
