@@ -107,7 +107,9 @@ local function classify(rr, live, entry, d)
   if touches then
     return "replace", "create-only property " .. p .. " changed (" .. what .. ")", changes
   end
-  if not entry then what = what .. "; exists but not in state: adopted" end
+  if not entry and rr.provider ~= "arm_patch" and rr.provider ~= "arm_approve" then
+    what = what .. "; exists but not in state: adopted"
+  end
   return "update", what, changes
 end
 
