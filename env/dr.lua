@@ -22,7 +22,7 @@ return {
     replication_sp_app_id_env = "DRHOST_REPLICATION_SP_APP_ID",
   },
   firewall = {
-    allowed_fqdns = { "pypi.org", "files.pythonhosted.org", "repo.maven.apache.org", "cran.r-project.org" },
+    allowed_fqdns = { "pypi-mirror.example.com", "maven-mirror.example.com", "cran-mirror.example.com" },
   },
   replication = "env/dr.replication.lua",
   replication_schedule = { quartz_cron = "0 0/30 * * * ?", timezone = "UTC" },

@@ -55,7 +55,7 @@ function M.fixture(tag, o)
       -- the simulator does not model the managed DBFS storage account of a workspace, so the DBFS
       -- private endpoints are exercised by the unit specs only (see docs/deploy.md, known limits)
       dbfs_private_endpoints = false,
-      tags = { env = tag }, firewall = { allowed_fqdns = { "pypi.org" } },
+      tags = { env = tag }, firewall = { allowed_fqdns = { "pypi-mirror.example.com" } },
       identities = { admin_group = "drhost-admins", databricks_sp_object_id_env = "DRHOST_DATABRICKS_SP_OBJECT_ID",
         replication_sp_app_id_env = "DRHOST_REPLICATION_SP_APP_ID" },
     }

@@ -12,7 +12,7 @@ local function base()
     hub = { cidr = "10.10.0.0/22" },
     spokes = { a = { cidr = "10.11.0.0/20" }, b = { cidr = "10.12.0.0/20" } },
     identities = { admin_group = "admins", databricks_sp_object_id_env = "X_SP", replication_sp_app_id_env = "X_APP" },
-    firewall = { allowed_fqdns = { "pypi.org" } },
+    firewall = { allowed_fqdns = { "pypi-mirror.example.com" } },
   }
 end
 
@@ -93,7 +93,7 @@ describe("deploy env validation", function()
   end)
 
   it("refuses unknown keys and wildcards in firewall FQDNs", function()
-    local e = base(); e.regoin = "x"; e.firewall.allowed_fqdns = { "*.pypi.org" }
+    local e = base(); e.regoin = "x"; e.firewall.allowed_fqdns = { "*.mirror.example.com" }
     local m = problems(e, peer())
     assert.matches("regoin: expected one of the documented keys", m)
     assert.matches("allowed_fqdns%[1%]: expected a plain host name without wildcards", m)
@@ -129,7 +129,7 @@ describe("deploy env derived names", function()
       name = "prodx", role = "primary", peer = "dr", region = "westeurope", prefix = "abcdef",
       hub = { cidr = "10.10.0.0/22" }, spokes = { verylongnm = { cidr = "10.11.0.0/20" } },
       identities = { admin_group = "a", databricks_sp_object_id_env = "X", replication_sp_app_id_env = "Y" },
-      firewall = { allowed_fqdns = { "pypi.org" } } }, "env/prod.lua")
+      firewall = { allowed_fqdns = { "pypi-mirror.example.com" } } }, "env/prod.lua")
     assert.is_false(ok)
     assert.matches("env/prod.lua: spokes.verylongnm: expected a shorter spoke name: storage account " ..
       "abcdefprodxverylongnmdbfs", e.message)

@@ -28,7 +28,7 @@ write_env() {  # name peer region base role [spokes]
     printf '%s' "$spokes"
     echo "  },"
     echo "  front_end_private_link = true, dbfs_private_endpoints = false,"
-    echo "  tags = { purpose = \"bench\" }, firewall = { allowed_fqdns = { \"pypi.org\" } },"
+    echo "  tags = { purpose = \"bench\" }, firewall = { allowed_fqdns = { \"pypi-mirror.example.com\" } },"
     echo "  identities = { admin_group = \"drhost-admins\", databricks_sp_object_id_env = \"DRHOST_DATABRICKS_SP_OBJECT_ID\","
     echo "    replication_sp_app_id_env = \"DRHOST_REPLICATION_SP_APP_ID\" },"
     if [ "$role" = secondary ]; then

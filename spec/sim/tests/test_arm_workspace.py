@@ -54,6 +54,19 @@ def test_workspace_vnet_injection_and_registration(client):
     assert client.get("management", p["managedResourceGroupId"], params={"api-version": "2024-03-01"}).status_code == 404
 
 
+def test_workspace_root_storage_account_in_managed_group(client):
+    vnet, _ = make_network(client)
+    ws = rid("rg1", "Microsoft.Databricks/workspaces/ws1")
+    body = workspace_body(vnet, publicNetworkAccess="Disabled", requiredNsgRules="NoAzureDatabricksRules")
+    p = ok(client.arm_put(ws, DBX_V, body))["properties"]
+    name = p["parameters"]["storageAccountName"]["value"]
+    sa = client.get("management", f"{p['managedResourceGroupId']}/providers/Microsoft.Storage/storageAccounts/{name}",
+                    params={"api-version": "2023-05-01"})
+    assert sa.status_code == 200
+    assert sa.json()["managedBy"] == ws
+    assert sa.json()["properties"]["primaryEndpoints"]["dfs"] == f"https://{name}.dfs.core.windows.net/"
+
+
 def test_workspace_network_rules(client):
     vnet, nsg = make_network(client)
     ws = rid("rg1", "Microsoft.Databricks/workspaces/ws1")

@@ -1112,7 +1112,31 @@ def _ws_complete(ctx, res):
                                                                 "value": "dbstorage" + _guid_for("dbfs", wid)[:13].replace("-", "")}
     if dbfs:
         p["parameters"]["encryption"]["type"] = "Object"
+    _ws_dbfs_account(res, mrg)
     SIM.arm.put(wid, res)
+
+
+def _ws_dbfs_account(ws, mrg):
+    """The workspace's root (DBFS) storage account, which Azure Databricks creates in the managed
+    resource group; private endpoints (blob/dfs) and NCC rules target it by id."""
+    name = _param(_props(ws), "storageAccountName") if mrg else None
+    if not name or SIM.arm.get(mrg) is None:
+        return
+    sid = f"{SIM.arm.get(mrg)['id']}/providers/Microsoft.Storage/storageAccounts/{name}"
+    if SIM.arm.get(sid) is not None:
+        return
+    sku = _param(_props(ws), "storageAccountSkuName") or "Standard_GRS"
+    # FIDELITY: the real account carries Databricks' deny assignment and firewall settings; here only
+    # the fields the estate reads (id, endpoints, kind, sku, HNS) are modelled.
+    SIM.arm.put(sid, {"id": sid, "name": name, "type": "Microsoft.Storage/storageAccounts",
+                      "location": ws["location"], "kind": "StorageV2", "sku": {"name": sku},
+                      "managedBy": ws["id"],
+                      "properties": {"provisioningState": "Succeeded", "isHnsEnabled": True,
+                                     "primaryLocation": ws["location"], "statusOfPrimary": "available",
+                                     "creationTime": now_iso(),
+                                     "primaryEndpoints": {k: f"https://{name}.{k}.core.windows.net/"
+                                                          for k in ("blob", "dfs", "queue", "table", "file",
+                                                                    "web")}}})
 
 
 def _ws_on_delete(r):
