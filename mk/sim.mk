@@ -4,7 +4,7 @@
 SIM_STATE := .sim
 SIM_KEEP ?=
 
-sim-up:
+sim-up: setup
 	@mkdir -p $(SIM_STATE)
 	@if [ -f $(SIM_STATE)/env ]; then spec/sim/bin/sim-down --env-file $(SIM_STATE)/env; fi
 	@if [ -z "$(SIM_KEEP)" ]; then rm -rf $(SIM_STATE)/run; fi
