@@ -80,7 +80,7 @@ class ArmStore:
                                         status="Pending", description=None):
         """Create a privateEndpointConnection on a storage account; -> the connection's ARM id.
 
-        Used by ARM private endpoints (Approved when the creator has rights) and by H5's NCC
+        Used by ARM private endpoints (Approved when the creator has rights) and by the account API's NCC
         private endpoint rules (Pending until approved through ARM PUT on the connection).
         """
         with self.lock:

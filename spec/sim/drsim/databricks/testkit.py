@@ -1,5 +1,5 @@
 """Test helpers for the Databricks parts (used by spec/sim/tests/test_uc_*, test_sharing_*,
-test_account_*, test_jobs_* and available to H8's SQL tests).
+test_account_*, test_jobs_* and available to the SQL tests).
 
     from drsim.databricks.testkit import estate
     e = estate()          # two regions, two workspaces, two metastores assigned, credentials,

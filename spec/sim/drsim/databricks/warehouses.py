@@ -1,7 +1,7 @@
 """SQL warehouses (workspace hosts, /api/2.0/sql/warehouses).
 
 `warehouse_state(ws_id, warehouse_id)` -> "RUNNING" | "STOPPED" | ... | None is the hook the
-Statement Execution API (H8) uses. FIDELITY: a warehouse is RUNNING as soon as it is created or
+Statement Execution API uses. FIDELITY: a warehouse is RUNNING as soon as it is created or
 started (the real one goes through STARTING for minutes).
 """
 

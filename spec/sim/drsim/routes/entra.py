@@ -281,7 +281,7 @@ def dbx_workspace_meta(req):
 
 
 def register_databricks_client(client_id, secret, display_name=None):
-    """Give a Databricks service principal an OAuth secret (H5's secrets API may call this)."""
+    """Give a Databricks service principal an OAuth secret (the secrets API may call this)."""
     with SIM.lock:
         c = SIM.dbx_oauth.setdefault(client_id, {"client_id": client_id, "secrets": [],
                                                  "display_name": display_name or client_id,

@@ -241,7 +241,7 @@ def _check_warehouse(ws_id: int, wid: str):
     """The warehouse must exist in this workspace and be RUNNING (via the warehouses module of the
     Databricks part when it is present)."""
     try:
-        from .. import warehouses as W     # H5's SQL warehouses store
+        from .. import warehouses as W     # the SQL warehouses store
     except ImportError:
         return
     getter = getattr(W, "warehouse_state", None)
