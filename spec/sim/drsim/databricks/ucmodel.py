@@ -381,6 +381,29 @@ class Table(Securable):
     def current_version(self) -> int:
         return self.history[-1]["version"] if self.history else -1
 
+    def version_stamps(self) -> dict[str, str]:
+        """The Delta commit stamps UC keeps in a Delta table's properties: the version and the
+        commit time (epoch ms) of the latest history entry; {} for views, non-Delta tables and
+        tables without history. Derived from `history`, so every history_append (create, write,
+        clone, ALTER...) moves them."""
+        if self.is_view or (self.data_source_format or "").upper() != "DELTA" or not self.history:
+            return {}
+        last = self.history[-1]
+        # FIDELITY: Databricks UC returns `delta.lastCommitTimestamp` (ms, string) and
+        # `delta.lastUpdateVersion` (string) in TableInfo.properties of Delta tables; the public
+        # REST reference does not document them (observed behaviour). UC updates them at commit
+        # time for managed tables; for EXTERNAL tables written by an engine that does not report
+        # to UC they may lag the Delta log. The simulator's writes all go through UC, so here they
+        # never lag for either type.
+        return {"delta.lastCommitTimestamp": str(int(last["timestamp"])),
+                "delta.lastUpdateVersion": str(int(last["version"]))}
+
+    def info_properties(self) -> dict[str, str]:
+        """properties as tables.get / tables.list return them: user properties + version stamps."""
+        out = dict(self.properties)
+        out.update(self.version_stamps())
+        return out
+
     def column(self, name: str) -> Column:
         for c in self.columns:
             if c.name.lower() == name.lower():
@@ -404,7 +427,7 @@ class Table(Securable):
             "storage_location": self.storage_location,
             "view_definition": self.view_definition, "view_dependencies": deps,
             "row_filter": self.row_filter, "owner": self.owner, "comment": self.comment,
-            "properties": dict(self.properties) or None, "sql_path": self.sql_path,
+            "properties": self.info_properties() or None, "sql_path": self.sql_path,
             "metastore_id": self.schema.catalog.metastore.metastore_id, "browse_only": False,
             "created_at": self.created_at, "created_by": self.created_by,
             "updated_at": self.updated_at, "updated_by": self.updated_by,
