@@ -41,6 +41,9 @@ return {
   prune = false,
   prune_max_fraction = 0.1,
   protected_tables = "skip",
+  -- "auto": managed Delta tables' versions come from the table listing (O(schemas) calls), external
+  -- ones from DESCRIBE HISTORY; "history": DESCRIBE HISTORY for every Delta table (O(tables))
+  version_source = "auto",
 
   hooks = {
     -- filter = function(obj) return not obj.name:match("^tmp_") end,

@@ -178,8 +178,18 @@ function M.discover(cfg, src, dst, stats, progress, opts)
     end
   end
   table.sort(delta)
-  progress(string.format("discover: reading the Delta version of %d source table(s)", #delta))
-  local versions, verrs = inventory.read_versions(src, delta, stats)
+  -- managed tables: the version stamp of the listing; the rest: DESCRIBE HISTORY (O(tables))
+  local recorded = {}
+  for _, row in pairs(dst_inv.state or {}) do
+    if row.source then recorded[row.source] = row.source_version end
+  end
+  local versions, need = inventory.stamped_versions(src_inv.tables, delta,
+    { mode = cfg.version_source, recorded = recorded })
+  stats.versions = { stamp = #delta - #need, history = #need }
+  progress(string.format("discover: %d source Delta version(s) from the listing, %d read with DESCRIBE HISTORY",
+    #delta - #need, #need))
+  local read, verrs = inventory.read_versions(src, need, stats)
+  for full, v in pairs(read) do v.from = "history"; versions[full] = v end
   src_inv.versions = versions
   for full, e in pairs(verrs) do
     src_inv.warnings[#src_inv.warnings + 1] = { object = full, reason = "cannot read its history: " .. e }
@@ -286,7 +296,7 @@ function M.main(args, opts)
     for _, e in ipairs(dst_inv.errors) do table.insert(plan.failed, { object = e.object, reason = "dr: " .. e.reason }) end
     for _, w in ipairs(src_inv.warnings) do table.insert(plan.warnings, w) end
     for _, w in ipairs(dst_inv.warnings) do table.insert(plan.warnings, w) end
-    plan.discovery = { sql = stats.sql, rest = stats.rest }
+    plan.discovery = { sql = stats.sql, rest = stats.rest, versions = stats.versions }
     for _, k in ipairs({ "actions", "failed", "skipped", "warnings", "notes", "tables", "unmapped_principals" }) do
       plan[k] = json.array(plan[k] or {})   -- empty lists stay JSON arrays
     end
@@ -318,6 +328,7 @@ function M.main(args, opts)
   end
   if o.json then
     out(json.encode({ run_id = run_id, command = o.command, elapsed_s = elapsed, statements = stats.sql, rest_calls = stats.rest,
+      version_reads = stats.versions,
       totals = summary.totals, per_phase = summary.per, clones = json.array(summary.clones),
       failures = json.array(summary.failures), skipped = json.array(summary.skipped or {}),
       warnings = json.array(plan.warnings or {}), state = json.array(mirror) }))

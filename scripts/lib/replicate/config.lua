@@ -19,6 +19,7 @@ M.defaults = {
   prune_max_fraction = 0.1,
   protected_tables = "skip",
   clone_strategy = "incremental",
+  version_source = "auto",
   hooks = {},
 }
 
@@ -39,7 +40,7 @@ end
 
 local known_top = { "source", "target", "catalogs", "include", "exclude", "storage", "parallelism",
   "protected_principals", "principals", "sharing", "state", "prune", "prune_max_fraction",
-  "protected_tables", "clone_strategy", "hooks" }
+  "protected_tables", "clone_strategy", "version_source", "hooks" }
 
 local function check_keys(file, prefix, t, known)
   local ok = util.set(known)
@@ -214,6 +215,15 @@ function M.validate(raw, file)
     end
     cfg.clone_strategy = raw.clone_strategy
   end
+
+  if raw.version_source ~= nil then
+    if raw.version_source ~= "auto" and raw.version_source ~= "history" then
+      fail(file, "version_source", "must be \"auto\" (managed Delta tables: the version UC returns in the table listing; "
+        .. "others: DESCRIBE HISTORY) or \"history\" (DESCRIBE HISTORY for every Delta table)", describe(raw.version_source))
+    end
+    cfg.version_source = raw.version_source
+  end
+
   if raw.hooks ~= nil then
     if type(raw.hooks) ~= "table" then fail(file, "hooks", "must be a table { filter=, policy=, rename= } of functions", describe(raw.hooks)) end
     check_keys(file, "hooks.", raw.hooks, { "filter", "policy", "rename" })

@@ -3,8 +3,10 @@
 -- Cost: O(catalogs + schemas) calls -- one listing per schema for tables, volumes and functions
 -- (sent concurrently), grants and tags in bulk from each catalog's information_schema (one query
 -- per privilege/tag view, with a per-object API fallback when a view cannot be read), the
--- replication state in one query. Source versions: DESCRIBE HISTORY ... LIMIT 1 per Delta table,
--- concurrently, on the prod warehouse (see docs/replication.md "Incremental").
+-- replication state in one query. Source versions: managed Delta tables from the version stamp UC
+-- returns in the table listing (no extra call); external Delta tables and tables without a usable
+-- stamp from DESCRIBE HISTORY ... LIMIT 1, concurrently, on the prod warehouse (see
+-- docs/replication.md "Incremental clones").
 local util = require("replicate.util")
 local q = require("replicate.sqltext")
 local grants_lib = require("replicate.grants")
@@ -346,7 +348,51 @@ function M.read_tags(side, inv, stats)
 end
 
 -- ---------------------------------------------------------------- versions and state
--- Latest Delta version of each source table: DESCRIBE HISTORY t LIMIT 1, concurrently.
+M.STAMP_VERSION, M.STAMP_TS = "delta.lastUpdateVersion", "delta.lastCommitTimestamp"
+
+-- epoch milliseconds (number or digit string) -> "YYYY-MM-DDTHH:MM:SS.mmmZ" (DESCRIBE HISTORY's shape)
+function M.ms_to_iso(ms)
+  local n = math.tointeger(tonumber(ms))
+  if not n or n < 0 then return nil end
+  return os.date("!%Y-%m-%dT%H:%M:%S", n // 1000) .. string.format(".%03dZ", n % 1000)
+end
+
+-- Which source versions the listing already gives, and which need DESCRIBE HISTORY.
+-- tables: the source inventory's tables (full -> normalised table); names: the Delta tables in
+-- scope; opts.mode: "auto" | "history"; opts.recorded: source full name -> source_version in the
+-- state table. Returns versions (full -> {version, ts, from = "stamp"}), the names to read with
+-- DESCRIBE HISTORY (sorted as given), and the reason each of those is not stamped.
+-- A stamp is used only for a MANAGED table (UC commits those itself, so its stamp is the table's
+-- version; an EXTERNAL table's writers may commit to storage without UC learning of it at once),
+-- only when it is a non-negative integer, and never when it is below the version already recorded
+-- as cloned (a stamp going backwards is not trusted: history decides).
+function M.stamped_versions(tables, names, opts)
+  opts = opts or {}
+  local mode, recorded = opts.mode or "auto", opts.recorded or {}
+  local versions, need, why = {}, {}, {}
+  for _, full in ipairs(names) do
+    local t = tables[full] or {}
+    local p = t.properties or {}
+    local raw = p[M.STAMP_VERSION]
+    local v = type(raw) == "string" and raw:match("^%d+$") and math.tointeger(tonumber(raw)) or nil
+    local reason
+    if mode == "history" then reason = "version_source = history"
+    elseif t.table_type ~= "MANAGED" then reason = "external table"
+    elseif v == nil then reason = raw == nil and "no version stamp" or "unreadable version stamp"
+    elseif recorded[full] ~= nil and (math.tointeger(tonumber(recorded[full])) or -1) > v then
+      reason = "stamp below the recorded version"
+    end
+    if reason then
+      need[#need + 1] = full
+      why[full] = reason
+    else
+      versions[full] = { version = v, ts = M.ms_to_iso(p[M.STAMP_TS]), from = "stamp" }
+    end
+  end
+  return versions, need, why
+end
+
+-- Latest Delta version of each table: DESCRIBE HISTORY t LIMIT 1, concurrently (O(tables)).
 function M.read_versions(side, tables, stats)
   local list = {}
   for i, full in ipairs(tables) do list[i] = { "DESCRIBE HISTORY " .. q.name(full) .. " LIMIT 1" } end
