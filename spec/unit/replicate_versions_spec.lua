@@ -86,9 +86,10 @@ end)
 -- cli.discover against fake workspaces: count the DESCRIBE HISTORY statements.
 local P = "/api/2.1/unity-catalog"
 
-local function side(tables_body, sql_log, state_rows)
+local function side(tables_body, sql_log, state_rows, table_queries)
   local ws = {}
   local function answer(r)
+    if r.path == P .. "/tables" and table_queries then table_queries[#table_queries + 1] = r.query end
     if r.path == P .. "/catalogs" then return { catalogs = { { name = "sales", catalog_type = "MANAGED_CATALOG" } } } end
     if r.path == P .. "/schemas" then return { schemas = { { catalog_name = "sales", name = "core" } } } end
     if r.path == P .. "/tables" then return { tables = tables_body } end
@@ -141,18 +142,20 @@ describe("replicate discovery of source versions", function()
 
   local function run(mode, state_rows)
     local cfg = config.validate({ catalogs = { sales = "sales" }, version_source = mode }, "f.lua")
-    local src_log, dst_log = {}, {}
+    local src_log, dst_log, queries = {}, {}, {}
     local stats = { sql = 0, rest = 0 }
-    local src_inv = cli.discover(cfg, side(body, src_log), side({}, dst_log, state_rows), stats, function() end,
+    local src_inv = cli.discover(cfg, side(body, src_log, nil, queries), side({}, dst_log, state_rows), stats, function() end,
       { versions_only = true })
     local hist = {}
     for _, s in ipairs(src_log) do if s:match("^DESCRIBE HISTORY") then hist[#hist + 1] = s end end
     table.sort(hist)
-    return src_inv, hist, stats
+    return src_inv, hist, stats, queries
   end
 
   it("auto: DESCRIBE HISTORY only for the external and the unstamped table", function()
-    local inv, hist, stats = run("auto")
+    local inv, hist, stats, queries = run("auto")
+    assert.are.equal(1, #queries)
+    assert.are.equal("true", queries[1].include_delta_metadata)
     assert.are.same({ "DESCRIBE HISTORY `sales`.`core`.`events` LIMIT 1", "DESCRIBE HISTORY `sales`.`core`.`legacy` LIMIT 1" }, hist)
     assert.are.same({ stamp = 2, history = 2 }, stats.versions)
     assert.are.equal(3, inv.versions["sales.core.orders"].version)
@@ -164,7 +167,8 @@ describe("replicate discovery of source versions", function()
   end)
 
   it("history: DESCRIBE HISTORY for every Delta table", function()
-    local inv, hist, stats = run("history")
+    local inv, hist, stats, queries = run("history")
+    assert.is_nil(queries[1].include_delta_metadata)
     assert.are.equal(4, #hist)
     assert.are.same({ stamp = 0, history = 4 }, stats.versions)
     assert.are.equal(7, inv.versions["sales.core.orders"].version)

@@ -155,7 +155,7 @@ function M.discover(cfg, src, dst, stats, progress, opts)
   table.sort(src_cats); table.sort(dst_cats)
   progress("discover: prod " .. src.host)
   local src_inv = inventory.read{ ws = src.ws, conn = src.conn, catalogs = src_cats, concurrency = cfg.parallelism, stats = stats,
-    grants = not light, tags = not light }
+    grants = not light, tags = not light, delta_metadata = cfg.version_source ~= "history" }
   progress(string.format("discover: prod has %d schema(s), %d table/view(s), %d volume(s), %d function(s)",
     M.count(src_inv.schemas), M.count(src_inv.tables), M.count(src_inv.volumes), M.count(src_inv.functions)))
   local sum = src.ws:get("/api/2.1/unity-catalog/metastore_summary")

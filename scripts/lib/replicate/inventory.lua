@@ -147,7 +147,7 @@ end
 
 -- ---------------------------------------------------------------- one side
 -- side = { ws=, conn=, catalogs = { names }, with_state = {catalog,schema,table} | nil,
---          concurrency = n, stats = {} }
+--          concurrency = n, stats = {}, delta_metadata = bool (tables listed with include_delta_metadata) }
 function M.read(side)
   local ws = side.ws
   local conc = side.concurrency or 8
@@ -195,7 +195,10 @@ function M.read(side)
   reqs = {}
   for _, s in ipairs(schema_list) do
     local qy = { catalog_name = s.catalog, schema_name = s.name }
-    reqs[#reqs + 1] = { path = P .. "/tables", query = qy, key = "tables", kind = "table" }
+    local tq = { catalog_name = s.catalog, schema_name = s.name }
+    -- ask for the Delta metadata (version stamps) where the caller takes versions from the listing
+    if side.delta_metadata then tq.include_delta_metadata = "true" end
+    reqs[#reqs + 1] = { path = P .. "/tables", query = tq, key = "tables", kind = "table" }
     reqs[#reqs + 1] = { path = P .. "/volumes", query = qy, key = "volumes", kind = "volume" }
     reqs[#reqs + 1] = { path = P .. "/functions", query = qy, key = "functions", kind = "function" }
   end

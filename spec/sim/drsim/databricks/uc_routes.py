@@ -183,6 +183,9 @@ def list_tables(req):
     ms.get_schema(f"`{cat.name}`.`{sch}`")
     tables = ms.list_tables(cat.name, sch)
     items, nxt = page(req, tables)
+    # FIDELITY: `include_delta_metadata` is accepted and ignored: Delta tables' properties carry
+    # the version stamps (delta.lastUpdateVersion / delta.lastCommitTimestamp) either way; whether
+    # Databricks gates them on this flag is not documented.
     oc, op = qbool(req, "omit_columns"), qbool(req, "omit_properties")
     return listing("tables", [_table_out(ms.table_info(f"`{cat.name}`.`{sch}`.`{t.name}`"),
                                          oc, op) for t in items], nxt)
