@@ -259,22 +259,29 @@ describe("http", function()
     end)
   end)
 
+  -- Runs `code` in a child drhost, sends it SIGINT after `delay` seconds; returns its stdout
+  -- (ending with rc=N), its stderr and the seconds it took.
+  local function interrupted(code, delay)
+    local err = os.tmpname()
+    local t0 = server.now()
+    local cmd = string.format("%s -e %s 2>%s & pid=$!; sleep %s; kill -INT $pid; wait $pid; echo rc=$?",
+      server.shell_quote(server.drhost()), server.shell_quote(code), server.shell_quote(err), delay)
+    local p = io.popen(cmd)
+    local out = p:read("a")
+    p:close()
+    local f = io.open(err)
+    local stderr = f:read("a")
+    f:close()
+    os.remove(err)
+    return out, stderr, server.now() - t0
+  end
+
   describe("SIGINT", function()
     it("aborts the transfers of a child drhost with CANCELLED", function()
-      local err = os.tmpname()
       local code = string.format([[require("http").all({ { url = %q }, { url = %q } })]],
         srv:url("/slow?ms=8000"), srv:url("/slow?ms=8000"))
-      local t0 = server.now()
-      local cmd = string.format("%s -e %s 2>%s & pid=$!; sleep 0.7; kill -INT $pid; wait $pid; echo rc=$?",
-        server.shell_quote(server.drhost()), server.shell_quote(code), server.shell_quote(err))
-      local p = io.popen(cmd)
-      local out = p:read("a")
-      p:close()
-      local f = io.open(err)
-      local stderr = f:read("a")
-      f:close()
-      os.remove(err)
-      assert.is_true(server.now() - t0 < 5, "the child did not stop promptly")
+      local out, stderr, took = interrupted(code, 0.7)
+      assert.is_true(took < 5, "the child did not stop promptly")
       assert.matches("CANCELLED", stderr)
       assert.not_matches("rc=0", out)
     end)
@@ -295,19 +302,8 @@ describe("http", function()
     end)
 
     it("a SIGINT ends a long sleep of a child drhost promptly with CANCELLED", function()
-      local err = os.tmpname()
-      local t0 = server.now()
-      local cmd = string.format("%s -e %s 2>%s & pid=$!; sleep 0.5; kill -INT $pid; wait $pid; echo rc=$?",
-        server.shell_quote(server.drhost()), server.shell_quote([[require("http").sleep(30)]]),
-        server.shell_quote(err))
-      local p = io.popen(cmd)
-      local out = p:read("a")
-      p:close()
-      local f = io.open(err)
-      local stderr = f:read("a")
-      f:close()
-      os.remove(err)
-      assert.is_true(server.now() - t0 < 5, "the child did not stop promptly")
+      local out, stderr, took = interrupted([[require("http").sleep(30)]], 0.5)
+      assert.is_true(took < 5, "the child did not stop promptly")
       assert.matches("CANCELLED", stderr)
       assert.matches("rc=130", out)
     end)
