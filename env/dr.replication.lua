@@ -41,9 +41,11 @@ return {
   prune = false,
   prune_max_fraction = 0.1,
   protected_tables = "skip",
-  -- "auto": managed Delta tables' versions come from the table listing (O(schemas) calls), external
-  -- ones from DESCRIBE HISTORY; "history": DESCRIBE HISTORY for every Delta table (O(tables))
-  version_source = "auto",
+  -- "history" (safe default): DESCRIBE HISTORY for every Delta table (one statement per table);
+  -- "auto": managed Delta tables' versions from the table listing's delta.lastUpdateVersion stamp
+  -- (O(schemas)) -- only where that stamp is verified to advance on every data commit
+  -- (docs/replication.md, "Incremental clones")
+  version_source = "history",
 
   hooks = {
     -- filter = function(obj) return not obj.name:match("^tmp_") end,

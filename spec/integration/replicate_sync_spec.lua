@@ -53,19 +53,20 @@ describe("replicate sync (simulator)", function()
     assert.are.equal(0, rc)
     assert.are.equal(0, H.count_clones(doc))
     assert.are.equal(0, doc.totals.ok + doc.totals.failed)
-    -- the 3 managed tables' versions come from the listing: DESCRIBE HISTORY only for the external one
-    assert.are.same({ stamp = 3, history = 1 }, doc.version_reads)
-    -- version_source = "history" reads all 4 with DESCRIBE HISTORY: 3 statements more, same (empty) plan
+    -- the default (version_source = "history") reads all 4 Delta tables' versions with DESCRIBE HISTORY
+    assert.are.same({ stamp = 0, history = 4 }, doc.version_reads)
+    -- version_source = "auto": the 3 managed tables' versions come from the listing, DESCRIBE HISTORY
+    -- only for the external one: 3 statements fewer, same (empty) plan
     local cfg = {}
     for k, v in pairs(ctx.cfg_table) do cfg[k] = v end
-    cfg.version_source = "history"
+    cfg.version_source = "auto"
     H.write_config(ctx, cfg)
     local rc2, doc2 = H.run(ctx, "sync --json")
     H.write_config(ctx, ctx.cfg_table)
     assert.are.equal(0, rc2)
     assert.are.equal(0, H.count_clones(doc2))
-    assert.are.same({ stamp = 0, history = 4 }, doc2.version_reads)
-    assert.are.equal(doc.statements + 3, doc2.statements)
+    assert.are.same({ stamp = 3, history = 1 }, doc2.version_reads)
+    assert.are.equal(doc.statements - 3, doc2.statements)
   end)
 
   it("clones exactly the changed tables, then nothing", function()

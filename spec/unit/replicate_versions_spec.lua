@@ -69,11 +69,11 @@ describe("replicate version sources", function()
     assert.is_nil(inventory.ms_to_iso(nil))
   end)
 
-  it("config: version_source defaults to auto, accepts history, refuses anything else by name", function()
+  it("config: version_source defaults to history, accepts auto, refuses anything else by name", function()
     local raw = { catalogs = { sales = "sales" } }
-    assert.are.equal("auto", config.validate(raw, "f.lua").version_source)
-    raw.version_source = "history"
     assert.are.equal("history", config.validate(raw, "f.lua").version_source)
+    raw.version_source = "auto"
+    assert.are.equal("auto", config.validate(raw, "f.lua").version_source)
     raw.version_source = "stamps"
     local ok, err = pcall(config.validate, raw, "env/dr.replication.lua")
     assert.is_false(ok)

@@ -19,7 +19,7 @@ M.defaults = {
   prune_max_fraction = 0.1,
   protected_tables = "skip",
   clone_strategy = "incremental",
-  version_source = "auto",
+  version_source = "history",
   hooks = {},
 }
 

@@ -394,7 +394,9 @@ class Table(Securable):
         # REST reference does not document them (observed behaviour). UC updates them at commit
         # time for managed tables; for EXTERNAL tables written by an engine that does not report
         # to UC they may lag the Delta log. The simulator's writes all go through UC, so here they
-        # never lag for either type.
+        # never lag for either type, and they advance on EVERY commit -- looser than open-source UC,
+        # whose managed-tables spec advances lastUpdateVersion on metadata changes only (unitycatalog
+        # PR #1617); that is why replication's default version_source is "history".
         return {"delta.lastCommitTimestamp": str(int(last["timestamp"])),
                 "delta.lastUpdateVersion": str(int(last["version"]))}
 
