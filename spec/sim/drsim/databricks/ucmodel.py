@@ -46,6 +46,13 @@ def not_found(kind: str, name: str) -> UCError:
                    f"{kind.upper()}_DOES_NOT_EXIST")
 
 
+def _named(objects: dict, kind: str, name):
+    """The object registered under `name` (case-insensitive) in `objects`, or NOT_FOUND."""
+    obj = objects.get(str(name).lower())
+    if obj is None:
+        raise not_found(kind, name)
+    return obj
+
 def already_exists(kind: str, name: str) -> UCError:
     label = kind.replace("_", " ").lower().capitalize()
     return UCError(409, "RESOURCE_ALREADY_EXISTS", f"{label} '{name}' already exists.",
@@ -770,38 +777,23 @@ class MetastoreOps:
 
     @_locked
     def get_storage_credential(self, name: str) -> StorageCredential:
-        c = self.storage_credentials.get(str(name).lower())
-        if c is None:
-            raise not_found("STORAGE_CREDENTIAL", name)
-        return c
+        return _named(self.storage_credentials, "STORAGE_CREDENTIAL", name)
 
     @_locked
     def get_external_location(self, name: str) -> ExternalLocation:
-        c = self.external_locations.get(str(name).lower())
-        if c is None:
-            raise not_found("EXTERNAL_LOCATION", name)
-        return c
+        return _named(self.external_locations, "EXTERNAL_LOCATION", name)
 
     @_locked
     def get_share(self, name: str) -> Share:
-        s = self.shares.get(str(name).lower())
-        if s is None:
-            raise not_found("SHARE", name)
-        return s
+        return _named(self.shares, "SHARE", name)
 
     @_locked
     def get_recipient(self, name: str) -> Recipient:
-        r = self.recipients.get(str(name).lower())
-        if r is None:
-            raise not_found("RECIPIENT", name)
-        return r
+        return _named(self.recipients, "RECIPIENT", name)
 
     @_locked
     def get_provider(self, name: str) -> Provider:
-        p = self.providers.get(str(name).lower())
-        if p is None:
-            raise not_found("PROVIDER", name)
-        return p
+        return _named(self.providers, "PROVIDER", name)
 
     @_locked
     def get_securable(self, stype: str, full_name: str) -> Securable:
