@@ -198,7 +198,13 @@ end
 ---------------------------------------------------------------------------------------------------
 -- sql(statement [, params]) -> rows (the REPL prints them as a table).
 function M.sql(statement, params)
-  local rows = conn():query(statement, params)
+  local rows, meta = conn():query(statement, params)
+  if meta and type(meta.columns) == "table" and #meta.columns > 0 then
+    -- the REPL prints the columns in the statement's order (pretty.columns reads __columns)
+    local ordered = setmetatable({}, { __columns = meta.columns })
+    for i, row in ipairs(rows) do ordered[i] = row end
+    return ordered
+  end
   return rows
 end
 

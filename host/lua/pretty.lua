@@ -105,6 +105,14 @@ end
 --- Columns when v is a non-empty list of row tables that all have the same keys, else nil.
 function M.columns(v)
   if type(v) ~= "table" or #v == 0 then return nil end
+  -- a result set that names its column order (sql results in the REPL) keeps that order
+  local mt = getmetatable(v)
+  if mt and type(mt.__columns) == "table" and #mt.__columns > 0 then
+    for _, row in ipairs(v) do
+      if type(row) ~= "table" then return nil end
+    end
+    return mt.__columns
+  end
   local n = 0
   for _ in pairs(v) do n = n + 1 end
   if n ~= #v then return nil end

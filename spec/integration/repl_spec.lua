@@ -82,6 +82,15 @@ describe("REPL helpers (simulator, piped into drhost)", function()
     assert.is_true(has_line(out, "^%(2 rows%)$"), out)
   end)
 
+  it("prints a result's columns in the statement's order, not alphabetically", function()
+    local out = run_repl(dir, table.concat({
+      ":env h3repl",
+      'sql("SELECT name, id FROM h3_repl.s.t WHERE id = 1")',
+      "" }, "\n"))
+    assert.is_true(has_line(out, "^name%s+|%s+id$"), out)
+    assert.is_true(has_line(out, "^a%s+|%s+1$"), out)
+  end)
+
   it("uc.ls lists catalogs, schemas and tables; uc.grants the direct grants", function()
     local out = run_repl(dir, table.concat({
       ":env h3repl",
