@@ -545,38 +545,43 @@ local function function_signature(f)
   return "(" .. table.concat(ps, ", ") .. ")"
 end
 
-function Planner:plan_functions()
-  for _, full in ipairs(util.sorted_keys(self.src.functions or {})) do
-    local f = self.src.functions[full]
-    local schema_tgt = self.target_of[f.catalog .. "." .. f.schema]
-    if schema_tgt then
-      local ok = self:scope(f, "function")
-      if ok then
-        local tgt = schema_tgt .. "." .. f.name
-        self.target_of[full] = tgt
-        self.selected_targets[tgt] = full
-        if (f.language or "SQL"):upper() ~= "SQL" then
-          self:skip(tgt, "only SQL functions are replicated (" .. tostring(f.language) .. " body)", "function")
-          self.blocked[tgt] = "not replicated"
-        else
-          local okr, body = pcall(self.rewrite, self, f.body or "")
-          if not okr then self:fail(tgt, util.errtext(body), "function") goto continue end
-          local d = (self.dst.functions or {})[tgt]
-          local same = d and d.body == body and function_signature(d) == function_signature(f)
-            and (d.returns or ""):upper() == (f.returns or ""):upper() and norm_comment(d.comment) == norm_comment(f.comment)
-          if not same then
-            local sql = "CREATE OR REPLACE FUNCTION " .. q.name(tgt) .. function_signature(f) .. " RETURNS " .. f.returns
-            if norm_comment(f.comment) then sql = sql .. " COMMENT " .. q.literal(f.comment) end
-            sql = sql .. " RETURN " .. body
-            self:add{ phase = "function", op = d and "replace" or "create", kind = "function", object = tgt, source = full,
-              reason = d and "definition differs" or "missing in dr", steps = { sql_step(sql) } }
-            self.recreated[tgt] = true
-          end
-        end
-      end
+-- Each object of `objects` (source full name -> object) whose schema is replicated and that the
+-- filters and hooks select, in name order: registers its target (same name in the target schema)
+-- and calls fn(obj, full, tgt).
+function Planner:each_selected(objects, kind, fn)
+  for _, full in ipairs(util.sorted_keys(objects or {})) do
+    local obj = objects[full]
+    local schema_tgt = self.target_of[obj.catalog .. "." .. obj.schema]
+    if schema_tgt and self:scope(obj, kind) then
+      local tgt = schema_tgt .. "." .. obj.name
+      self.target_of[full] = tgt
+      self.selected_targets[tgt] = full
+      fn(obj, full, tgt)
     end
-    ::continue::
   end
+end
+
+function Planner:plan_functions()
+  self:each_selected(self.src.functions, "function", function(f, full, tgt)
+    if (f.language or "SQL"):upper() ~= "SQL" then
+      self:skip(tgt, "only SQL functions are replicated (" .. tostring(f.language) .. " body)", "function")
+      self.blocked[tgt] = "not replicated"
+      return
+    end
+    local okr, body = pcall(self.rewrite, self, f.body or "")
+    if not okr then return self:fail(tgt, util.errtext(body), "function") end
+    local d = (self.dst.functions or {})[tgt]
+    local same = d and d.body == body and function_signature(d) == function_signature(f)
+      and (d.returns or ""):upper() == (f.returns or ""):upper() and norm_comment(d.comment) == norm_comment(f.comment)
+    if not same then
+      local sql = "CREATE OR REPLACE FUNCTION " .. q.name(tgt) .. function_signature(f) .. " RETURNS " .. f.returns
+      if norm_comment(f.comment) then sql = sql .. " COMMENT " .. q.literal(f.comment) end
+      sql = sql .. " RETURN " .. body
+      self:add{ phase = "function", op = d and "replace" or "create", kind = "function", object = tgt, source = full,
+        reason = d and "definition differs" or "missing in dr", steps = { sql_step(sql) } }
+      self.recreated[tgt] = true
+    end
+  end)
 end
 
 function Planner:plan_views()
@@ -656,49 +661,37 @@ end
 
 -- ---------------------------------------------------------------- volumes
 function Planner:plan_volumes()
-  for _, full in ipairs(util.sorted_keys(self.src.volumes or {})) do
-    local v = self.src.volumes[full]
-    local schema_tgt = self.target_of[v.catalog .. "." .. v.schema]
-    if schema_tgt then
-      local ok = self:scope(v, "volume")
-      if ok then
-        local tgt = schema_tgt .. "." .. v.name
-        self.target_of[full] = tgt
-        self.selected_targets[tgt] = full
-        local d = (self.dst.volumes or {})[tgt]
-        if v.volume_type == "EXTERNAL" then
-          local loc, why = storage.map(v.location, self.cfg.storage)
-          if not loc then self:fail(tgt, why, "volume") goto continue end
-          if not d then
-            local sql = "CREATE EXTERNAL VOLUME IF NOT EXISTS " .. q.name(tgt) .. " LOCATION " .. q.literal(loc)
-            if norm_comment(v.comment) then sql = sql .. " COMMENT " .. q.literal(v.comment) end
-            self:add{ phase = "volume", op = "create", kind = "volume", object = tgt, source = full,
-              reason = "missing in dr (files come by storage geo-replication)", steps = { sql_step(sql) } }
-            self.recreated[tgt] = true
-            goto continue
-          elseif d.location ~= loc then
-            self:fail(tgt, "dr volume is at " .. tostring(d.location) .. ", not the mapped " .. loc
-              .. " (drop it in dr to let replication recreate it)", "volume")
-            goto continue
-          end
-        elseif not d then
-          local sql = "CREATE VOLUME IF NOT EXISTS " .. q.name(tgt)
-          if norm_comment(v.comment) then sql = sql .. " COMMENT " .. q.literal(v.comment) end
-          self:add{ phase = "volume", op = "create", kind = "volume", object = tgt, source = full,
-            reason = "missing in dr (managed volume: files are not copied)", steps = { sql_step(sql) } }
-          self:warn(tgt, "managed volume files are not copied")
-          self.recreated[tgt] = true
-          goto continue
-        end
-        if norm_comment(d.comment) ~= norm_comment(v.comment) then
-          self:add{ phase = "metadata", op = "update", kind = "volume", object = tgt, source = full,
-            reason = "comment differs", steps = { sql_step("COMMENT ON VOLUME " .. q.name(tgt) .. " IS "
-              .. (norm_comment(v.comment) and q.literal(v.comment) or "NULL")) } }
-        end
+  self:each_selected(self.src.volumes, "volume", function(v, full, tgt)
+    local d = (self.dst.volumes or {})[tgt]
+    if v.volume_type == "EXTERNAL" then
+      local loc, why = storage.map(v.location, self.cfg.storage)
+      if not loc then return self:fail(tgt, why, "volume") end
+      if not d then
+        local sql = "CREATE EXTERNAL VOLUME IF NOT EXISTS " .. q.name(tgt) .. " LOCATION " .. q.literal(loc)
+        if norm_comment(v.comment) then sql = sql .. " COMMENT " .. q.literal(v.comment) end
+        self:add{ phase = "volume", op = "create", kind = "volume", object = tgt, source = full,
+          reason = "missing in dr (files come by storage geo-replication)", steps = { sql_step(sql) } }
+        self.recreated[tgt] = true
+        return
+      elseif d.location ~= loc then
+        return self:fail(tgt, "dr volume is at " .. tostring(d.location) .. ", not the mapped " .. loc
+          .. " (drop it in dr to let replication recreate it)", "volume")
       end
+    elseif not d then
+      local sql = "CREATE VOLUME IF NOT EXISTS " .. q.name(tgt)
+      if norm_comment(v.comment) then sql = sql .. " COMMENT " .. q.literal(v.comment) end
+      self:add{ phase = "volume", op = "create", kind = "volume", object = tgt, source = full,
+        reason = "missing in dr (managed volume: files are not copied)", steps = { sql_step(sql) } }
+      self:warn(tgt, "managed volume files are not copied")
+      self.recreated[tgt] = true
+      return
     end
-    ::continue::
-  end
+    if norm_comment(d.comment) ~= norm_comment(v.comment) then
+      self:add{ phase = "metadata", op = "update", kind = "volume", object = tgt, source = full,
+        reason = "comment differs", steps = { sql_step("COMMENT ON VOLUME " .. q.name(tgt) .. " IS "
+          .. (norm_comment(v.comment) and q.literal(v.comment) or "NULL")) } }
+    end
+  end)
 end
 
 -- ---------------------------------------------------------------- tags, grants, owners, policies
