@@ -2,7 +2,7 @@
 std = "lua54"
 max_line_length = 140
 codes = true
-exclude_files = { "spec/sim/**", "**/node_modules/**", ".venv/**", "build/**" }
+exclude_files = { "sim/**", "**/node_modules/**", ".venv/**", "build/**" }
 
 -- busted's globals in specs
 files["spec/**/*_spec.lua"] = { std = "+busted" }

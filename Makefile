@@ -7,7 +7,7 @@ DRHOST := $(BUILD)/drhost
 DRHOST_ASAN := $(BUILD)/drhost-asan
 
 include mk/host.mk
--include mk/sim.mk
+include mk/sim.mk
 
 .PHONY: all setup test demo bench lint fuzz clean sim-up sim-down
 
@@ -15,13 +15,18 @@ setup:
 	@tools/setup.sh
 
 # Every test: C (through Lua specs, ASan/UBSan, valgrind, fuzz), Lua, simulator.
-test: setup all asan
+# setup runs first and alone: the build's flags come from pkg-config, which answers only once setup
+# has installed the packages, so the build is a second make that reads the Makefile afresh.
+test: setup
+	@$(MAKE) --no-print-directory all asan
 	@tools/run-tests.sh
 
-demo: setup all
+demo: setup
+	@$(MAKE) --no-print-directory all
 	@tools/demo.sh
 
-bench: setup all
+bench: setup
+	@$(MAKE) --no-print-directory all
 	@tools/bench.sh
 
 clean:

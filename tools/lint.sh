@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Static analysis: cppcheck and clang-tidy over the C in host/, modules/ and spec/fuzz/, luacheck
-# over the Lua (modules/, scripts/, env/, spec/ outside spec/sim). Exit 1 when any finds something.
+# over the Lua (modules/, scripts/, env/, spec/ outside sim). Exit 1 when any finds something.
 #   tools/lint.sh            everything
 #   tools/lint.sh FILE...    only these files (C or Lua)
 set -uo pipefail
@@ -13,7 +13,7 @@ if [ $# -gt 0 ]; then
 else
   mapfile -t cfiles < <(ls host/*.c modules/*.c modules/common/*.c spec/fuzz/*.c 2>/dev/null)
   mapfile -t luafiles < <(ls modules/*.lua host/lua/*.lua env/*.lua tools/suites/*.lua .busted 2>/dev/null;
-    find scripts spec -name '*.lua' -not -path 'spec/sim/*' -not -path '*/node_modules/*' 2>/dev/null | sort)
+    find scripts spec -name '*.lua' -not -path '*/node_modules/*' 2>/dev/null | sort)
 fi
 make -s build/gen/preload.c build/gen/version.h >/dev/null 2>&1 || true
 

@@ -9,7 +9,7 @@
 # elsewhere (failed, but not where expected), SURVIVED (the integration spec passed).
 # Exit status: 0 when nothing survived and the unmutated specs pass, 1 otherwise, 2 on bad usage.
 # Not part of the test suites (about 30 s per mutation, 13 min in all).
-# Needs CLONE_DIR/build/drhost (`make -s all`), CLONE_DIR/.venv and spec/sim/node_modules (run
+# Needs CLONE_DIR/build/drhost (`make -s all`), CLONE_DIR/.venv and sim/node_modules (run
 # tools/setup.sh there, or symlink an existing checkout's). MUTATION_LOGS=DIR keeps the TAP outputs.
 set -uo pipefail
 if [ $# -lt 1 ] || [ ! -e "$1/.git" ]; then

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything drhost needs, idempotently: Debian packages, the simulator's Python
-# environment (.venv, from spec/sim's lock file) and Azurite (npm, pinned). Reruns are fast.
+# environment (.venv, from sim's lock file) and Azurite (npm, pinned). Reruns are fast.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,7 +17,7 @@ if [ ${#want[@]} -gt 0 ]; then
 fi
 
 # The simulator's own environment (Python) and Azurite (Node), if that part is present.
-if [ -x spec/sim/setup.sh ]; then
-  spec/sim/setup.sh
+if [ -x sim/setup.sh ]; then
+  sim/setup.sh
 fi
 echo "setup: ok"

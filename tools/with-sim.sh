@@ -9,12 +9,12 @@ if [ $# -eq 0 ]; then
 fi
 envfile=$(mktemp)
 cleanup() {
-  "$ROOT/spec/sim/bin/sim-down" --env-file "$envfile" >/dev/null 2>&1 || true
+  "$ROOT/sim/bin/sim-down" --env-file "$envfile" >/dev/null 2>&1 || true
   rm -f "$envfile"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-if ! "$ROOT/spec/sim/bin/sim-up" --env-file "$envfile" >/dev/null; then
+if ! "$ROOT/sim/bin/sim-up" --env-file "$envfile" >/dev/null; then
   echo "with-sim: the simulator did not start" >&2
   exit 1
 fi

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# The simulator's own pytest suite (spec/sim/tests). Ends with "N passed, N failed".
+# The simulator's own pytest suite (sim/tests). Ends with "N passed, N failed".
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 PY="$ROOT/.venv/bin/python"
 if [ ! -x "$PY" ]; then
-  "$ROOT/spec/sim/setup.sh" || { echo "0 passed, 1 failed"; exit 1; }
+  "$ROOT/sim/setup.sh" || { echo "0 passed, 1 failed"; exit 1; }
 fi
-cd "$ROOT/spec/sim"
+cd "$ROOT/sim"
 log=$(mktemp)
 "$PY" -m pytest -p no:cacheprovider -o addopts="" -q tests 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}

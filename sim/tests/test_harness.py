@@ -49,7 +49,7 @@ def token(env, scope):
 
 
 @pytest.mark.skipif(not os.path.exists(os.path.join(HERE, "node_modules", ".bin", "azurite-blob")),
-                    reason="Azurite not installed (spec/sim/setup.sh)")
+                    reason="Azurite not installed (sim/setup.sh)")
 def test_sim_up_env_azurite_and_down(tmp_path):
     testing.patch_dns()
     env, env_file = up(tmp_path)

@@ -1,6 +1,6 @@
 """Helpers for pytest: an in-process simulator, *.localhost name resolution, an HTTPS client.
 
-spec/sim/tests/conftest.py exposes them as fixtures: `sim` (session: the running simulator),
+sim/tests/conftest.py exposes them as fixtures: `sim` (session: the running simulator),
 `client` (a SimClient; SIM and faults are reset before every test), `arm` / `acct` / `ws_client`.
 """
 import socket

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The simulator's environment, idempotent and fast on rerun:
-#  - <repo>/.venv with uv, synced to spec/sim/requirements.lock (skipped when the lock is unchanged)
-#  - Azurite (pinned in package.json / package-lock.json) in spec/sim/node_modules via `npm ci`
+#  - <repo>/.venv with uv, synced to sim/requirements.lock (skipped when the lock is unchanged)
+#  - Azurite (pinned in package.json / package-lock.json) in sim/node_modules via `npm ci`
 set -euo pipefail
 SIM_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "$SIM_DIR/../.." && pwd)"
+ROOT="$(cd "$SIM_DIR/.." && pwd)"
 VENV="$ROOT/.venv"
 UV_VERSION=0.13.9
 PYTHON=${PYTHON:-python3}

@@ -20,7 +20,7 @@ import time
 
 from .state import ACCOUNT_ID, MI_CLIENT_ID, SUBSCRIPTION_ID, TENANT_ID
 
-HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # spec/sim
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # sim
 AZURITE = os.path.join(HERE, "node_modules", ".bin", "azurite-blob")
 BLOB_ACCOUNT = "drhoststate"
 DOMAIN = "sim.localhost"
@@ -98,7 +98,7 @@ def up(args):
         }
         if not args.no_azurite:
             if not os.path.exists(AZURITE):
-                raise SystemExit(f"sim-up: Azurite is not installed ({AZURITE}); run spec/sim/setup.sh")
+                raise SystemExit(f"sim-up: Azurite is not installed ({AZURITE}); run sim/setup.sh")
             key = base64.b64encode(secrets.token_bytes(32)).decode()
             aenv = dict(os.environ, AZURITE_ACCOUNTS=f"{BLOB_ACCOUNT}:{key}")
             alog = os.path.join(run_dir, "azurite.log")

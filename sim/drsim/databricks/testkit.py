@@ -1,4 +1,4 @@
-"""Test helpers for the Databricks parts (used by spec/sim/tests/test_uc_*, test_sharing_*,
+"""Test helpers for the Databricks parts (used by sim/tests/test_uc_*, test_sharing_*,
 test_account_*, test_jobs_* and available to the SQL tests).
 
     from drsim.databricks.testkit import estate
