@@ -12,6 +12,7 @@ local json = require("json")
 local crypto = require("crypto")
 local log = require("log")
 local errors = require("errors")
+local web = require("web")
 
 local M = {}
 
@@ -24,79 +25,10 @@ M.REFRESH_MARGIN = 300 -- seconds before expiry a cached token is replaced
 local ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 local GITHUB_AUDIENCE = "api://AzureADTokenExchange"
 
----------------------------------------------------------------------------------------------------
--- small helpers shared with azure/databricks/sql (exported as auth.util; not a public API)
----------------------------------------------------------------------------------------------------
-local util = {}
-M.util = util
-
-function util.urlencode(s)
-  s = tostring(s)
-  return (s:gsub("[^%w%-%._~]", function(c) return string.format("%%%02X", c:byte()) end))
-end
-
--- Form or query encoding of a table; keys sorted so requests are reproducible.
-function util.form_encode(t)
-  local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
-  table.sort(keys)
-  local parts = {}
-  for _, k in ipairs(keys) do
-    local v = t[k]
-    if type(v) == "boolean" then v = v and "true" or "false" end
-    if v ~= nil and v ~= json.null then
-      parts[#parts + 1] = util.urlencode(k) .. "=" .. util.urlencode(v)
-    end
-  end
-  return table.concat(parts, "&")
-end
-
-function util.append_query(url, query)
-  if type(query) == "table" then query = util.form_encode(query) end
-  if query == nil or query == "" then return url end
-  return url .. (url:find("?", 1, true) and "&" or "?") .. query
-end
-
--- Seconds on a clock that only moves forward, fractional: http.now when the C side offers it,
--- else Linux's /proc/uptime (1/100 s), else os.time().
-function util.now()
-  if type(http.now) == "function" then return http.now() end
-  local f = io.open("/proc/uptime", "r")
-  if f then
-    local t = f:read("n")
-    f:close()
-    if t then return t end
-  end
-  return os.time()
-end
-
--- Sleeps s seconds; DRHOST_POLL_SCALE (a factor, default 1) shortens waits in tests.
-function util.sleep(s)
-  local scale = tonumber(os.getenv("DRHOST_POLL_SCALE") or "") or 1
-  s = (s or 0) * scale
-  if s <= 0 then return end
-  if type(http.sleep) == "function" then return http.sleep(s) end
-  os.execute(string.format("sleep %.3f", s))
-end
-
--- Decodes a JSON body; nil when it is empty or not JSON.
-function util.decode(body)
-  if body == nil or body == "" then return nil end
-  local ok, v = pcall(json.decode, body)
-  if ok then return v end
-  return nil
-end
-
-function util.origin(url)
-  return (url:match("^(https?://[^/?#]+)"))
-end
-
 -- Raises a structured error; level 2 points at the caller of the function calling fail().
-function util.fail(t)
+local function fail(t)
   error(errors.new(t, 2), 0)
 end
-
-local fail = util.fail
 
 ---------------------------------------------------------------------------------------------------
 -- token cache
@@ -109,7 +41,7 @@ local fail = util.fail
 -- the same cached token.
 function M.token_cache(opts)
   opts = opts or {}
-  local cache = { entries = {}, now = opts.now or util.now, margin = opts.margin or M.REFRESH_MARGIN,
+  local cache = { entries = {}, now = opts.now or web.now, margin = opts.margin or M.REFRESH_MARGIN,
                   fetches = 0 }
   function cache.get(self, key, fetch)
     local e = self.entries[key]
@@ -129,14 +61,14 @@ function M.token_cache(opts)
   return cache
 end
 
-local shared_cache = M.token_cache{ now = function() return util.now() end }
+local shared_cache = M.token_cache{ now = function() return web.now() end }
 M.cache = shared_cache
 
 ---------------------------------------------------------------------------------------------------
 -- token requests
 ---------------------------------------------------------------------------------------------------
 local function describe_failure(status, body)
-  local doc = util.decode(body)
+  local doc = web.decode(body)
   if type(doc) == "table" then
     local desc = doc.error_description or doc.message or doc.error
     if type(desc) == "table" then desc = desc.message or json.encode(desc) end
@@ -161,7 +93,7 @@ local function token_request(what, req)
     fail{ code = "AUTH_FAILED", status = resp.status, message = what .. ": " .. message,
           error = type(doc) == "table" and doc.error or nil, url = req.url }
   end
-  local doc = util.decode(resp.body)
+  local doc = web.decode(resp.body)
   if type(doc) ~= "table" or type(doc.access_token) ~= "string" or doc.access_token == "" then
     fail{ code = "AUTH_FAILED", status = resp.status,
           message = what .. ": the token response has no access_token", url = req.url }
@@ -248,7 +180,7 @@ local function entra_token_url(self)
 end
 
 local function github_oidc_token(self)
-  local url = util.append_query(self.actions_url, "audience=" .. util.urlencode(GITHUB_AUDIENCE))
+  local url = web.append_query(self.actions_url, "audience=" .. web.urlencode(GITHUB_AUDIENCE))
   local ok, resp = pcall(http.request, { method = "GET", url = url, timeout = 30,
     headers = { Authorization = "Bearer " .. self.actions_token, Accept = "application/json" } })
   if not ok then
@@ -259,7 +191,7 @@ local function github_oidc_token(self)
     local message = describe_failure(resp.status, resp.body)
     fail{ code = "AUTH_FAILED", status = resp.status, message = "GitHub OIDC token request: " .. message }
   end
-  local doc = util.decode(resp.body)
+  local doc = web.decode(resp.body)
   if type(doc) ~= "table" or type(doc.value) ~= "string" then
     fail{ code = "AUTH_FAILED", status = resp.status,
           message = "GitHub OIDC token request: the response has no \"value\"" }
@@ -274,7 +206,7 @@ function fetchers.client_secret(self, scope)
     return token_request("Entra ID client_secret", {
       url = entra_token_url(self),
       headers = { ["Content-Type"] = "application/x-www-form-urlencoded", Accept = "application/json" },
-      body = util.form_encode{ grant_type = "client_credentials", client_id = self.client_id,
+      body = web.form_encode{ grant_type = "client_credentials", client_id = self.client_id,
                                client_secret = self.client_secret, scope = scope } })
   end
 end
@@ -287,7 +219,7 @@ function fetchers.client_certificate(self, scope)
     return token_request("Entra ID client_certificate", {
       url = url,
       headers = { ["Content-Type"] = "application/x-www-form-urlencoded", Accept = "application/json" },
-      body = util.form_encode{ grant_type = "client_credentials", client_id = self.client_id,
+      body = web.form_encode{ grant_type = "client_credentials", client_id = self.client_id,
                                client_assertion_type = ASSERTION_TYPE, client_assertion = assertion,
                                scope = scope } })
   end
@@ -307,7 +239,7 @@ function fetchers.workload_identity(self, scope)
     return token_request("Entra ID workload_identity", {
       url = entra_token_url(self),
       headers = { ["Content-Type"] = "application/x-www-form-urlencoded", Accept = "application/json" },
-      body = util.form_encode{ grant_type = "client_credentials", client_id = self.client_id,
+      body = web.form_encode{ grant_type = "client_credentials", client_id = self.client_id,
                                client_assertion_type = ASSERTION_TYPE, client_assertion = assertion,
                                scope = scope } })
   end
@@ -324,7 +256,7 @@ function fetchers.managed_identity(self, scope)
       headers = { ["X-IDENTITY-HEADER"] = self.identity_header, Accept = "application/json" }
     end
     return token_request("managed identity", {
-      method = "GET", url = util.append_query(self.endpoint, q), headers = headers })
+      method = "GET", url = web.append_query(self.endpoint, q), headers = headers })
   end
 end
 
@@ -349,7 +281,7 @@ function fetchers.databricks_m2m(self, scope, ctx)
       url = url,
       headers = { ["Content-Type"] = "application/x-www-form-urlencoded", Accept = "application/json",
                   Authorization = "Basic " .. basic },
-      body = util.form_encode{ grant_type = "client_credentials", scope = scope } })
+      body = web.form_encode{ grant_type = "client_credentials", scope = scope } })
   end
 end
 

@@ -13,8 +13,8 @@ local json = require("json")
 local log = require("log")
 local errors = require("errors")
 local auth = require("auth")
+local web = require("web")
 
-local util = auth.util
 local M = {}
 
 M.DEFAULT_ENDPOINT = "https://management.azure.com"
@@ -51,7 +51,7 @@ function M.client(opts)
   return setmetatable({
     credential = opts.credential,
     endpoint = endpoint,
-    origin = util.origin(endpoint),
+    origin = web.origin(endpoint),
     subscription_id = opts.subscription_id or os.getenv("AZURE_SUBSCRIPTION_ID"),
     scope = opts.scope or auth.ARM_SCOPE,
     poll_interval = opts.poll_interval or M.DEFAULT_POLL,
@@ -82,9 +82,9 @@ function Client:url(path, api_version, query)
     url = self.endpoint .. path
   end
   if api_version and not url:find("[?&]api%-version=") then
-    url = util.append_query(url, "api-version=" .. util.urlencode(api_version))
+    url = web.append_query(url, "api-version=" .. web.urlencode(api_version))
   end
-  return util.append_query(url, query)
+  return web.append_query(url, query)
 end
 
 local function header(resp, name)
@@ -104,7 +104,7 @@ end
 
 -- Decodes an ARM error response into a drhost.error (not raised).
 function M.decode_error(resp, what)
-  local doc = util.decode(resp.body)
+  local doc = web.decode(resp.body)
   local e = {}
   if type(doc) == "table" then
     if type(doc.error) == "table" then e = doc.error
@@ -169,9 +169,9 @@ local function new_op(self, req)
 end
 
 function Client:_headers(url, has_body)
-  if util.origin(url) ~= self.origin then
+  if web.origin(url) ~= self.origin then
     fail{ code = "INVALID_ARGUMENT",
-          message = "refusing to send ARM credentials to " .. tostring(util.origin(url))
+          message = "refusing to send ARM credentials to " .. tostring(web.origin(url))
             .. " (client endpoint is " .. self.origin .. ")" }
   end
   local h = { Authorization = "Bearer " .. self.credential:token(self.scope), Accept = "application/json" }
@@ -205,8 +205,8 @@ end
 
 local function start_polling(self, op, kind, url, resp)
   op.phase, op.poll_kind, op.poll_url = "poll", kind, absolute(self, url)
-  op.started_at = op.started_at or util.now()
-  op.not_before = util.now() + retry_after(self, resp, op)
+  op.started_at = op.started_at or web.now()
+  op.not_before = web.now() + retry_after(self, resp, op)
   log.debug("arm: waiting for operation", { op = op.what, poll = kind })
 end
 
@@ -218,14 +218,14 @@ function Client:_step_start(op, resp)
       op.conflicts = op.conflicts + 1
       -- the server's Retry-After, else 1, 2, 4 ... 60 s (another update may take minutes)
       local wait = tonumber(header(resp, "Retry-After") or "") or math.min(60, 2 ^ (op.conflicts - 1))
-      op.not_before = util.now() + wait
+      op.not_before = web.now() + wait
       log.info("arm: resource busy, retrying", { op = op.what, code = err.code, attempt = op.conflicts })
       return
     end
     op.not_found = status == 404
     return finish_error(op, err, resp)
   end
-  local body = util.decode(resp.body)
+  local body = web.decode(resp.body)
   op.start_body = body
   if not op.wait or op.method == "GET" then return finish(op, body, resp) end
   local async = header(resp, "Azure-AsyncOperation")
@@ -258,7 +258,7 @@ function Client:_step_poll(op, resp)
   if status < 200 or status >= 300 then
     return finish_error(op, M.decode_error(resp, op.what .. " [polling " .. kind .. "]"), resp)
   end
-  local body = util.decode(resp.body)
+  local body = web.decode(resp.body)
   if kind == "async" then
     local terminal = TERMINAL[tostring(type(body) == "table" and body.status or ""):lower()]
     if terminal == "Succeeded" then
@@ -279,18 +279,18 @@ function Client:_step_poll(op, resp)
     if terminal and terminal ~= "Succeeded" then return finish_error(op, op_error(body, op.what), resp) end
   end
   -- not finished yet: poll again after Retry-After, within the operation's time limit
-  if util.now() - op.started_at > op.timeout then
+  if web.now() - op.started_at > op.timeout then
     return finish_error(op, errors.new{ code = "LRO_TIMEOUT", message = string.format(
       "long-running operation did not finish within %d s (%s)", op.timeout, op.what) }, resp)
   end
-  op.not_before = util.now() + retry_after(self, resp, op)
+  op.not_before = web.now() + retry_after(self, resp, op)
 end
 
 function Client:_step(op, resp)
   if op.phase == "start" then return self:_step_start(op, resp) end
   if op.phase == "poll" then return self:_step_poll(op, resp) end
   -- final GET after a successful async operation
-  if resp.status >= 200 and resp.status < 300 then return finish(op, util.decode(resp.body), resp) end
+  if resp.status >= 200 and resp.status < 300 then return finish(op, web.decode(resp.body), resp) end
   return finish_error(op, M.decode_error(resp, op.what), resp)
 end
 
@@ -304,7 +304,7 @@ function Client:run_many(requests, opts)
   local ops = {}
   for i, r in ipairs(requests) do ops[i] = new_op(self, r) end
   while true do
-    local batch, now, wake, in_flight, pending = {}, util.now(), nil, 0, 0
+    local batch, now, wake, in_flight, pending = {}, web.now(), nil, 0, 0
     for _, op in ipairs(ops) do
       if not op.done and op.launched then in_flight = in_flight + 1 end
     end
@@ -322,7 +322,7 @@ function Client:run_many(requests, opts)
     end
     if pending == 0 then break end
     if #batch == 0 then
-      util.sleep(math.max(0.05, (wake or now + 0.1) - now))
+      web.sleep(math.max(0.05, (wake or now + 0.1) - now))
     else
       local reqs = {}
       for i, op in ipairs(batch) do

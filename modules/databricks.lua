@@ -13,8 +13,8 @@ local json = require("json")
 local log = require("log")
 local errors = require("errors")
 local auth = require("auth")
+local web = require("web")
 
-local util = auth.util
 local M = {}
 
 -- error codes that a 200/400/500 body may carry and that mean "try again later"
@@ -74,16 +74,16 @@ function Client:url(path, query)
     fail({ code = "INVALID_ARGUMENT", message = "databricks: path must be a non-empty string" }, 3)
   end
   if path:match("^https?://") then
-    if util.origin(path) ~= util.origin(self.host) then
+    if web.origin(path) ~= web.origin(self.host) then
       fail({ code = "INVALID_ARGUMENT", message = "databricks: refusing to send credentials to "
-             .. tostring(util.origin(path)) .. " (client host is " .. self.host .. ")" }, 3)
+             .. tostring(web.origin(path)) .. " (client host is " .. self.host .. ")" }, 3)
     end
-    return util.append_query(path, query)
+    return web.append_query(path, query)
   end
   if path:sub(1, 1) ~= "/" then path = "/" .. path end
   if self.account_id then path = path:gsub("{account_id}", self.account_id) end
   if not path:match("^/api/") then path = self.base .. path end
-  return util.append_query(self.host .. path, query)
+  return web.append_query(self.host .. path, query)
 end
 
 function Client:_token()
@@ -92,7 +92,7 @@ end
 
 -- Decodes an error response into a drhost.error (not raised).
 function M.decode_error(resp, what)
-  local doc = util.decode(resp.body)
+  local doc = web.decode(resp.body)
   local code, message, details
   if type(doc) == "table" then
     code = doc.error_code
@@ -132,7 +132,7 @@ end
 local HTTP_RETRIED = { [429] = true, [502] = true, [503] = true, [504] = true }
 local function retryable(resp)
   if HTTP_RETRIED[resp.status] then return false end
-  local doc = util.decode(resp.body)
+  local doc = web.decode(resp.body)
   return type(doc) == "table" and M.RETRYABLE_CODES[doc.error_code] ~= nil
 end
 
@@ -145,7 +145,7 @@ end
 -- Turns a response into {status=, body=} or {status=, error=}.
 local function outcome(resp, r)
   if resp.status >= 200 and resp.status < 300 then
-    local body = util.decode(resp.body)
+    local body = web.decode(resp.body)
     -- a 2xx that still names a retryable error (retries used up) is an error, not a result
     if not (type(body) == "table" and M.RETRYABLE_CODES[body.error_code]) then
       return { status = resp.status, body = body, response = resp }
@@ -189,7 +189,7 @@ function Client:all(requests, opts)
     end
     if #again > 0 then
       log.info("databricks: retrying", { requests = #again, attempt = attempt, wait = wait })
-      util.sleep(wait)
+      web.sleep(wait)
     end
     todo = again
   end

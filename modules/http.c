@@ -28,6 +28,7 @@
 #define CTX_KEY "drhost.http.ctx"    /* registry slot of the context */
 #define CTX_MT "drhost.http.ctx.mt" /* its metatable */
 #define BATCH_MT "drhost.http.batch"
+#define TASKS_KEY "drhost.http.tasks" /* weak-keyed set of the coroutines that are runtime tasks */
 #define MAX_BODY ((size_t)512 * 1024 * 1024)
 #define POLL_MS 50
 
@@ -910,8 +911,99 @@ static void push_transport_error(lua_State *L, const dh_http_req *req, const dh_
   lua_setfield(L, -2, "elapsed");
 }
 
+/* ------------------------------------------------------------------ tasks (cooperative callers)
+ *
+ * A coroutine marked with http.cooperate(co) is a task of a runtime (modules/task.lua). Inside it
+ * http.request, http.all and http.sleep validate their arguments, then yield to the resumer:
+ *   "http", requests, opts  -> resumed with the responses, as http.all returns them
+ *   "sleep", seconds        -> resumed (with nothing) once the time has passed
+ * Elsewhere (the main thread, other coroutines, a C boundary that cannot yield) they block. */
+
+static int in_task(lua_State *L) {
+  if (!lua_isyieldable(L)) return 0;
+  int yes = 0;
+  if (lua_getfield(L, LUA_REGISTRYINDEX, TASKS_KEY) == LUA_TTABLE) {
+    lua_pushthread(L);
+    yes = lua_rawget(L, -2) != LUA_TNIL;
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  return yes;
+}
+
+/* Validates n requests of the array at index t (every error raised as in a blocking call). */
+static void check_reqs(lua_State *L, int t, lua_Integer n, const char *who_all) {
+  batch *b = batch_new(L, (size_t)n);
+  for (lua_Integer i = 1; i <= n; i++) {
+    char who[48];
+    if (who_all) snprintf(who, sizeof who, "%s: request %lld", who_all, (long long)i);
+    else snprintf(who, sizeof who, "http.request");
+    lua_geti(L, t, i);
+    read_req(L, -1, &b->reqs[i - 1], who);
+    lua_pop(L, 1);
+  }
+  batch_free(b);
+  lua_pop(L, 1);
+}
+
+/* http.cooperate(co): marks co as a task (see above); returns co. */
+static int l_cooperate(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTHREAD);
+  if (lua_getfield(L, LUA_REGISTRYINDEX, TASKS_KEY) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, TASKS_KEY);
+  }
+  lua_pushvalue(L, 1);
+  lua_pushboolean(L, 1);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+  lua_settop(L, 1);
+  return 1;
+}
+
+/* Continuation of http.request in a task: the resumer passed the responses; raise a transport error. */
+static int k_request(lua_State *L, int status, lua_KContext kctx) {
+  (void)status;
+  (void)kctx;
+  if (lua_type(L, -1) != LUA_TTABLE) raise_err(L, "HTTP_ERROR", "http.request: the runtime resumed the task without responses");
+  lua_geti(L, -1, 1);
+  if (lua_type(L, -1) != LUA_TTABLE) raise_err(L, "HTTP_ERROR", "http.request: the runtime returned no response");
+  if (lua_getfield(L, -1, "error") != LUA_TNIL) return lua_error(L);
+  lua_pop(L, 1);
+  return 1;
+}
+
+static int k_all(lua_State *L, int status, lua_KContext kctx) {
+  (void)status;
+  (void)kctx;
+  if (lua_type(L, -1) != LUA_TTABLE) raise_err(L, "HTTP_ERROR", "http.all: the runtime resumed the task without responses");
+  return 1;
+}
+
+static int k_sleep(lua_State *L, int status, lua_KContext kctx) {
+  (void)L;
+  (void)status;
+  (void)kctx;
+  return 0;
+}
+
 static int l_request(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
+  if (in_task(L)) {
+    lua_createtable(L, 1, 0);
+    lua_pushvalue(L, 1);
+    lua_seti(L, -2, 1);
+    check_reqs(L, lua_gettop(L), 1, NULL);
+    lua_pushliteral(L, "http");
+    lua_insert(L, -2);
+    return lua_yieldk(L, 2, 0, k_request);
+  }
   dh_http_ctx *ctx = dh_http_ctx_get(L);
   batch *b = batch_new(L, 1);
   read_req(L, 1, &b->reqs[0], "http.request");
@@ -933,9 +1025,16 @@ static int l_all(lua_State *L) {
     luaL_checktype(L, 2, LUA_TTABLE);
     concurrency = (int)opt_number(L, 2, "concurrency", "http.all", 16, 1, 1024);
   }
-  dh_http_ctx *ctx = dh_http_ctx_get(L);
   lua_Integer n = luaL_len(L, 1);
   if (n < 0 || n > 1000000) raise_err(L, "INVALID_ARGUMENT", "http.all: too many requests (%lld)", (long long)n);
+  if (in_task(L)) {
+    check_reqs(L, 1, n, "http.all");
+    lua_settop(L, 2);
+    lua_pushliteral(L, "http");
+    lua_insert(L, 1);
+    return lua_yieldk(L, 3, 0, k_all);
+  }
+  dh_http_ctx *ctx = dh_http_ctx_get(L);
   batch *b = batch_new(L, (size_t)n);
   for (lua_Integer i = 1; i <= n; i++) {
     char who[48];
@@ -976,6 +1075,12 @@ static int l_now(lua_State *L) {
 static int l_sleep(lua_State *L) {
   double s = luaL_checknumber(L, 1);
   if (!(s >= 0 && s <= 3600)) raise_err(L, "INVALID_ARGUMENT", "http.sleep: seconds must be within 0..3600");
+  if (in_task(L)) {
+    lua_settop(L, 1);
+    lua_pushliteral(L, "sleep");
+    lua_insert(L, 1);
+    return lua_yieldk(L, 2, 0, k_sleep);
+  }
   double until = now_mono() + s;
   dh_wait_begin();
   for (;;) {
@@ -997,7 +1102,8 @@ static int l_sleep(lua_State *L) {
 
 int luaopen_http(lua_State *L) {
   static const luaL_Reg fns[] = {
-      {"request", l_request}, {"all", l_all}, {"now", l_now}, {"sleep", l_sleep}, {NULL, NULL}};
+      {"request", l_request}, {"all", l_all}, {"now", l_now},
+      {"sleep", l_sleep},     {"cooperate", l_cooperate}, {NULL, NULL}};
   luaL_newlib(L, fns);
   return 1;
 }

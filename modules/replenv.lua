@@ -230,7 +230,7 @@ local function split(name)
   return parts
 end
 
-local function enc(s) return require("auth").util.urlencode(s) end
+local function enc(s) return require("web").urlencode(s) end
 
 M.uc = {}
 

@@ -11,9 +11,8 @@
 local json = require("json")
 local log = require("log")
 local errors = require("errors")
-local auth = require("auth")
+local web = require("web")
 
-local util = auth.util
 local M = {}
 
 M.STATEMENTS = "/api/2.0/sql/statements"
@@ -304,14 +303,14 @@ local function handle_status(self, op, body)
       return finish(op, errors.new{ code = "SQL_BAD_RESPONSE", message = "statement is " .. state
         .. " but the response has no statement_id" })
     end
-    if util.now() >= op.deadline then
+    if web.now() >= op.deadline then
       op.cancel = true
       return finish(op, errors.new{ code = "SQL_TIMEOUT", statement_id = op.id,
         message = string.format("statement %s did not finish within %s s and was cancelled", op.id, op.timeout),
         statement = op.statement:sub(1, 200) })
     end
     op.phase = "poll"
-    op.not_before = util.now() + op.interval
+    op.not_before = web.now() + op.interval
     op.interval = math.min(self.max_poll, op.interval * 2)
     return
   end
@@ -352,7 +351,7 @@ function Conn:many(list, opts)
   local next_new = 1
   while true do
     local active, batch, batch_ops, wake = 0, {}, {}, nil
-    local now = util.now()
+    local now = web.now()
     for _, op in ipairs(ops) do
       if op.phase ~= "new" and op.phase ~= "done" then active = active + 1 end
     end
@@ -380,7 +379,7 @@ function Conn:many(list, opts)
     end
     if #batch == 0 then
       if active == 0 and next_new > #ops then break end
-      util.sleep(math.max(0.05, (wake or now + 0.1) - now))
+      web.sleep(math.max(0.05, (wake or now + 0.1) - now))
     else
       local results = ws:all(batch, { concurrency = concurrency })
       local cancels = {}

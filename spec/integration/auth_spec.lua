@@ -107,7 +107,7 @@ describe("auth (simulator)", function()
 
   it("workload identity: a federated token from a file, and from a GitHub-style request URL", function()
     local subject = "repo:example-org/drhost:environment:dr"
-    local gh = admin("GET", "/github-oidc/token?subject=" .. auth.util.urlencode(subject))
+    local gh = admin("GET", "/github-oidc/token?subject=" .. require("web").urlencode(subject))
     local iss = claims(gh.value).iss
     local app = admin("POST", "/apps", { federated = { { issuer = iss, subject = subject,
                                                          audiences = { "api://AzureADTokenExchange" } } } })
@@ -118,7 +118,7 @@ describe("auth (simulator)", function()
     os.remove(path)
 
     local viaurl = auth.credential{ kind = "workload_identity", tenant_id = tenant, client_id = app.client_id,
-      request_url = ADMIN .. "/github-oidc/token?subject=" .. auth.util.urlencode(subject),
+      request_url = ADMIN .. "/github-oidc/token?subject=" .. require("web").urlencode(subject),
       request_token = "runner-token", authority_host = authority }
     assert.are.equal(app.client_id, claims(viaurl:token(auth.DATABRICKS_SCOPE)).appid)
 

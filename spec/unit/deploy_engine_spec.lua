@@ -4,14 +4,12 @@ package.path = "scripts/lib/?.lua;scripts/lib/?/init.lua;" .. package.path
 if not pcall(require, "json") then package.preload.json = function() return require("cjson") end end
 
 local resource = require("deploy.resource")
-local graph = require("deploy.graph")
 local lazy = require("deploy.lazy")
 local diff = require("deploy.diff")
 local engine = require("deploy.engine")
 local state = require("deploy.state")
 local drivers = require("deploy.drivers")
 local render = require("deploy.render")
-local sched = require("deploy.sched")
 
 -- A fake cloud: objects by id; the server adds fields we never declare.
 local function fake_cloud()
@@ -77,11 +75,11 @@ end
 describe("deploy graph", function()
   it("orders dependencies first and breaks ties by declaration order", function()
     local s = estate()
-    local g = graph.build(s.resources)
+    local g = engine.graph(s.resources)
     local order = {}
-    for _, r in ipairs(graph.order(g)) do order[#order + 1] = r.addr end
+    for _, r in ipairs(g:order()) do order[#order + 1] = r.addr end
     assert.same({ "rg", "other", "net.vnet", "ws" }, order)
-    local waves = graph.waves(g)
+    local waves = g:waves()
     assert.equal(3, #waves)
   end)
 
@@ -90,8 +88,8 @@ describe("deploy graph", function()
     local a = add(s, { addr = "a", id = "/a" })
     local b = add(s, { addr = "b", id = "/b", body = { x = lazy.ref(a, "id") } })
     a.body = { y = lazy.ref(b, "id") }
-    local g = graph.build(s.resources)
-    local ok, e = pcall(graph.order, g)
+    local g = engine.graph(s.resources)
+    local ok, e = pcall(g.order, g)
     assert.is_false(ok)
     assert.equal("DEPENDENCY_CYCLE", e.code)
     assert.matches("a %-> b %-> a", e.message)
@@ -101,7 +99,7 @@ describe("deploy graph", function()
     local s = resource.stack()
     local ghost = { addr = "ghost" }
     add(s, { addr = "a", id = "/a", body = { x = lazy.ref(ghost, "id") } })
-    local ok, e = pcall(graph.build, s.resources)
+    local ok, e = pcall(engine.graph, s.resources)
     assert.is_false(ok)
     assert.equal("UNKNOWN_DEPENDENCY", e.code)
     assert.matches("ghost", e.message)
@@ -117,8 +115,8 @@ describe("deploy graph", function()
 
   it("closure of a target includes its dependencies only", function()
     local s, r = estate()
-    local g = graph.build(s.resources)
-    local set = graph.closure(g, { r.ws })
+    local g = engine.graph(s.resources)
+    local set = g:closure({ r.ws })
     assert.is_true(set[r.rg] and set[r.vnet] and set[r.ws])
     assert.is_nil(set[r.other])
   end)
@@ -359,45 +357,6 @@ describe("deploy state", function()
     local ok, e = pcall(a.save, a)
     assert.is_false(ok)
     assert.equal("STATE_CONFLICT", e.code)
-  end)
-end)
-
-describe("deploy scheduler", function()
-  it("batches HTTP calls of concurrent tasks into shared http.all calls, within the bound", function()
-    local batches = {}
-    local fake_http = {
-      all = function(reqs) batches[#batches + 1] = #reqs
-        local out = {}
-        for i, r in ipairs(reqs) do out[i] = { status = 200, body = r.url } end
-        return out
-      end,
-      request = function(r) return { status = 200, body = r.url } end,
-    }
-    local pool = sched.pool{ concurrency = 3, http = fake_http }
-    local got = {}
-    for i = 1, 7 do
-      pool:spawn(function()
-        local a = fake_http.request{ url = "u" .. i }
-        local b = fake_http.all({ { url = "v" .. i }, { url = "w" .. i } })
-        return a.body .. b[1].body .. b[2].body
-      end, function(ok, v) assert.is_true(ok); got[i] = v end)
-    end
-    local stats = pool:run()
-    assert.equal("u3v3w3", got[3])
-    assert.equal(7, #got)
-    assert.equal(3, stats.max_in_flight)
-    for _, n in ipairs(batches) do assert.is_true(n <= 6) end
-    assert.is_true(#batches < 14)          -- shared batches, not one call per request
-    -- restored after the run
-    assert.equal("x", fake_http.request({ url = "x" }).body)
-  end)
-
-  it("reports task errors without stopping the other tasks", function()
-    local res = sched.map({ 1, 2, 3 }, function(x) if x == 2 then error("bad") end; return x end,
-      { http = {} })
-    assert.is_true(res[1].ok)
-    assert.is_false(res[2].ok)
-    assert.is_true(res[3].ok)
   end)
 end)
 

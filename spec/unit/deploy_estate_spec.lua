@@ -5,7 +5,7 @@ if not pcall(require, "json") then package.preload.json = function() return requ
 
 local envm = require("deploy.env")
 local estate = require("deploy.estate")
-local graph = require("deploy.graph")
+local engine = require("deploy.engine")
 local lazy = require("deploy.lazy")
 local spoke_c = require("deploy.components.spoke")
 
@@ -142,18 +142,18 @@ describe("deploy estate (declared)", function()
 
   it("orders CMK steps: roles before DBFS key, DBFS key before the workspace's private endpoints", function()
     local s = build("prod")
-    local g = graph.build(s.resources)
+    local g = engine.graph(s.resources)
     local pos = {}
-    for i, r in ipairs(graph.order(g)) do pos[r.addr] = i end
+    for i, r in ipairs(g:order()) do pos[r.addr] = i end
     for _, n in ipairs({ "sales", "finance", "ops" }) do
       local a = "spoke." .. n .. "."
       -- real dependencies (not an accident of declaration order)
-      local needs = graph.closure(g, { s.by_addr[a .. "dbfs_cmk"] })
+      local needs = g:closure({ s.by_addr[a .. "dbfs_cmk"] })
       assert.is_true(needs[s.by_addr[a .. "key_vault_role.dbfs_storage"]] == true)
       assert.is_true(needs[s.by_addr[a .. "key_vault_role.disk_encryption_set"]] == true)
-      local pe_needs = graph.closure(g, { s.by_addr[a .. "pe_backend"] })
+      local pe_needs = g:closure({ s.by_addr[a .. "pe_backend"] })
       assert.is_true(pe_needs[s.by_addr[a .. "dbfs_cmk"]] == true)
-      assert.is_true(graph.closure(g, { s.by_addr[a .. "workspace"] })[s.by_addr["hub.key_vault_role.azure_databricks"]])
+      assert.is_true(g:closure({ s.by_addr[a .. "workspace"] })[s.by_addr["hub.key_vault_role.azure_databricks"]])
       assert.is_true(pos["hub.key_vault_role.azure_databricks"] < pos[a .. "workspace"])
       assert.is_true(pos[a .. "workspace"] < pos[a .. "key_vault_role.dbfs_storage"])
       assert.is_true(pos[a .. "key_vault_role.dbfs_storage"] < pos[a .. "dbfs_cmk"])

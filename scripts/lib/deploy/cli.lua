@@ -134,8 +134,7 @@ function M.main(argv, opts)
   if o.command == "validate" then
     local ctx = { getenv = opts.getenv or os.getenv }
     local s = estate.build(env, ctx)
-    local g = require("deploy.graph")
-    local waves = g.waves(g.build(s.resources))
+    local waves = require("deploy.engine").graph(s.resources):waves()
     out(string.format("%s: valid (%d resources, %d dependency levels, %d spokes)", env.file, #s.resources, #waves,
       #require("deploy.components.hub").spoke_names(env)))
     return 0

@@ -4,8 +4,9 @@
 local lazy = require("deploy.lazy")
 local util = require("deploy.util")
 local diff = require("deploy.diff")
-local graph = require("deploy.graph")
-local sched = require("deploy.sched")
+local dag = require("dag")
+local task = require("task")
+local resource = require("deploy.resource")
 local drivers = require("deploy.drivers")
 local err = require("deploy.err")
 
@@ -75,6 +76,19 @@ local function new_run(ctx, stack, doc)
   return run
 end
 
+--- graph(resources) -> the dependency graph (modules/dag.lua) of declared resources; raises
+-- UNKNOWN_DEPENDENCY for a reference to a resource not declared in the stack.
+function M.graph(resources)
+  return dag.new(resources, resource.deps, {
+    set = true,
+    name = function(r) return r.addr end,
+    unknown = function(r, d)
+      err.raise("UNKNOWN_DEPENDENCY", r.addr .. " depends on " .. tostring(d.addr) ..
+        ", which is not declared in this stack", { target = r.addr })
+    end,
+  })
+end
+
 local function target_set(stack, g, targets)
   if not targets or #targets == 0 then return nil end
   local list = {}
@@ -85,7 +99,7 @@ local function target_set(stack, g, targets)
     end
     if not hit then err.raise("UNKNOWN_TARGET", "--target " .. t .. ": no declared resource has this address") end
   end
-  return graph.closure(g, list)
+  return g:closure(list)
 end
 
 local function classify(rr, live, entry, d)
@@ -116,13 +130,13 @@ end
 --- plan(ctx, stack, doc, opts) -> plan (data). opts: targets, concurrency, destroy.
 function M.plan(ctx, stack, doc, opts)
   opts = opts or {}
-  local g = graph.build(stack.resources)
+  local g = M.graph(stack.resources)
   local subset = target_set(stack, g, opts.targets)
   local run = new_run(ctx, stack, doc)
   local actions, errors = {}, {}
   if not opts.destroy then
-    for _, wave in ipairs(graph.waves(g, subset)) do
-      local results = sched.map(wave, function(res)
+    for _, wave in ipairs(g:waves(subset)) do
+      local results = task.map(wave, function(res)
         local rr = M.resolve(res, run.lookup)
         local d = drivers.get(res.provider, res.type)
         local entry = doc.resources[res.addr]
@@ -240,7 +254,7 @@ function M.apply(ctx, stack, st, plan, opts)
   local run = plan._run or new_run(ctx, stack, doc)
   run.state = doc
   local on_event = opts.on_event or function() end
-  local g = graph.build(stack.resources)
+  local g = M.graph(stack.resources)
   local acts = {}
   for _, a in ipairs(plan.actions) do acts[a.addr] = a end
   local report = { applied = {}, failed = {}, skipped = {}, started = os.time() }
@@ -248,147 +262,109 @@ function M.apply(ctx, stack, st, plan, opts)
   for addr, a in pairs(acts) do
     if a.action == "create" or a.action == "replace" then run.pending[addr] = true end
   end
-  local work, waiting, status = {}, {}, {}
+  local work = {}
   for _, res in ipairs(stack.resources) do
     local a = acts[res.addr]
     if a and (a.action == "create" or a.action == "update" or a.action == "replace" or a.action == "adopt") then
-      work[res] = a
+      work[res] = true
     end
   end
-  for res in pairs(work) do
-    local n = 0
-    for _, dep in ipairs(g.deps[res]) do if work[dep] then n = n + 1 end end
-    waiting[res] = n
+  local function put(res)
+    local a = acts[res.addr]
+    local t0 = os.time()
+    on_event{ kind = "start", addr = res.addr, action = a.action }
+    local rr = M.resolve(res, run.lookup)
+    if rr.unknown then
+      local paths = unresolved_paths(rr.body, "body")
+      if rr.unknown_identity then paths[#paths + 1] = "id/workspace" end
+      err.raise("UNRESOLVED", res.addr .. ": references still unknown at apply time: " ..
+        table.concat(paths, ", "), { target = res.addr })
+    end
+    local d = drivers.get(res.provider, res.type)
+    local entry = doc.resources[res.addr]
+    local live
+    if a.action == "create" then
+      live = d.create(ctx, rr)
+    elseif a.action == "update" then
+      local cur = d.read(ctx, rr, entry)
+      if cur == nil then live = d.create(ctx, rr) else live = d.update(ctx, rr, cur, entry) end
+    elseif a.action == "replace" then
+      local old = entry or make_entry(rr, d.read(ctx, rr, nil) or {}, d)
+      d.delete(ctx, old)
+      live = d.create(ctx, rr)
+    elseif a.action == "adopt" then
+      live = d.read(ctx, rr, entry)
+      if live == nil then live = d.create(ctx, rr) end
+    end
+    if live == nil then
+      -- some APIs answer writes with an empty body; read back
+      live = d.read(ctx, rr, entry) or {}
+    end
+    run.outputs[res.addr] = live
+    run.pending[res.addr] = nil
+    st:put(res.addr, make_entry(rr, live, d, g, res))
+    return { elapsed = os.time() - t0 }
   end
-  local pool = sched.pool{ concurrency = opts.concurrency }
-  local spawn
-  local function settle(res, ok, e)
-    status[res] = ok and "ok" or "failed"
-    local queue = {}
-    for _, r in ipairs(g.rdeps[res]) do
-      if work[r] and not status[r] then
-        if ok then
-          waiting[r] = waiting[r] - 1
-          if waiting[r] == 0 then spawn(r) end
-        else
-          queue[#queue + 1] = r
-        end
-      end
-    end
-    -- a failure skips everything that depends on it, transitively
-    while #queue > 0 do
-      local r = table.remove(queue)
-      if not status[r] then
-        status[r] = "skipped"
-        report.skipped[#report.skipped + 1] = { addr = r.addr, reason = "dependency " .. res.addr .. " failed" }
-        on_event{ kind = "skipped", addr = r.addr, reason = "dependency " .. res.addr .. " did not apply" }
-        for _, x in ipairs(g.rdeps[r]) do if work[x] and not status[x] then queue[#queue + 1] = x end end
-      end
-    end
-    if not ok then
-      report.failed[#report.failed + 1] = { addr = res.addr, error = err.text(e), raw = e }
-    end
-  end
-  spawn = function(res)
-    local a = work[res]
-    pool:spawn(function()
-      local t0 = os.time()
-      on_event{ kind = "start", addr = res.addr, action = a.action }
-      local rr = M.resolve(res, run.lookup)
-      if rr.unknown then
-        local paths = unresolved_paths(rr.body, "body")
-        if rr.unknown_identity then paths[#paths + 1] = "id/workspace" end
-        err.raise("UNRESOLVED", res.addr .. ": references still unknown at apply time: " ..
-          table.concat(paths, ", "), { target = res.addr })
-      end
-      local d = drivers.get(res.provider, res.type)
-      local entry = doc.resources[res.addr]
-      local live
-      if a.action == "create" then
-        live = d.create(ctx, rr)
-      elseif a.action == "update" then
-        local cur = d.read(ctx, rr, entry)
-        if cur == nil then live = d.create(ctx, rr) else live = d.update(ctx, rr, cur, entry) end
-      elseif a.action == "replace" then
-        local old = entry or make_entry(rr, d.read(ctx, rr, nil) or {}, d)
-        d.delete(ctx, old)
-        live = d.create(ctx, rr)
-      elseif a.action == "adopt" then
-        live = d.read(ctx, rr, entry)
-        if live == nil then live = d.create(ctx, rr) end
-      end
-      if live == nil then
-        -- some APIs answer writes with an empty body; read back
-        live = d.read(ctx, rr, entry) or {}
-      end
-      run.outputs[res.addr] = live
-      run.pending[res.addr] = nil
-      st:put(res.addr, make_entry(rr, live, d, g, res))
-      return { elapsed = os.time() - t0 }
-    end, function(ok, v)
+  task.walk(g, put, {
+    concurrency = opts.concurrency, subset = work,
+    on_done = function(res, ok, v)
+      local action = acts[res.addr].action
       if ok then
-        report.applied[#report.applied + 1] = { addr = res.addr, action = a.action }
-        on_event{ kind = "done", addr = res.addr, action = a.action, elapsed = v and v.elapsed }
+        report.applied[#report.applied + 1] = { addr = res.addr, action = action }
+        on_event{ kind = "done", addr = res.addr, action = action, elapsed = v and v.elapsed }
       else
-        on_event{ kind = "failed", addr = res.addr, action = a.action, error = v }
+        on_event{ kind = "failed", addr = res.addr, action = action, error = v }
+        report.failed[#report.failed + 1] = { addr = res.addr, error = err.text(v), raw = v }
       end
-      settle(res, ok, v)
-    end)
-  end
-  for _, res in ipairs(stack.resources) do
-    if work[res] and waiting[res] == 0 then spawn(res) end
-  end
-  pool:run()
+    end,
+    -- a failure skips everything that depends on it, transitively
+    on_skip = function(res, cause)
+      report.skipped[#report.skipped + 1] = { addr = res.addr, reason = "dependency " .. cause.addr .. " failed" }
+      on_event{ kind = "skipped", addr = res.addr, reason = "dependency " .. cause.addr .. " did not apply" }
+    end,
+  })
   -- deletions, dependents first (by the deps recorded in state)
-  local dels = {}
+  local dels, del_addrs = {}, {}
   for _, a in ipairs(plan.actions) do
-    if a.action == "delete" or a.action == "forget" then dels[a.addr] = a end
+    if a.action == "delete" or a.action == "forget" then dels[a.addr] = a; del_addrs[#del_addrs + 1] = a.addr end
   end
-  if next(dels) then
-    local rdep_count, rdeps_of = {}, {}
-    for addr in pairs(dels) do rdep_count[addr] = 0; rdeps_of[addr] = {} end
-    for addr in pairs(dels) do
+  if #del_addrs > 0 then
+    table.sort(del_addrs)
+    -- an address is deleted once everything in state that depends on it is gone
+    local dependents = {}
+    for _, addr in ipairs(del_addrs) do dependents[addr] = {} end
+    for _, addr in ipairs(del_addrs) do
       local e = doc.resources[addr]
       for _, dep in ipairs(e and e.deps or {}) do
-        if dels[dep] then
-          rdep_count[dep] = rdep_count[dep] + 1
-          table.insert(rdeps_of[addr], dep)
-        end
+        if dels[dep] then table.insert(dependents[dep], addr) end
       end
     end
-    local dpool = sched.pool{ concurrency = opts.concurrency }
-    local dspawn
-    dspawn = function(addr)
+    local dg = dag.new(del_addrs, function(addr) return dependents[addr] end)
+    task.walk(dg, function(addr)
       local a = dels[addr]
-      dpool:spawn(function()
-        on_event{ kind = "start", addr = addr, action = a.action }
-        local e = doc.resources[addr]
-        if e and a.action == "delete" then
-          local d = drivers.get(e.provider, e.type)
-          d.delete(ctx, e)
-        end
-        st:remove(addr)
-      end, function(ok, v)
+      on_event{ kind = "start", addr = addr, action = a.action }
+      local e = doc.resources[addr]
+      if e and a.action == "delete" then
+        local d = drivers.get(e.provider, e.type)
+        d.delete(ctx, e)
+      end
+      st:remove(addr)
+    end, {
+      concurrency = opts.concurrency,
+      on_done = function(addr, ok, v)
+        local action = dels[addr].action
         if ok then
-          report.applied[#report.applied + 1] = { addr = addr, action = a.action }
-          on_event{ kind = "done", addr = addr, action = a.action }
+          report.applied[#report.applied + 1] = { addr = addr, action = action }
+          on_event{ kind = "done", addr = addr, action = action }
         else
           report.failed[#report.failed + 1] = { addr = addr, error = err.text(v), raw = v }
-          on_event{ kind = "failed", addr = addr, action = a.action, error = v }
+          on_event{ kind = "failed", addr = addr, action = action, error = v }
         end
-        for _, dep in ipairs(rdeps_of[addr]) do
-          rdep_count[dep] = rdep_count[dep] - 1
-          if rdep_count[dep] == 0 then
-            if ok then dspawn(dep)
-            else
-              report.skipped[#report.skipped + 1] = { addr = dep, reason = "dependent " .. addr .. " not deleted" }
-            end
-          end
-        end
-      end)
-    end
-    for addr in pairs(dels) do if rdep_count[addr] == 0 then dspawn(addr) end end
-    dpool:run()
+      end,
+      on_skip = function(addr, cause)
+        report.skipped[#report.skipped + 1] = { addr = addr, reason = "dependent " .. cause .. " not deleted" }
+      end,
+    })
   end
   report.elapsed = os.time() - report.started
   report.ok = #report.failed == 0 and #report.skipped == 0
@@ -428,8 +404,7 @@ function M.import(ctx, stack, st, addr, id)
   if res.provider == "arm" then rr.id = id; rr.id_known = true end
   local live = d.read(ctx, rr, { id = id })
   if live == nil then err.raise("NOT_FOUND", "import: " .. addr .. ": nothing found at " .. tostring(id)) end
-  local g = graph.build(stack.resources)
-  st:put(addr, make_entry(rr, live, d, g, res))
+  st:put(addr, make_entry(rr, live, d, M.graph(stack.resources), res))
   return live
 end
 

@@ -52,8 +52,7 @@ local function put_retry(ctx, id, api, body)
         if not st or st == "Succeeded" or st == "Failed" then break end
       end
     end
-    local ok_auth, auth = pcall(require, "auth")
-    if ok_auth and auth.util and auth.util.sleep then auth.util.sleep(ctx.conflict_wait or 1) end
+    require("web").sleep(ctx.conflict_wait or 1)
   end
 end
 

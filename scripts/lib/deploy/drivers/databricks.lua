@@ -8,10 +8,7 @@ local lazy = require("deploy.lazy")
 
 local M = {}
 
-local function urlencode(s)
-  return (tostring(s):gsub("[^%w%-%._~]", function(c) return string.format("%%%02X", c:byte()) end))
-end
-M.urlencode = urlencode
+local urlencode = require("web").urlencode
 
 local function host_url(h)
   if type(h) ~= "string" then return nil end
