@@ -7,8 +7,8 @@ CC ?= cc
 CLANG ?= clang
 PKG_CONFIG ?= pkg-config
 HOST_PKGS := lua5.4 libcurl libssl libcrypto libedit
-HOST_PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(HOST_PKGS))
-HOST_PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(HOST_PKGS))
+HOST_PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(HOST_PKGS) 2>/dev/null)
+HOST_PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(HOST_PKGS) 2>/dev/null)
 HOST_WARN := -Wall -Wextra -Werror
 HOST_CPPFLAGS := -D_GNU_SOURCE -Ihost -Imodules/common -Imodules -I$(BUILD)/gen $(HOST_PKG_CFLAGS)
 HOST_CFLAGS := -std=c11 $(HOST_WARN) -O2 -g
