@@ -1,6 +1,6 @@
 -- luacheck: max line length 160
 -- Dependency order for views (topological, stable, cycles reported).
-local order = require("replicate.order")
+local order = require("dag")
 
 local function pos(list)
   local p = {}
@@ -8,7 +8,7 @@ local function pos(list)
   return p
 end
 
-describe("replicate.order", function()
+describe("dag.toposort (replicated views)", function()
   it("puts dependencies first and breaks ties by name", function()
     local nodes = { "c.s.v3", "c.s.v1", "c.t.v2", "c.s.v0" }
     local deps = { ["c.s.v3"] = { "c.t.v2", "c.s.v1" }, ["c.t.v2"] = { "c.s.v1", "c.s.base" }, ["c.s.v1"] = {} }

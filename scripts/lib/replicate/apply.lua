@@ -1,19 +1,55 @@
--- luacheck: max line length 160
--- Executes a replication plan: phase by phase, each phase's actions concurrently (bounded by the
--- configured parallelism through sql conn:many and databricks c:all), views in dependency waves,
--- prune one at a time. Failure is per object: an action whose object, or an object it needs,
--- already failed is skipped with the reason; everything independent goes on. After each wave of
--- clones the replication state in dr is written (one DELETE + one INSERT, named parameters), so a
--- run killed at any point converges on the next one.
+-- Executes a replication plan on the task runtime (modules/task.lua): phase by phase, each
+-- phase's actions as tasks (at most `parallelism` at once; their statements and REST calls go out
+-- together on the one HTTP multi handle), an action once every action of its phase it needs has
+-- run (views on views; a share's batches after the share), prune one at a time. Failure is per
+-- object: an action whose object, or an object it needs, already failed is skipped with the
+-- reason; everything independent goes on. Every few dozen finished clones the replication state
+-- in dr is written (one DELETE + one INSERT, named parameters), so a run killed at any point
+-- converges on the next one.
 local util = require("replicate.util")
 local plan_lib = require("replicate.plan")
 local q = require("replicate.sqltext")
+local dag = require("dag")
+local task = require("task")
+local web = require("web")
 
 local M = {}
+
+local function chunks(list, n)
+  local out, cur = {}, {}
+  for _, v in ipairs(list) do
+    cur[#cur + 1] = v
+    if #cur >= n then out[#out + 1] = cur; cur = {} end
+  end
+  if #cur > 0 then out[#out + 1] = cur end
+  return out
+end
+
+-- The actions of one phase as a graph: an action depends on the actions of the same phase whose
+-- object it needs.
+local function phase_graph(acts)
+  local by_object = {}
+  for _, a in ipairs(acts) do
+    by_object[a.object] = by_object[a.object] or {}
+    table.insert(by_object[a.object], a)
+  end
+  return dag.new(acts, function(a)
+    local deps = {}
+    for _, n in ipairs(a.needs or {}) do
+      if n ~= a.object then
+        for _, b in ipairs(by_object[n] or {}) do deps[#deps + 1] = b end
+      end
+    end
+    return deps
+  end, { name = function(a) return a.object end })
+end
 
 local function now_iso()
   return os.date("!%Y-%m-%dT%H:%M:%SZ")
 end
+
+--- clock() -> seconds on the monotonic clock, fractional.
+M.clock = web.now
 
 -- ctx = { src = { ws=, conn_for = function(catalog, schema) }, dst = { ... }, cfg=, run_id=,
 --         progress = function(text) | nil, stats = { sql=, rest= } }
@@ -50,82 +86,49 @@ function M.run(plan, ctx)
     return nil
   end
 
-  -- Run step k of every live action of a wave, grouped by side and connection.
-  local function run_steps(acts)
-    local live = {}
-    for _, a in ipairs(acts) do
-      local why = blocked(a)
-      if why then mark(a, "skipped", why) else live[#live + 1] = a end
-    end
-    local k = 1
-    while true do
-      local groups, order, any = {}, {}, false
-      for _, a in ipairs(live) do
-        local r = results[a.id]
-        if not (r and r.status) and a.steps[k] then
-          any = true
-          local s = a.steps[k]
-          local side = s.side or "dst"
-          local gk = side .. "|" .. (s.rest and "rest" or ((s.catalog or "") .. "." .. (s.schema or "")))
-          if not groups[gk] then groups[gk] = { side = side, rest = s.rest ~= nil, s = s, items = {} }; order[#order + 1] = gk end
-          table.insert(groups[gk].items, { a = a, s = s })
-        end
-      end
-      if not any then break end
-      for _, gk in ipairs(order) do
-        local g = groups[gk]
-        local side = ctx[g.side]
-        local t0 = clock()
-        if g.rest then
-          local reqs = {}
-          for i, it in ipairs(g.items) do
-            reqs[i] = { method = it.s.rest.method, path = it.s.rest.path, body = it.s.rest.body, query = it.s.rest.query }
-          end
-          local res = side.ws:all(reqs, { concurrency = conc })
-          stats.rest = stats.rest + #reqs
-          for i, it in ipairs(g.items) do
-            local r = res[i]
-            if r.error then
-              -- "already exists" on a create is success for a rerun after a kill
-              local code = tostring(r.error.code or "")
-              if it.s.rest.method == "POST" and (code == "RESOURCE_ALREADY_EXISTS" or r.status == 409) then
-                it.a.notes = "already existed"
-              else
-                mark(it.a, "failed", util.errtext(r.error))
-              end
-            end
-          end
+  -- One step of an action, inside its task: a REST call or a statement. Returns an error text.
+  local function run_step(a, s)
+    local side = ctx[s.side or "dst"]
+    if s.rest then
+      local r = side.ws:all({ { method = s.rest.method, path = s.rest.path, body = s.rest.body, query = s.rest.query } },
+        { concurrency = 1 })[1]
+      stats.rest = stats.rest + 1
+      if r.error then
+        -- "already exists" on a create is success for a rerun after a kill
+        local code = tostring(r.error.code or "")
+        if s.rest.method == "POST" and (code == "RESOURCE_ALREADY_EXISTS" or r.status == 409) then
+          a.notes = "already existed"
         else
-          local conn = side.conn_for(g.s.catalog, g.s.schema)
-          local list = {}
-          for i, it in ipairs(g.items) do list[i] = { it.s.sql, it.s.params } end
-          local res = conn:many(list, { concurrency = conc })
-          stats.sql = stats.sql + #list
-          for i, it in ipairs(g.items) do
-            local r = res[i]
-            if r.error then
-              mark(it.a, "failed", util.errtext(r.error))
-            elseif it.s.clone and r.rows and r.rows[1] then
-              local m = r.rows[1]
-              results[it.a.id] = results[it.a.id] or {}
-              results[it.a.id].metrics = { num_copied_files = m.num_copied_files, copied_files_size = m.copied_files_size,
-                num_removed_files = m.num_removed_files, source_num_of_files = m.source_num_of_files }
-            end
-          end
-        end
-        local dt = clock() - t0
-        for _, it in ipairs(g.items) do
-          results[it.a.id] = results[it.a.id] or {}
-          results[it.a.id].elapsed = (results[it.a.id].elapsed or 0) + dt
+          return util.errtext(r.error)
         end
       end
-      k = k + 1
+      return nil
     end
-    for _, a in ipairs(live) do
-      local r = results[a.id]
-      if not (r and r.status) then mark(a, "ok", nil) end
+    local r = side.conn_for(s.catalog, s.schema):many({ { s.sql, s.params } }, { concurrency = 1 })[1]
+    stats.sql = stats.sql + 1
+    if r.error then return util.errtext(r.error) end
+    if s.clone and r.rows and r.rows[1] then
+      local m = r.rows[1]
+      results[a.id].metrics = { num_copied_files = m.num_copied_files, copied_files_size = m.copied_files_size,
+        num_removed_files = m.num_removed_files, source_num_of_files = m.source_num_of_files }
     end
-    return live
+    return nil
+  end
+
+  local function run_action(a)
+    local why = blocked(a)
+    if why then return mark(a, "skipped", why) end
+    results[a.id] = results[a.id] or {}
+    local t0 = clock()
+    for _, s in ipairs(a.steps) do
+      local e = run_step(a, s)
+      if e then
+        results[a.id].elapsed = clock() - t0
+        return mark(a, "failed", e)
+      end
+    end
+    results[a.id].elapsed = clock() - t0
+    mark(a, "ok", nil)
   end
 
   -- Record the source version each successful clone reflects: one DELETE + one INSERT per wave.
@@ -139,7 +142,7 @@ function M.run(plan, ctx)
     local tbl = q.name(st.catalog .. "." .. st.schema .. "." .. st.table)
     local conn = ctx.dst.conn_for(nil, nil)
     local ts = now_iso()
-    for _, chunk in ipairs(M.chunks(rows, 200)) do
+    for _, chunk in ipairs(chunks(rows, 200)) do
       local del_names, del_params, ins_rows, ins_params = {}, {}, {}, {}
       for i, a in ipairs(chunk) do
         local r = a.record
@@ -183,58 +186,36 @@ function M.run(plan, ctx)
     table.insert(by_phase[a.phase], a)
   end
   local started = os.time()
+  local batch = math.max(conc * 8, 64)   -- clones recorded together; progress lines
   for _, phase in ipairs(plan_lib.PHASES) do
     local acts = by_phase[phase]
     if acts and #acts > 0 then
       progress(string.format("%-14s %d action(s)  [%d/%d done, %ds]", phase, #acts, done, total, os.time() - started))
-      if phase ~= "prune" then
-        -- waves: an action runs once every action of this phase it needs has run (views on
-        -- views; a share's batches after the share's creation)
-        local remaining = {}
-        for _, a in ipairs(acts) do remaining[a.object] = true end
-        local pending = acts
-        while #pending > 0 do
-          local wave, rest = {}, {}
-          for _, a in ipairs(pending) do
-            local ready = true
-            for _, n in ipairs(a.needs or {}) do if remaining[n] and n ~= a.object then ready = false end end
-            if ready then wave[#wave + 1] = a else rest[#rest + 1] = a end
-          end
-          if #wave == 0 then   -- cannot happen with a plan from plan.build; do not loop forever
-            for _, a in ipairs(rest) do mark(a, "failed", "dependencies could not be ordered") end
-            break
-          end
-          for _, chunk in ipairs(M.chunks(wave, math.max(conc * 8, 64))) do
-            run_steps(chunk)
-            if phase == "clone" or phase == "external_clone" then record(chunk) end
-            if #acts > #chunk then progress(string.format("%-14s %d/%d done", phase, done, total)) end
-          end
-          for _, a in ipairs(wave) do remaining[a.object] = nil end
-          pending = rest
-        end
-      else
-        for _, a in ipairs(acts) do run_steps({ a }) end
+      local g, limit = phase_graph(acts), conc
+      if phase == "prune" then limit = 1 end
+      local records, finished = {}, 0
+      local recording = phase == "clone" or phase == "external_clone"
+      if not pcall(g.waves, g) then   -- cannot happen with a plan from plan.build
+        for _, a in ipairs(acts) do mark(a, "failed", "dependencies could not be ordered") end
+        g = dag.new({}, function() end)
       end
+      task.walk(g, run_action, {
+        concurrency = limit,
+        on_skip = function(a, cause)
+          mark(a, "skipped", blocked(a) or ("needs " .. cause.object .. ", which failed"))
+        end,
+        on_done = function(a, ok, e)
+          if not ok then mark(a, "failed", util.errtext(e)) end
+          finished = finished + 1
+          if recording and results[a.id].status == "ok" and a.record then records[#records + 1] = a end
+          if #records >= batch then record(records); records = {} end
+          if #acts > batch and finished % batch == 0 then progress(string.format("%-14s %d/%d done", phase, done, total)) end
+        end,
+      })
+      if #records > 0 then record(records) end
     end
   end
   return results
-end
-
-local okh, http = pcall(require, "http")
--- Wall clock in seconds (fractional when the host offers http.now).
-function M.clock()
-  if okh and type(http) == "table" and type(http.now) == "function" then return http.now() end
-  return os.time()
-end
-
-function M.chunks(list, n)
-  local out, cur = {}, {}
-  for _, v in ipairs(list) do
-    cur[#cur + 1] = v
-    if #cur >= n then out[#out + 1] = cur; cur = {} end
-  end
-  if #cur > 0 then out[#out + 1] = cur end
-  return out
 end
 
 return M
