@@ -11,8 +11,12 @@ include mk/sim.mk
 
 .PHONY: all setup test demo bench lint fuzz clean sim-up sim-down
 
+# SETUP and DEMO_SCRIPT can be overridden (the build spec replaces them with stand-ins).
+SETUP ?= tools/setup.sh
+DEMO_SCRIPT ?= tools/demo.sh
+
 setup:
-	@tools/setup.sh
+	@$(SETUP)
 
 # Every test: C (through Lua specs, ASan/UBSan, valgrind, fuzz), Lua, simulator.
 # setup runs first and alone: the build's flags come from pkg-config, which answers only once setup
@@ -23,7 +27,7 @@ test: setup
 
 demo: setup
 	@$(MAKE) --no-print-directory all
-	@tools/demo.sh
+	@$(DEMO_SCRIPT)
 
 bench: setup
 	@$(MAKE) --no-print-directory all
