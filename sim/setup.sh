@@ -11,6 +11,11 @@ PYTHON=${PYTHON:-python3}
 
 lock_hash() { sha256sum "$1" | cut -d' ' -f1; }
 
+# A venv left half-made by an earlier failed run (no pip, no uv) is made again.
+if [ -x "$VENV/bin/python" ] && [ ! -x "$VENV/bin/uv" ] && ! "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
+  echo "sim setup: $VENV is incomplete; recreating it"
+  rm -rf "$VENV"
+fi
 if [ ! -x "$VENV/bin/python" ]; then
   echo "sim setup: creating $VENV"
   "$PYTHON" -m venv "$VENV"
