@@ -14,15 +14,20 @@ local log = require("log")
 local errors = require("errors")
 local auth = require("auth")
 local web = require("web")
+local task = require("task")
 
 local M = {}
 
 M.DEFAULT_ENDPOINT = "https://management.azure.com"
 M.DEFAULT_POLL = 5          -- seconds between polls when the server sends no Retry-After
 M.DEFAULT_TIMEOUT = 3600    -- seconds one long-running operation may take
--- 409 codes that mean "busy, try again" (ARM answers them while a resource is updating)
--- (ConcurrentUpdateError: Microsoft.Databricks/workspaces while another update runs)
-M.RETRYABLE_CONFLICTS = { AnotherOperationInProgress = true, RetryableError = true, ConcurrentUpdateError = true }
+-- Error codes that mean "busy, try again" (ARM answers them with 409 while a resource is updating;
+-- ConcurrentUpdateError: Microsoft.Databricks/workspaces while another update runs). A write that
+-- meets one is retried by the http module (the one retry policy: docs/modules/http.md) with the
+-- server's Retry-After, else a backoff of up to 60 s, at most `conflict_retries` times and for at
+-- most `conflict_timeout` seconds in all.
+M.RETRYABLE_CONFLICTS = { "AnotherOperationInProgress", "RetryableError", "ConcurrentUpdateError" }
+M.CONFLICT_TIMEOUT = 900
 
 local TERMINAL = { succeeded = "Succeeded", failed = "Failed", canceled = "Canceled", cancelled = "Canceled" }
 
@@ -33,7 +38,8 @@ Client.__name = "drhost.arm"
 local function fail(t) error(errors.new(t, 3), 0) end
 
 -- azure.client(opts) -> ARM client. opts: credential (required), endpoint, subscription_id, scope,
--- poll_interval, timeout (per long-running operation), concurrency, conflict_retries.
+-- poll_interval, timeout (per long-running operation), concurrency, conflict_retries,
+-- conflict_timeout, request_timeout.
 function M.client(opts)
   if type(opts) ~= "table" then
     error(errors.new({ code = "INVALID_ARGUMENT", message = "azure.client(opts): opts must be a table" }, 2), 0)
@@ -58,6 +64,7 @@ function M.client(opts)
     timeout = opts.timeout or M.DEFAULT_TIMEOUT,
     concurrency = opts.concurrency or 8,
     conflict_retries = opts.conflict_retries or 20,
+    conflict_timeout = opts.conflict_timeout or M.CONFLICT_TIMEOUT,
     request_timeout = opts.request_timeout or 120,
   }, Client)
 end
@@ -162,7 +169,7 @@ local function new_op(self, req)
   if wait == nil then wait = method ~= "GET" end
   return {
     method = method, path = path, url = self:url(path, req.api_version, req.query), body = body,
-    wait = wait, phase = "start", not_before = 0, conflicts = 0,
+    wait = wait, phase = "start", not_before = 0,
     what = method .. " " .. tostring(path),
     timeout = req.timeout or self.timeout,
   }
@@ -186,8 +193,13 @@ function Client:_http_request(op)
   elseif op.phase == "final" then
     url = op.final_url
   end
-  return { method = method, url = url, body = body, headers = self:_headers(url, body ~= nil),
-           timeout = self.request_timeout }
+  local req = { method = method, url = url, body = body, headers = self:_headers(url, body ~= nil),
+                timeout = self.request_timeout }
+  if method ~= "GET" then
+    req.retry_codes, req.retries, req.retry_for = M.RETRYABLE_CONFLICTS, self.conflict_retries, self.conflict_timeout
+    req.backoff_base, req.max_backoff = 1, 60
+  end
+  return req
 end
 
 local function finish(op, body, resp)
@@ -214,14 +226,6 @@ function Client:_step_start(op, resp)
   local status = resp.status
   if status < 200 or status >= 300 then
     local err = M.decode_error(resp, op.what)
-    if status == 409 and M.RETRYABLE_CONFLICTS[err.code] and op.conflicts < self.conflict_retries then
-      op.conflicts = op.conflicts + 1
-      -- the server's Retry-After, else 1, 2, 4 ... 60 s (another update may take minutes)
-      local wait = tonumber(header(resp, "Retry-After") or "") or math.min(60, 2 ^ (op.conflicts - 1))
-      op.not_before = web.now() + wait
-      log.info("arm: resource busy, retrying", { op = op.what, code = err.code, attempt = op.conflicts })
-      return
-    end
     op.not_found = status == 404
     return finish_error(op, err, resp)
   end
@@ -294,66 +298,46 @@ function Client:_step(op, resp)
   return finish_error(op, M.decode_error(resp, op.what), resp)
 end
 
+-- Drives one operation to its end: start, polls after Retry-After, the final GET.
+local function drive(self, op)
+  while not op.done do
+    local wait = op.not_before - web.now()
+    if wait > 0 then web.sleep(math.max(0.05, wait)) end
+    local okq, req = pcall(self._http_request, self, op)
+    if not okq then return finish_error(op, req) end
+    local ok, resp = pcall(http.request, req)
+    if not ok then
+      if errors.is(resp, "CANCELLED") then error(resp, 0) end
+      finish_error(op, errors.wrap(resp))
+    elseif resp.status == 401 and not op.reauthed and type(self.credential.invalidate) == "function" then
+      -- an expired or revoked token: drop it and send this request once more with a new one
+      op.reauthed = true
+      self.credential:invalidate()
+    else
+      local ok2, err = pcall(self._step, self, op, resp)
+      if not ok2 then finish_error(op, err, resp) end
+    end
+  end
+end
+
 -- arm:run_many(requests, {concurrency=}) -> results. Each request is
 -- {method=, path=, api_version=, body=, query=, wait=, timeout=}; results[i] = {body=, status=, response=}
 -- or {error=<drhost.error>, status=}. Failures are per request: nothing is raised for them.
--- At most `concurrency` operations are in flight; their polls go out together through http.all.
+-- Each operation runs as a task (modules/task.lua), at most `concurrency` at once, so their
+-- requests and polls go out together and none waits for another's retries.
 function Client:run_many(requests, opts)
   opts = opts or {}
-  local concurrency = opts.concurrency or self.concurrency
   local ops = {}
   for i, r in ipairs(requests) do ops[i] = new_op(self, r) end
-  while true do
-    local batch, now, wake, in_flight, pending = {}, web.now(), nil, 0, 0
-    for _, op in ipairs(ops) do
-      if not op.done and op.launched then in_flight = in_flight + 1 end
-    end
-    for _, op in ipairs(ops) do
-      if not op.done then
-        pending = pending + 1
-        local startable = op.launched or in_flight < concurrency
-        if startable and op.not_before <= now then
-          if not op.launched then op.launched = true; in_flight = in_flight + 1 end
-          batch[#batch + 1] = op
-        elseif startable then
-          wake = math.min(wake or op.not_before, op.not_before)
-        end
-      end
-    end
-    if pending == 0 then break end
-    if #batch == 0 then
-      web.sleep(math.max(0.05, (wake or now + 0.1) - now))
-    else
-      local reqs = {}
-      for i, op in ipairs(batch) do
-        local ok, r = pcall(self._http_request, self, op)
-        if ok then reqs[i] = r else finish_error(op, r); reqs[i] = false end
-      end
-      local live, live_ops = {}, {}
-      for i, r in ipairs(reqs) do
-        if r then live[#live + 1] = r; live_ops[#live_ops + 1] = batch[i] end
-      end
-      if #live > 0 then
-        local resps = http.all(live, { concurrency = concurrency })
-        for i, op in ipairs(live_ops) do
-          local resp = resps[i]
-          if resp == nil or resp.error then
-            finish_error(op, resp and resp.error or errors.new{ code = "CONNECT_ERROR",
-                                                                 message = "no response (" .. op.what .. ")" })
-          elseif resp.status == 401 and not op.reauthed and type(self.credential.invalidate) == "function" then
-            -- an expired or revoked token: drop it and send this request once more with a new one
-            op.reauthed = true
-            self.credential:invalidate()
-          else
-            local ok, err = pcall(self._step, self, op, resp)
-            if not ok then finish_error(op, err, resp) end
-          end
-        end
-      end
-    end
-  end
+  local ran = task.map(ops, function(op) return drive(self, op) end, { concurrency = opts.concurrency or self.concurrency })
   local results = {}
-  for i, op in ipairs(ops) do results[i] = op.result end
+  for i, op in ipairs(ops) do
+    if not ran[i].ok then
+      if errors.is(ran[i].error, "CANCELLED") then error(ran[i].error, 0) end
+      finish_error(op, errors.wrap(ran[i].error))
+    end
+    results[i] = op.result
+  end
   return results
 end
 

@@ -10,16 +10,18 @@
 -- {status, code = error_code, message, details}. Reference: docs/modules/databricks.md.
 local http = require("http")
 local json = require("json")
-local log = require("log")
 local errors = require("errors")
 local auth = require("auth")
 local web = require("web")
 
 local M = {}
 
--- error codes that a 200/400/500 body may carry and that mean "try again later"
-M.RETRYABLE_CODES = { TEMPORARILY_UNAVAILABLE = true, REQUEST_LIMIT_EXCEEDED = true }
+-- Error codes that a 200/400/500 body may carry and that mean "try again later": the http module
+-- retries them (the one retry policy: docs/modules/http.md) up to `retries` times.
+M.RETRYABLE_CODES = { "TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED" }
 M.RETRIES = 5
+local RETRYABLE = {}
+for _, c in ipairs(M.RETRYABLE_CODES) do RETRYABLE[c] = true end
 
 local Client = {}
 Client.__index = Client
@@ -125,21 +127,8 @@ end
 local function to_http(self, r)
   local headers = { Authorization = "Bearer " .. self:_token(), Accept = "application/json" }
   if r.body then headers["Content-Type"] = "application/json" end
-  return { method = r.method, url = r.url, body = r.body, headers = headers, timeout = self.timeout }
-end
-
--- error_code-level retry: a body naming a retryable code, on a status http does not retry itself
-local HTTP_RETRIED = { [429] = true, [502] = true, [503] = true, [504] = true }
-local function retryable(resp)
-  if HTTP_RETRIED[resp.status] then return false end
-  local doc = web.decode(resp.body)
-  return type(doc) == "table" and M.RETRYABLE_CODES[doc.error_code] ~= nil
-end
-
-local function backoff(attempt, resp)
-  local ra = tonumber(resp and resp.headers and resp.headers["retry-after"] or "")
-  if ra then return ra end
-  return math.min(30, 0.5 * 2 ^ (attempt - 1)) * (0.5 + math.random() / 2)
+  return { method = r.method, url = r.url, body = r.body, headers = headers, timeout = self.timeout,
+           retries = self.retries, retry_codes = M.RETRYABLE_CODES }
 end
 
 -- Turns a response into {status=, body=} or {status=, error=}.
@@ -147,7 +136,7 @@ local function outcome(resp, r)
   if resp.status >= 200 and resp.status < 300 then
     local body = web.decode(resp.body)
     -- a 2xx that still names a retryable error (retries used up) is an error, not a result
-    if not (type(body) == "table" and M.RETRYABLE_CODES[body.error_code]) then
+    if not (type(body) == "table" and RETRYABLE[body.error_code]) then
       return { status = resp.status, body = body, response = resp }
     end
   end
@@ -163,13 +152,11 @@ function Client:all(requests, opts)
   for i, req in ipairs(requests) do norm[i] = normalize(self, req) end
   local todo = {}
   for i = 1, #norm do todo[i] = i end
-  local attempt = 0
   while #todo > 0 do
-    attempt = attempt + 1
     local batch = {}
     for j, i in ipairs(todo) do batch[j] = to_http(self, norm[i]) end
     local resps = http.all(batch, { concurrency = opts.concurrency or self.concurrency })
-    local again, wait = {}, 0
+    local again = {}
     for j, i in ipairs(todo) do
       local resp = resps[j]
       if resp == nil or resp.error then
@@ -180,16 +167,9 @@ function Client:all(requests, opts)
         norm[i].reauthed = true
         self.credential:invalidate()
         again[#again + 1] = i
-      elseif attempt <= self.retries and retryable(resp) then
-        again[#again + 1] = i
-        wait = math.max(wait, backoff(attempt, resp))
       else
         results[i] = outcome(resp, norm[i])
       end
-    end
-    if #again > 0 then
-      log.info("databricks: retrying", { requests = #again, attempt = attempt, wait = wait })
-      web.sleep(wait)
     end
     todo = again
   end

@@ -29,11 +29,16 @@
 #define CTX_MT "drhost.http.ctx.mt" /* its metatable */
 #define BATCH_MT "drhost.http.batch"
 #define TASKS_KEY "drhost.http.tasks" /* weak-keyed set of the coroutines that are runtime tasks */
+#define ACTIVE_KEY "drhost.http.active" /* set pointer -> its handle, while the set runs */
+#define HANDLE_MT "drhost.http.handle"
 #define MAX_BODY ((size_t)512 * 1024 * 1024)
 #define POLL_MS 50
 
+typedef struct xset xset;
+
 struct dh_http_ctx {
   CURLM *multi;
+  xset *active; /* the sets started by http.start and not finished yet */
   STACK_OF(X509) *certs; /* extra CAs, NULL when DRHOST_CA_BUNDLE is unset */
   uint64_t rng;
 };
@@ -97,6 +102,8 @@ void dh_http_req_init(dh_http_req *r) {
 void dh_http_req_free(dh_http_req *r) {
   free(r->method);
   free(r->url);
+  for (int i = 0; i < r->n_retry_codes; i++) free(r->retry_codes[i]);
+  r->n_retry_codes = 0;
   curl_slist_free_all(r->headers);
   r->method = r->url = NULL;
   r->headers = NULL;
@@ -275,8 +282,11 @@ void dh_http_certs_unref(void *certs) {
 
 /* ------------------------------------------------------------------ context */
 
+static void detach_all(dh_http_ctx *c);
+
 static int ctx_gc(lua_State *L) {
   dh_http_ctx *c = luaL_checkudata(L, 1, CTX_MT);
+  detach_all(c);
   if (c->multi) curl_multi_cleanup(c->multi);
   c->multi = NULL;
   dh_http_certs_unref(c->certs);
@@ -441,7 +451,6 @@ static void easy_setup(CURL *e, void *certs, dh_http_req *req, dh_http_resp *res
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, resp);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(e, CURLOPT_PRIVATE, req);
   if (certs) {
     curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
     curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, certs);
@@ -499,6 +508,12 @@ static int status_retryable(const dh_http_req *req, long status) {
   return 0;
 }
 
+static int code_retryable(const dh_http_req *req, const dh_http_resp *resp) {
+  for (int i = 0; i < req->n_retry_codes; i++)
+    if (dh_body_names_code(resp->body, resp->body_len, req->retry_codes[i], strlen(req->retry_codes[i]))) return 1;
+  return 0;
+}
+
 static double backoff(const dh_http_req *req, int attempts, uint64_t *rng) {
   double cap = req->backoff_base;
   for (int i = 1; i < attempts && cap < req->max_backoff; i++) cap *= 2;
@@ -506,16 +521,17 @@ static double backoff(const dh_http_req *req, int attempts, uint64_t *rng) {
   return rng_unit(rng) * cap; /* full jitter */
 }
 
-/* After an attempt: fills resp; returns the delay before the next attempt, or -1 when done. */
+/* After an attempt: fills resp; returns the delay before the next attempt, or -1 when done.
+ * first_start: when the first attempt began (for retry_for). */
 static double settle(CURL *e, CURLcode rc, dh_http_req *req, dh_http_resp *resp, const char *errbuf,
-                     double attempt_start, uint64_t *rng) {
+                     double attempt_start, double first_start, uint64_t *rng) {
   double elapsed = now_mono() - attempt_start;
   double delay = -1;
   resp->err_code = NULL;
   resp->err_msg[0] = '\0';
   if (rc == CURLE_OK) {
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &resp->status);
-    if (status_retryable(req, resp->status) && resp->attempts <= req->retries) {
+    if ((status_retryable(req, resp->status) || code_retryable(req, resp)) && resp->attempts <= req->retries) {
       const char *ra = dh_http_header(resp, "retry-after");
       double d;
       if (ra && dh_parse_retry_after(ra, strlen(ra), time(NULL), &d) == 0) {
@@ -539,11 +555,17 @@ static double settle(CURL *e, CURLcode rc, dh_http_req *req, dh_http_resp *resp,
     }
     if (retry && resp->attempts <= req->retries) delay = backoff(req, resp->attempts, rng);
   }
+  if (delay >= 0 && req->retry_for > 0 && now_mono() + delay - first_start > req->retry_for) delay = -1;
   if (log_debug_enabled()) log_attempt(req, resp, elapsed, resp->err_code, delay);
   return delay;
 }
 
-/* ------------------------------------------------------------------ the multi loop */
+/* ------------------------------------------------------------------ the multi loop
+ *
+ * A set is n transfers run with at most `concurrency` in flight. http.all (dh_http_run) runs one
+ * set to its end; http.start links a set into ctx->active and http.poll drives every active set
+ * at once. Every easy handle's CURLOPT_PRIVATE is its xfer, which knows its set, so whichever
+ * loop reads a completion settles it in the right set. */
 
 enum { X_PENDING, X_RUNNING, X_WAITING, X_DONE };
 
@@ -552,7 +574,20 @@ typedef struct xfer {
   int state;
   double due, first_start, attempt_start;
   char errbuf[CURL_ERROR_SIZE];
+  xset *set;
+  size_t index;
 } xfer;
+
+struct xset {
+  size_t n, next, done, waiting;
+  int inflight, concurrency;
+  dh_http_req *reqs;
+  dh_http_resp *resps;
+  xfer *xs;
+  dh_http_ctx *ctx;
+  int active; /* linked into ctx->active */
+  xset *prev, *nxt;
+};
 
 static void xfer_start(dh_http_ctx *ctx, xfer *x, dh_http_req *req, dh_http_resp *resp) {
   double t = now_mono();
@@ -566,7 +601,10 @@ static void xfer_start(dh_http_ctx *ctx, xfer *x, dh_http_req *req, dh_http_resp
   x->errbuf[0] = '\0';
   if (!x->easy) {
     x->easy = curl_easy_init();
-    if (x->easy) easy_setup(x->easy, ctx->certs, req, resp, x->errbuf);
+    if (x->easy) {
+      easy_setup(x->easy, ctx->certs, req, resp, x->errbuf);
+      curl_easy_setopt(x->easy, CURLOPT_PRIVATE, (char *)x);
+    }
   }
   if (!x->easy || curl_multi_add_handle(ctx->multi, x->easy) != CURLM_OK) {
     resp->err_code = "HTTP_ERROR";
@@ -584,9 +622,117 @@ static void xfer_finish(xfer *x, dh_http_resp *resp) {
   x->state = X_DONE;
 }
 
+static void set_init(xset *s, dh_http_ctx *ctx, dh_http_req *reqs, dh_http_resp *resps, xfer *xs, size_t n,
+                     int concurrency) {
+  memset(s, 0, sizeof *s);
+  s->ctx = ctx;
+  s->reqs = reqs;
+  s->resps = resps;
+  s->xs = xs;
+  s->n = n;
+  s->concurrency = concurrency < 1 ? 1 : concurrency;
+  for (size_t i = 0; i < n; i++) {
+    xs[i].set = s;
+    xs[i].index = i;
+  }
+}
+
+static void set_launch(xset *s, size_t i) {
+  xfer_start(s->ctx, &s->xs[i], &s->reqs[i], &s->resps[i]);
+  if (s->xs[i].state == X_RUNNING) {
+    s->inflight++;
+  } else {
+    xfer_finish(&s->xs[i], &s->resps[i]);
+    s->done++;
+  }
+}
+
+/* Starts the due retries first, then new requests, up to the bound. */
+static void set_pump(xset *s) {
+  double t = now_mono();
+  for (size_t i = 0; s->waiting > 0 && i < s->n && s->inflight < s->concurrency; i++) {
+    if (s->xs[i].state == X_WAITING && s->xs[i].due <= t) {
+      s->waiting--;
+      set_launch(s, i);
+    }
+  }
+  while (s->next < s->n && s->inflight < s->concurrency) set_launch(s, s->next++);
+}
+
+/* Seconds until the set's next retry is due, at most `wait`. */
+static double set_next_due(const xset *s, double wait) {
+  double t = now_mono();
+  for (size_t i = 0; s->waiting > 0 && i < s->n; i++)
+    if (s->xs[i].state == X_WAITING && s->xs[i].due - t < wait) wait = s->xs[i].due - t;
+  return wait;
+}
+
+/* Every unfinished transfer of the set ends with CANCELLED. */
+static void set_cancel(xset *s) {
+  for (size_t i = 0; i < s->n; i++) {
+    xfer *x = &s->xs[i];
+    if (x->state == X_DONE) continue;
+    if (x->state == X_RUNNING && s->ctx->multi) curl_multi_remove_handle(s->ctx->multi, x->easy);
+    resp_clear(&s->resps[i]);
+    s->resps[i].err_code = "CANCELLED";
+    snprintf(s->resps[i].err_msg, sizeof s->resps[i].err_msg, "%s: cancelled by SIGINT", s->reqs[i].method);
+    if (x->state == X_PENDING) x->first_start = now_mono();
+    xfer_finish(x, &s->resps[i]);
+  }
+  s->done = s->n;
+  s->next = s->n;
+  s->inflight = 0;
+  s->waiting = 0;
+}
+
+/* Runs curl and settles every finished transfer, whichever set it belongs to. */
+static void drain(dh_http_ctx *ctx) {
+  int running = 0;
+  curl_multi_perform(ctx->multi, &running);
+  CURLMsg *msg;
+  int left;
+  while ((msg = curl_multi_info_read(ctx->multi, &left)) != NULL) {
+    if (msg->msg != CURLMSG_DONE) continue;
+    CURL *e = msg->easy_handle;
+    CURLcode rc = msg->data.result;
+    char *priv = NULL;
+    curl_easy_getinfo(e, CURLINFO_PRIVATE, &priv);
+    xfer *x = (xfer *)(void *)priv;
+    xset *s = x->set;
+    size_t i = x->index;
+    curl_multi_remove_handle(ctx->multi, e);
+    s->inflight--;
+    double delay = settle(e, rc, &s->reqs[i], &s->resps[i], x->errbuf, x->attempt_start, x->first_start, &ctx->rng);
+    if (delay >= 0) {
+      x->state = X_WAITING;
+      x->due = now_mono() + delay;
+      s->waiting++;
+    } else {
+      xfer_finish(x, &s->resps[i]);
+      s->done++;
+    }
+  }
+}
+
+static void set_unlink(xset *s) {
+  if (!s->active) return;
+  if (s->prev) s->prev->nxt = s->nxt;
+  else s->ctx->active = s->nxt;
+  if (s->nxt) s->nxt->prev = s->prev;
+  s->prev = s->nxt = NULL;
+  s->active = 0;
+}
+
+static void detach_all(dh_http_ctx *c) {
+  while (c->active) {
+    xset *s = c->active;
+    set_cancel(s);
+    set_unlink(s);
+  }
+}
+
 int dh_http_run(dh_http_ctx *ctx, dh_http_req *reqs, dh_http_resp *resps, size_t n, int concurrency) {
   if (n == 0) return 0;
-  if (concurrency < 1) concurrency = 1;
   xfer *xs = calloc(n, sizeof *xs);
   if (!xs) {
     for (size_t i = 0; i < n; i++) {
@@ -595,83 +741,24 @@ int dh_http_run(dh_http_ctx *ctx, dh_http_req *reqs, dh_http_resp *resps, size_t
     }
     return 0;
   }
-  size_t done = 0, next = 0, waiting = 0;
-  int inflight = 0, cancelled = 0;
-  while (done < n) {
+  xset s;
+  set_init(&s, ctx, reqs, resps, xs, n, concurrency);
+  int cancelled = 0;
+  while (s.done < n) {
     if (dh_cancelled()) {
       cancelled = 1;
       break;
     }
-    double t = now_mono();
-    /* due retries first, then new requests, up to the bound */
-    for (size_t i = 0; waiting > 0 && i < n && inflight < concurrency; i++) {
-      if (xs[i].state == X_WAITING && xs[i].due <= t) {
-        waiting--;
-        xfer_start(ctx, &xs[i], &reqs[i], &resps[i]);
-        if (xs[i].state == X_RUNNING) {
-          inflight++;
-        } else {
-          xfer_finish(&xs[i], &resps[i]);
-          done++;
-        }
-      }
-    }
-    while (next < n && inflight < concurrency) {
-      size_t i = next++;
-      xfer_start(ctx, &xs[i], &reqs[i], &resps[i]);
-      if (xs[i].state == X_RUNNING) {
-        inflight++;
-      } else {
-        xfer_finish(&xs[i], &resps[i]);
-        done++;
-      }
-    }
-    int running = 0;
-    curl_multi_perform(ctx->multi, &running);
-    CURLMsg *msg;
-    int left;
-    while ((msg = curl_multi_info_read(ctx->multi, &left)) != NULL) {
-      if (msg->msg != CURLMSG_DONE) continue;
-      CURL *e = msg->easy_handle;
-      CURLcode rc = msg->data.result;
-      dh_http_req *req = NULL;
-      char *priv = NULL;
-      curl_easy_getinfo(e, CURLINFO_PRIVATE, &priv);
-      req = (dh_http_req *)(void *)priv;
-      size_t i = (size_t)(req - reqs);
-      curl_multi_remove_handle(ctx->multi, e);
-      inflight--;
-      double delay = settle(e, rc, &reqs[i], &resps[i], xs[i].errbuf, xs[i].attempt_start, &ctx->rng);
-      if (delay >= 0) {
-        xs[i].state = X_WAITING;
-        xs[i].due = now_mono() + delay;
-        waiting++;
-      } else {
-        xfer_finish(&xs[i], &resps[i]);
-        done++;
-      }
-    }
-    if (done >= n) break;
-    if (next < n && inflight < concurrency) continue; /* a slot is free: start the next one now */
+    set_pump(&s);
+    drain(ctx);
+    if (s.done >= n) break;
+    if (s.next < n && s.inflight < s.concurrency) continue; /* a slot is free: start the next one now */
     /* sleep until socket activity, the next due retry or the cancel check */
-    double wait = POLL_MS / 1000.0;
-    t = now_mono();
-    for (size_t i = 0; waiting > 0 && i < n; i++)
-      if (xs[i].state == X_WAITING && xs[i].due - t < wait) wait = xs[i].due - t;
+    double wait = set_next_due(&s, POLL_MS / 1000.0);
     int ms = wait > 0 ? (int)(wait * 1000) : 0;
-    if (inflight > 0 || ms > 0) curl_multi_poll(ctx->multi, NULL, 0, ms, NULL);
+    if (s.inflight > 0 || ms > 0) curl_multi_poll(ctx->multi, NULL, 0, ms, NULL);
   }
-  if (cancelled) {
-    for (size_t i = 0; i < n; i++) {
-      if (xs[i].state == X_DONE) continue;
-      if (xs[i].state == X_RUNNING) curl_multi_remove_handle(ctx->multi, xs[i].easy);
-      resp_clear(&resps[i]);
-      resps[i].err_code = "CANCELLED";
-      snprintf(resps[i].err_msg, sizeof resps[i].err_msg, "%s: cancelled by SIGINT", reqs[i].method);
-      if (xs[i].state == X_PENDING) xs[i].first_start = now_mono();
-      xfer_finish(&xs[i], &resps[i]);
-    }
-  }
+  if (cancelled) set_cancel(&s);
   free(xs);
   return cancelled ? -1 : 0;
 }
@@ -706,7 +793,7 @@ void dh_http_perform_blocking(CURL *easy, void *certs, dh_http_req *req, dh_http
       snprintf(resp->err_msg, sizeof resp->err_msg, "%s: stopped", req->method);
       break;
     }
-    double delay = settle(easy, rc, req, resp, errbuf, start, &rng);
+    double delay = settle(easy, rc, req, resp, errbuf, start, first, &rng);
     if (delay < 0) break;
     /* sleep in short steps so a stop request is seen promptly */
     double until = now_mono() + delay;
@@ -764,8 +851,8 @@ static batch *batch_new(lua_State *L, size_t n) {
 }
 
 static const char *const req_fields[] = {"method", "url", "headers", "body", "timeout", "connect_timeout",
-                                         "retries", "retry_statuses", "max_backoff", "backoff_base",
-                                         "max_retry_after", NULL};
+                                         "retries", "retry_statuses", "retry_codes", "retry_for",
+                                         "max_backoff", "backoff_base", "max_retry_after", NULL};
 
 static double opt_number(lua_State *L, int t, const char *field, const char *who, double def, double min,
                          double max) {
@@ -796,7 +883,7 @@ static void read_req(lua_State *L, int t, dh_http_req *r, const char *who) {
       if (!known)
         raise_err(L, "INVALID_ARGUMENT",
                   "%s: unknown field '%s' (expected method, url, headers, body, timeout, connect_timeout, "
-                  "retries, retry_statuses, max_backoff, backoff_base, max_retry_after)",
+                  "retries, retry_statuses, retry_codes, retry_for, max_backoff, backoff_base, max_retry_after)",
                   who, k);
     } else {
       raise_err(L, "INVALID_ARGUMENT", "%s: request keys must be strings", who);
@@ -858,6 +945,25 @@ static void read_req(lua_State *L, int t, dh_http_req *r, const char *who) {
   r->max_backoff = opt_number(L, t, "max_backoff", who, 30, 0, 3600);
   r->backoff_base = opt_number(L, t, "backoff_base", who, 0.5, 0, 3600);
   r->max_retry_after = opt_number(L, t, "max_retry_after", who, 120, 0, 86400);
+  r->retry_for = opt_number(L, t, "retry_for", who, 0, 0, 86400);
+  ty = lua_getfield(L, t, "retry_codes");
+  if (ty == LUA_TTABLE) {
+    lua_Integer cnt = luaL_len(L, -1);
+    if (cnt > DH_HTTP_MAX_RETRY_CODES)
+      raise_err(L, "INVALID_ARGUMENT", "%s: at most %d retry_codes", who, DH_HTTP_MAX_RETRY_CODES);
+    for (lua_Integer i = 1; i <= cnt; i++) {
+      size_t cl = 0;
+      const char *c = lua_geti(L, -1, i) == LUA_TSTRING ? lua_tolstring(L, -1, &cl) : NULL;
+      if (!c || cl == 0 || cl > 128 || strlen(c) != cl)
+        raise_err(L, "INVALID_ARGUMENT", "%s: retry_codes[%d] must be a non-empty error code string", who, (int)i);
+      if (!(r->retry_codes[r->n_retry_codes] = xstrdup(c))) raise_err(L, "HTTP_ERROR", "out of memory");
+      r->n_retry_codes++;
+      lua_pop(L, 1);
+    }
+  } else if (ty != LUA_TNIL) {
+    raise_err(L, "INVALID_ARGUMENT", "%s: field 'retry_codes' must be an array of error codes", who);
+  }
+  lua_pop(L, 1);
   ty = lua_getfield(L, t, "retry_statuses");
   if (ty == LUA_TTABLE) {
     lua_Integer cnt = luaL_len(L, -1);
@@ -931,17 +1037,30 @@ static int in_task(lua_State *L) {
   return yes;
 }
 
-/* Validates n requests of the array at index t (every error raised as in a blocking call). */
-static void check_reqs(lua_State *L, int t, lua_Integer n, const char *who_all) {
-  batch *b = batch_new(L, (size_t)n);
+/* The `concurrency` field of the options table at index 2 (default 16). */
+static int opt_concurrency(lua_State *L, const char *who) {
+  if (lua_isnoneornil(L, 2)) return 16;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  return (int)opt_number(L, 2, "concurrency", who, 16, 1, 1024);
+}
+
+/* Reads the n request tables of the array at index t into reqs (initialised); who_all NULL: the
+ * one request of http.request. */
+static void read_reqs(lua_State *L, int t, dh_http_req *reqs, lua_Integer n, const char *who_all) {
   for (lua_Integer i = 1; i <= n; i++) {
     char who[48];
     if (who_all) snprintf(who, sizeof who, "%s: request %lld", who_all, (long long)i);
     else snprintf(who, sizeof who, "http.request");
     lua_geti(L, t, i);
-    read_req(L, -1, &b->reqs[i - 1], who);
+    read_req(L, -1, &reqs[i - 1], who);
     lua_pop(L, 1);
   }
+}
+
+/* Validates n requests of the array at index t (every error raised as in a blocking call). */
+static void check_reqs(lua_State *L, int t, lua_Integer n, const char *who_all) {
+  batch *b = batch_new(L, (size_t)n);
+  read_reqs(L, t, b->reqs, n, who_all);
   batch_free(b);
   lua_pop(L, 1);
 }
@@ -993,6 +1112,22 @@ static int k_sleep(lua_State *L, int status, lua_KContext kctx) {
   return 0;
 }
 
+/* The responses as http.all returns them: a response table, or {error = <drhost.error>}. */
+static void push_resps(lua_State *L, const dh_http_req *reqs, const dh_http_resp *resps, size_t n) {
+  lua_createtable(L, (int)n, 0);
+  for (size_t i = 0; i < n; i++) {
+    const dh_http_resp *r = &resps[i];
+    if (r->err_code) {
+      lua_createtable(L, 0, 1);
+      push_transport_error(L, &reqs[i], r);
+      lua_setfield(L, -2, "error");
+    } else {
+      dh_http_push_resp(L, r, reqs[i].url);
+    }
+    lua_seti(L, -2, (lua_Integer)i + 1);
+  }
+}
+
 static int l_request(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   if (in_task(L)) {
@@ -1020,11 +1155,7 @@ static int l_request(lua_State *L) {
 
 static int l_all(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
-  int concurrency = 16;
-  if (!lua_isnoneornil(L, 2)) {
-    luaL_checktype(L, 2, LUA_TTABLE);
-    concurrency = (int)opt_number(L, 2, "concurrency", "http.all", 16, 1, 1024);
-  }
+  int concurrency = opt_concurrency(L, "http.all");
   lua_Integer n = luaL_len(L, 1);
   if (n < 0 || n > 1000000) raise_err(L, "INVALID_ARGUMENT", "http.all: too many requests (%lld)", (long long)n);
   if (in_task(L)) {
@@ -1036,31 +1167,14 @@ static int l_all(lua_State *L) {
   }
   dh_http_ctx *ctx = dh_http_ctx_get(L);
   batch *b = batch_new(L, (size_t)n);
-  for (lua_Integer i = 1; i <= n; i++) {
-    char who[48];
-    snprintf(who, sizeof who, "http.all: request %lld", (long long)i);
-    lua_geti(L, 1, i);
-    read_req(L, -1, &b->reqs[i - 1], who);
-    lua_pop(L, 1);
-  }
+  read_reqs(L, 1, b->reqs, n, "http.all");
   int rc = dh_http_run(ctx, b->reqs, b->resps, (size_t)n, concurrency);
   if (rc != 0) {
     dh_http_push_error(L, "CANCELLED", "http.all: cancelled by SIGINT");
     batch_free(b);
     return lua_error(L);
   }
-  lua_createtable(L, (int)n, 0);
-  for (lua_Integer i = 1; i <= n; i++) {
-    const dh_http_resp *r = &b->resps[i - 1];
-    if (r->err_code) {
-      lua_createtable(L, 0, 1);
-      push_transport_error(L, &b->reqs[i - 1], r);
-      lua_setfield(L, -2, "error");
-    } else {
-      dh_http_push_resp(L, r, b->reqs[i - 1].url);
-    }
-    lua_seti(L, -2, i);
-  }
+  push_resps(L, b->reqs, b->resps, (size_t)n);
   batch_free(b);
   return 1;
 }
@@ -1100,10 +1214,175 @@ static int l_sleep(lua_State *L) {
   return 0;
 }
 
+/* ------------------------------------------------------------------ started sets (http.start / http.poll)
+ *
+ * http.start(requests, {concurrency=}) -> handle: the transfers begin and progress whenever any
+ * http call drives the multi handle; http.poll(timeout) waits (at most timeout seconds) until at
+ * least one started set has finished and returns the list of finished handles; handle:results()
+ * gives the responses as http.all would. This is what the task runtime waits on, so each task is
+ * resumed as soon as its own requests are answered. */
+
+typedef struct handle {
+  xset s;
+  batch b;
+  xfer *xs;
+} handle;
+
+static void handle_forget(lua_State *L, handle *h) {
+  if (!h->s.active) return;
+  set_unlink(&h->s);
+  if (lua_getfield(L, LUA_REGISTRYINDEX, ACTIVE_KEY) == LUA_TTABLE) {
+    lua_pushnil(L);
+    lua_rawsetp(L, -2, &h->s);
+  }
+  lua_pop(L, 1);
+}
+
+static int handle_gc(lua_State *L) {
+  handle *h = luaL_checkudata(L, 1, HANDLE_MT);
+  if (h->s.active) {
+    set_cancel(&h->s);
+    set_unlink(&h->s);
+  }
+  if (h->xs)
+    for (size_t i = 0; i < h->b.n; i++)
+      if (h->xs[i].easy) curl_easy_cleanup(h->xs[i].easy);
+  free(h->xs);
+  h->xs = NULL;
+  batch_free(&h->b);
+  return 0;
+}
+
+static int l_handle_results(lua_State *L) {
+  handle *h = luaL_checkudata(L, 1, HANDLE_MT);
+  if (h->s.done < h->s.n) raise_err(L, "INVALID_ARGUMENT", "http handle: results() before the requests finished");
+  push_resps(L, h->b.reqs, h->b.resps, h->b.n);
+  return 1;
+}
+
+static int l_handle_cancel(lua_State *L) {
+  handle *h = luaL_checkudata(L, 1, HANDLE_MT);
+  if (h->s.active) {
+    set_cancel(&h->s);
+    handle_forget(L, h);
+  }
+  return 0;
+}
+
+static int l_start(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  int concurrency = opt_concurrency(L, "http.start");
+  dh_http_ctx *ctx = dh_http_ctx_get(L);
+  lua_Integer n = luaL_len(L, 1);
+  if (n < 0 || n > 1000000) raise_err(L, "INVALID_ARGUMENT", "http.start: too many requests (%lld)", (long long)n);
+  handle *h = lua_newuserdatauv(L, sizeof *h, 1);
+  memset(h, 0, sizeof *h);
+  if (luaL_newmetatable(L, HANDLE_MT)) {
+    lua_pushcfunction(L, handle_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_createtable(L, 0, 2);
+    lua_pushcfunction(L, l_handle_results);
+    lua_setfield(L, -2, "results");
+    lua_pushcfunction(L, l_handle_cancel);
+    lua_setfield(L, -2, "cancel");
+    lua_setfield(L, -2, "__index");
+  }
+  lua_setmetatable(L, -2);
+  lua_pushvalue(L, 1); /* the request tables own the bodies the transfers borrow */
+  lua_setiuservalue(L, -2, 1);
+  size_t cnt = n ? (size_t)n : 1;
+  h->b.reqs = calloc(cnt, sizeof *h->b.reqs);
+  h->b.resps = calloc(cnt, sizeof *h->b.resps);
+  h->xs = calloc(cnt, sizeof *h->xs);
+  if (!h->b.reqs || !h->b.resps || !h->xs) raise_err(L, "HTTP_ERROR", "out of memory for %lld requests", (long long)n);
+  h->b.n = (size_t)n;
+  for (size_t i = 0; i < h->b.n; i++) dh_http_req_init(&h->b.reqs[i]);
+  read_reqs(L, 1, h->b.reqs, n, "http.start");
+  set_init(&h->s, ctx, h->b.reqs, h->b.resps, h->xs, h->b.n, concurrency);
+  if (h->s.n == 0) return 1;
+  if (lua_getfield(L, LUA_REGISTRYINDEX, ACTIVE_KEY) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, ACTIVE_KEY);
+  }
+  lua_pushvalue(L, -2);
+  lua_rawsetp(L, -2, &h->s);
+  lua_pop(L, 1);
+  h->s.active = 1;
+  h->s.nxt = ctx->active;
+  if (ctx->active) ctx->active->prev = &h->s;
+  ctx->active = &h->s;
+  set_pump(&h->s);
+  return 1;
+}
+
+static int l_poll(lua_State *L) {
+  double timeout = luaL_optnumber(L, 1, 0);
+  if (!(timeout >= 0 && timeout <= 3600)) raise_err(L, "INVALID_ARGUMENT", "http.poll: timeout must be within 0..3600");
+  dh_http_ctx *ctx = dh_http_ctx_get(L);
+  double until = now_mono() + timeout;
+  dh_wait_begin();
+  for (;;) {
+    if (dh_cancelled()) {
+      detach_all(ctx);
+      lua_pushnil(L);
+      lua_setfield(L, LUA_REGISTRYINDEX, ACTIVE_KEY);
+      dh_wait_end();
+      dh_cancel_consume();
+      dh_http_push_error(L, "CANCELLED", "http.poll: cancelled by SIGINT");
+      return lua_error(L);
+    }
+    int inflight = 0, free_slot = 0;
+    for (xset *s = ctx->active; s; s = s->nxt) set_pump(s);
+    if (ctx->active) drain(ctx);
+    lua_newtable(L);
+    lua_Integer k = 0;
+    lua_getfield(L, LUA_REGISTRYINDEX, ACTIVE_KEY);
+    for (xset *s = ctx->active, *nx; s; s = nx) {
+      nx = s->nxt;
+      if (s->done >= s->n) {
+        lua_rawgetp(L, -1, s);
+        lua_seti(L, -3, ++k);
+        lua_pushnil(L);
+        lua_rawsetp(L, -2, s);
+        set_unlink(s);
+      } else {
+        inflight += s->inflight;
+        if (s->next < s->n && s->inflight < s->concurrency) free_slot = 1;
+      }
+    }
+    lua_pop(L, 1);
+    double left = until - now_mono();
+    if (k > 0 || left <= 0) {
+      dh_wait_end();
+      return 1;
+    }
+    lua_pop(L, 1);
+    if (free_slot) continue;
+    double wait = left < POLL_MS / 1000.0 ? left : POLL_MS / 1000.0;
+    for (xset *s = ctx->active; s; s = s->nxt) wait = set_next_due(s, wait);
+    int ms = wait > 0 ? (int)(wait * 1000) : 0;
+    if (inflight > 0) {
+      curl_multi_poll(ctx->multi, NULL, 0, ms, NULL);
+    } else if (ms > 0) {
+      struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+      nanosleep(&ts, NULL);
+    }
+  }
+}
+
+/* http.in_task(): true inside a coroutine marked by http.cooperate that can yield. */
+static int l_in_task(lua_State *L) {
+  lua_pushboolean(L, in_task(L));
+  return 1;
+}
+
 int luaopen_http(lua_State *L) {
   static const luaL_Reg fns[] = {
       {"request", l_request}, {"all", l_all}, {"now", l_now},
-      {"sleep", l_sleep},     {"cooperate", l_cooperate}, {NULL, NULL}};
+      {"sleep", l_sleep},     {"cooperate", l_cooperate}, {"in_task", l_in_task},
+      {"start", l_start},     {"poll", l_poll},           {NULL, NULL}};
   luaL_newlib(L, fns);
   return 1;
 }

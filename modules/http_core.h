@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #define DH_HTTP_MAX_RETRY_STATUSES 32
+#define DH_HTTP_MAX_RETRY_CODES 16
 
 typedef struct dh_http_req {
   char *method; /* owned */
@@ -21,7 +22,10 @@ typedef struct dh_http_req {
   int retries;
   int retry_statuses[DH_HTTP_MAX_RETRY_STATUSES];
   int n_retry_statuses;
+  char *retry_codes[DH_HTTP_MAX_RETRY_CODES]; /* owned: error codes a body may name to be retried */
+  int n_retry_codes;
   double max_backoff, backoff_base, max_retry_after; /* seconds */
+  double retry_for; /* seconds from the first attempt after which nothing is retried; 0: no bound */
 } dh_http_req;
 
 typedef struct dh_http_hdr {
@@ -44,7 +48,8 @@ typedef struct dh_http_resp {
 typedef struct dh_http_ctx dh_http_ctx;
 
 /* Request defaults (retries 4 on 429/502/503/504, timeout 60 s, connect 10 s, backoff 0.5 s base
- * capped at 30 s, Retry-After honoured up to 120 s). */
+ * capped at 30 s, Retry-After honoured up to 120 s, no retry codes, no total bound). This is the
+ * one retry policy of drhost: callers only choose its parameters per request. */
 void dh_http_req_init(dh_http_req *r);
 void dh_http_req_free(dh_http_req *r);
 void dh_http_resp_free(dh_http_resp *r);

@@ -358,3 +358,31 @@ int dh_host_is_loopback(const char *host) {
   }
   return parts == 4 && first == 127;
 }
+
+static const char *find_bytes(const char *h, size_t hl, const char *n, size_t nl) {
+  if (nl == 0 || hl < nl) return NULL;
+  for (size_t i = 0; i + nl <= hl; i++)
+    if (h[i] == n[0] && memcmp(h + i, n, nl) == 0) return h + i;
+  return NULL;
+}
+
+int dh_body_names_code(const char *body, size_t len, const char *code, size_t code_len) {
+  static const char *const keys[] = {"\"code\"", "\"error_code\""};
+  if (!body || !code || code_len == 0) return 0;
+  for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+    size_t kl = strlen(keys[k]);
+    const char *p = body, *end = body + len;
+    while ((p = find_bytes(p, (size_t)(end - p), keys[k], kl)) != NULL) {
+      const char *q = p + kl;
+      p += kl;
+      while (q < end && (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n')) q++;
+      if (q >= end || *q != ':') continue;
+      q++;
+      while (q < end && (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n')) q++;
+      if (q >= end || *q != '"') continue;
+      q++;
+      if ((size_t)(end - q) > code_len && memcmp(q, code, code_len) == 0 && q[code_len] == '"') return 1;
+    }
+  }
+  return 0;
+}

@@ -12,6 +12,11 @@
  * neither. */
 int dh_parse_retry_after(const char *s, size_t len, time_t now, double *delay);
 
+/* 1 when a JSON response body names `code` (len code_len) as the string value of a "code" or
+ * "error_code" member anywhere in it (ARM's {"error": {"code": ...}}, Databricks' {"error_code":
+ * ...}); 0 otherwise. A plain scan, no JSON parse: a body that is not JSON simply does not match. */
+int dh_body_names_code(const char *body, size_t len, const char *code, size_t code_len);
+
 /* Parses an HTTP-date into a UTC time_t; 0 on success, -1 otherwise. */
 int dh_parse_http_date(const char *s, size_t len, time_t *out);
 

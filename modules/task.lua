@@ -8,13 +8,14 @@
 --
 -- A task is a coroutine marked with http.cooperate: inside it http.request, http.all and
 -- http.sleep yield to the runtime instead of blocking (see docs/modules/http.md, "Tasks"). The
--- runtime gathers the requests of every waiting task into one http.all (one libcurl multi handle,
--- so many resources are read, created and polled at the same time), resumes each task with its own
--- responses, and wakes sleeping tasks when their time has come. The same calls outside a task block
--- as usual, and a runtime run inside a task yields to the outer one. With concurrency = 1 the tasks
--- run strictly one at a time (the serial baseline of `make bench`).
--- A SIGINT during the run (CANCELLED from http.all or http.sleep) closes every running task and
--- raises the CANCELLED error from run(). Reference: docs/architecture.md, "Concurrency".
+-- runtime starts the requests of every asking task at once on the one libcurl multi handle
+-- (http.start), so many resources are read, created and polled at the same time, resumes each task
+-- as soon as its own responses are in (http.poll), and wakes sleeping tasks when their time has
+-- come. The same calls outside a task block as usual. A runtime run inside a task gathers its
+-- tasks' requests into one http.all per round, which yields to the outer runtime. With
+-- concurrency = 1 the tasks run strictly one at a time (the serial baseline of `make bench`).
+-- A SIGINT during the run (CANCELLED from http.poll, http.all or http.sleep) closes every running
+-- task and raises the CANCELLED error from run(). Reference: docs/architecture.md, "Concurrency".
 local http = require("http")
 local errors = require("errors")
 
@@ -28,7 +29,7 @@ function M.runtime(opts)
   opts = opts or {}
   return setmetatable({
     n = math.max(1, math.tointeger(opts.concurrency) or 8),
-    queue = {}, running = {}, tasks = {},
+    queue = {}, running = {}, tasks = {}, handles = {},
     stats = { tasks = 0, batches = 0, requests = 0, max_in_flight = 0, max_batch = 0 },
   }, Runtime)
 end
@@ -55,7 +56,7 @@ local function step(self, co, ...)
     return finish(self, co, r[1], r[2])
   end
   if r[2] == "http" then
-    t.reqs = r[3]
+    t.reqs, t.opts = r[3], r[4]
   elseif r[2] == "sleep" then
     t.wake = http.now() + (tonumber(r[3]) or 0)
   else
@@ -77,56 +78,105 @@ local function start_queued(self)
   end
 end
 
--- One round: the requests of every task waiting for HTTP go out together; due sleepers wake.
+local function count(self, reqs)
+  self.stats.batches = self.stats.batches + 1
+  self.stats.requests = self.stats.requests + #reqs
+  if #reqs > self.stats.max_batch then self.stats.max_batch = #reqs end
+end
+
+-- The tasks waiting for nothing but time: the due ones (to wake now) and the next wake-up time.
+local function sleepers(self)
+  local due, t_now, next_wake = {}, http.now(), nil
+  for _, co in ipairs(self.running) do
+    local t = self.tasks[co]
+    if t.wake then
+      if t.wake <= t_now then due[#due + 1] = co
+      else next_wake = math.min(next_wake or t.wake, t.wake) end
+    end
+  end
+  return due, next_wake and next_wake - t_now
+end
+
+local function wake(self, due)
+  for _, co in ipairs(due) do
+    self.tasks[co].wake = nil
+    step(self, co)
+  end
+end
+
+-- One round at the top level: the requests of every task that asked are started at once
+-- (http.start) and each task is resumed as soon as its own requests are answered (http.poll).
 local function round(self)
-  local batch, owners, t_now, next_wake = {}, {}, http.now(), nil
+  for _, co in ipairs(self.running) do
+    local t = self.tasks[co]
+    if t.reqs and not t.handle then
+      count(self, t.reqs)
+      local n = math.min(math.max(#t.reqs, 1), t.opts and tonumber(t.opts.concurrency) or 16)
+      t.handle = http.start(t.reqs, { concurrency = n })
+      self.handles[t.handle] = co
+    end
+  end
+  local due, wait = sleepers(self)
+  if #due > 0 then return wake(self, due) end
+  if next(self.handles) == nil then
+    if not wait then
+      errors.raise("TASK_STALLED", "the task runtime has running tasks but none is waiting for anything")
+    end
+    return http.sleep(wait)
+  end
+  for _, h in ipairs(http.poll(math.min(wait or 60, 60))) do
+    local co = self.handles[h]
+    self.handles[h] = nil
+    local t = self.tasks[co]
+    t.reqs, t.opts, t.handle = nil, nil, nil
+    step(self, co, h:results())
+  end
+end
+
+-- One round of a runtime that itself runs inside a task: the requests of every waiting task go
+-- out as one http.all, which yields to the outer runtime; due sleepers wake.
+local function nested_round(self)
+  local batch, owners = {}, {}
   for _, co in ipairs(self.running) do
     local t = self.tasks[co]
     if t.reqs then
       owners[#owners + 1] = { co = co, from = #batch + 1, count = #t.reqs }
       for _, r in ipairs(t.reqs) do batch[#batch + 1] = r end
-    elseif t.wake then
-      if t.wake <= t_now then owners[#owners + 1] = { co = co }
-      else next_wake = math.min(next_wake or t.wake, t.wake) end
     end
   end
+  local due, wait = sleepers(self)
   if #owners == 0 then
-    if not next_wake then
+    if #due > 0 then return wake(self, due) end
+    if not wait then
       errors.raise("TASK_STALLED", "the task runtime has running tasks but none is waiting for anything")
     end
-    return http.sleep(next_wake - t_now)
+    return http.sleep(wait)
   end
-  local resps = {}
-  if #batch > 0 then
-    self.stats.batches = self.stats.batches + 1
-    self.stats.requests = self.stats.requests + #batch
-    if #batch > self.stats.max_batch then self.stats.max_batch = #batch end
-    resps = http.all(batch, { concurrency = math.min(#batch, self.n * 2) })
-  end
+  count(self, batch)
+  local resps = http.all(batch, { concurrency = math.min(#batch, self.n * 2) })
   for _, o in ipairs(owners) do
     local t = self.tasks[o.co]
-    t.reqs, t.wake = nil, nil
-    if o.count then
-      step(self, o.co, table.move(resps, o.from, o.from + o.count - 1, 1, {}))
-    else
-      step(self, o.co)
-    end
+    t.reqs, t.opts = nil, nil
+    step(self, o.co, table.move(resps, o.from, o.from + o.count - 1, 1, {}))
   end
+  wake(self, due)
 end
 
 --- rt:run() -> stats {tasks, batches, requests, max_in_flight, max_batch}: runs until every queued task (and
 -- every task spawned by a `done`) has ended. Raises CANCELLED (SIGINT) after closing the tasks.
 function Runtime:run()
+  local one_round = http.in_task() and nested_round or round
   local ok, e = pcall(function()
     while true do
       start_queued(self)
       if #self.running == 0 then break end
-      round(self)
+      one_round(self)
     end
   end)
   if not ok then
+    for h in pairs(self.handles) do h:cancel() end
     for _, co in ipairs(self.running) do coroutine.close(co) end
-    self.running, self.tasks, self.queue = {}, {}, {}
+    self.running, self.tasks, self.queue, self.handles = {}, {}, {}, {}
     error(e, 0)
   end
   return self.stats

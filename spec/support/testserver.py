@@ -17,8 +17,9 @@ Routes (HTTP/1.1 keep-alive):
   /retry-after/N?id=X&k=K&status=S&form=date
                         the first K calls for id X answer S (default 503) with Retry-After: N seconds
                         (or as an HTTP date with form=date), then 200 {"calls": n}
-  /flaky?id=X&k=K&status=S
-                        the first K calls for id X answer S without Retry-After, then 200
+  /flaky?id=X&k=K&status=S&code=C
+                        the first K calls for id X answer S without Retry-After (with code=C an
+                        error body {"error": {"code": C}, "error_code": C}), then 200
   /drop?id=X&k=K        the first K calls for id X close the connection without an answer
   /slow?ms=M            waits M ms, then 200
   /count                {"connections", "requests", "max_concurrent"} seen since the last /reset
@@ -163,7 +164,10 @@ class Handler(BaseHTTPRequestHandler):
         elif name == "flaky":
             c = self.calls("fl:" + q.get("id", ""))
             if c <= int(q.get("k", "1")):
-                self.send_json(int(q.get("status", "503")), {"calls": c})
+                body = {"calls": c}
+                if q.get("code"):  # an error body naming a code, in ARM's and Databricks' shapes
+                    body.update(error={"code": q["code"], "message": "busy"}, error_code=q["code"])
+                self.send_json(int(q.get("status", "503")), body)
             else:
                 self.send_json(200, {"calls": c})
         elif name == "drop":

@@ -128,6 +128,29 @@ describe("http", function()
       assert.are.equal(1, r.attempts)
     end)
 
+    it("retries an answer whose body names one of retry_codes, and no other", function()
+      local r = http.request{ url = srv:url("/flaky?k=2&status=409&code=AnotherOperationInProgress&id=" .. id()),
+        retry_codes = { "AnotherOperationInProgress" }, backoff_base = 0.01 }
+      assert.are.equal(200, r.status)
+      assert.are.equal(3, r.attempts)
+      r = http.request{ url = srv:url("/flaky?k=1&status=409&code=Conflict&id=" .. id()),
+        retry_codes = { "AnotherOperationInProgress" }, backoff_base = 0.01 }
+      assert.are.equal(409, r.status)
+      assert.are.equal(1, r.attempts)
+      r = http.request{ url = srv:url("/flaky?k=1&status=400&code=TEMPORARILY_UNAVAILABLE&id=" .. id()),
+        retry_codes = { "TEMPORARILY_UNAVAILABLE" }, backoff_base = 0.01 }
+      assert.are.equal(200, r.status)
+      raises("INVALID_ARGUMENT", http.request, { url = srv:url("/echo"), retry_codes = { "" } })
+    end)
+
+    it("stops retrying once retry_for seconds have passed since the first attempt", function()
+      local r = http.request{ url = srv:url("/flaky?k=50&id=" .. id()), retries = 50, backoff_base = 0.1,
+        max_backoff = 0.1, retry_for = 0.3 }
+      assert.are.equal(503, r.status)
+      assert.is_true(r.attempts >= 2 and r.attempts < 50, "attempts " .. r.attempts)
+      assert.is_true(r.elapsed < 1.0, "elapsed " .. r.elapsed)
+    end)
+
     it("retries a connection closed without an answer", function()
       http.request{ url = srv:url("/close") } -- a fresh connection, so curl itself cannot resend
       local r = http.request{ url = srv:url("/drop?k=1&id=" .. id()), backoff_base = 0.01 }
@@ -256,6 +279,36 @@ describe("http", function()
       assert.are.equal(40, #rs)
       -- an idle 50 ms poll per transfer would take 2 s
       assert.is_true(took < 1.0, "40 sequential transfers took " .. took)
+    end)
+  end)
+
+  describe("start and poll", function()
+    it("returns each started set as soon as it has finished, with http.all's responses", function()
+      local slow = http.start({ { url = srv:url("/slow?ms=600") } })
+      local fast = http.start({ { url = srv:url("/echo?x=1") }, { url = "http://127.0.0.1:" .. srv.closed_port .. "/", retries = 0 } })
+      local t0 = http.now()
+      local done = http.poll(5)
+      assert.are.equal(1, #done)
+      assert.are.equal(fast, done[1])
+      assert.is_true(http.now() - t0 < 0.5, "waited for the slow set")
+      local rs = fast:results()
+      assert.are.equal("1", json.decode(rs[1].body).query.x)
+      assert.are.equal("CONNECT_ERROR", rs[2].error.code)
+      raises("INVALID_ARGUMENT", slow.results, slow)
+      assert.are.same({}, http.poll(0))
+      done = http.poll(5)
+      assert.are.equal(slow, done[1])
+      assert.are.equal(200, slow:results()[1].status)
+    end)
+
+    it("cancels a started set, validates before starting, and times out empty", function()
+      local h = http.start({ { url = srv:url("/slow?ms=3000") } })
+      h:cancel()
+      assert.are.equal("CANCELLED", h:results()[1].error.code)
+      raises("INVALID_URL", http.start, { { url = "ftp://x/" } })
+      local t0 = http.now()
+      assert.are.same({}, http.poll(0.2))
+      assert.is_true(http.now() - t0 >= 0.19)
     end)
   end)
 

@@ -12,25 +12,41 @@ describe("task runtime", function()
   setup(function() srv = server.start() end)
   teardown(function() srv:stop() end)
 
-  it("batches the HTTP calls of concurrent tasks into shared http.all calls, within the bound", function()
+  it("runs the HTTP calls of concurrent tasks at the same time, within the bound", function()
+    http.request{ url = srv:url("/reset") }
     local rt = task.runtime{ concurrency = 3 }
     local got = {}
     for i = 1, 7 do
       rt:spawn(function()
         local a = http.request{ url = srv:url("/echo?v=u" .. i) }
-        local b = http.all({ { url = srv:url("/echo?v=v" .. i) }, { url = srv:url("/echo?v=w" .. i) } })
-        return json.decode(a.body).query.v .. json.decode(b[1].body).query.v .. json.decode(b[2].body).query.v
+        local b = http.all({ { url = srv:url("/slow?ms=150") }, { url = srv:url("/echo?v=w" .. i) } })
+        return json.decode(a.body).query.v .. b[1].status .. json.decode(b[2].body).query.v
       end, function(ok, v) assert.is_true(ok, tostring(v)); got[i] = v end)
     end
+    local t0 = http.now()
     local stats = rt:run()
-    assert.equal("u3v3w3", got[3])
+    local took = http.now() - t0
+    assert.equal("u3200w3", got[3])
     assert.equal(7, #got)
     assert.equal(3, stats.max_in_flight)
     assert.equal(21, stats.requests)
-    assert.is_true(stats.max_batch <= 6)
-    assert.is_true(stats.batches < 14, "shared batches, not one call per request: " .. stats.batches)
+    local seen = json.decode(http.request{ url = srv:url("/count") }.body)
+    assert.is_true(seen.max_concurrent >= 3 and seen.max_concurrent <= 6, "in flight at once: " .. seen.max_concurrent)
+    -- three rounds of 150 ms at most, not seven
+    assert.is_true(took < 0.9, "7 tasks with concurrency 3 took " .. took)
     -- outside a task the same calls block as usual
     assert.equal(200, http.request{ url = srv:url("/echo") }.status)
+  end)
+
+  it("resumes each task as soon as its own requests are answered (a slow one holds nobody back)", function()
+    local fast_done
+    local t0 = http.now()
+    task.map({ "slow", "fast" }, function(kind)
+      if kind == "slow" then return http.request{ url = srv:url("/slow?ms=800") } end
+      for _ = 1, 5 do http.request{ url = srv:url("/echo") } end
+      fast_done = http.now() - t0
+    end)
+    assert.is_true(fast_done < 0.5, "five quick calls waited for the slow one: " .. fast_done)
   end)
 
   it("raises a transport error inside the task that made the call, and validates in the task", function()

@@ -63,9 +63,8 @@ function M.clients()
   local databricks = require("databricks")
   local cred = auth.from_env()
   local ctx = { credential = cred }
-  -- a busy resource (409) is retried twice by the client, then by the deployment (drivers/arm.lua)
   ctx.arm = azure.client{ credential = cred, endpoint = os.getenv("DRHOST_ARM_ENDPOINT"),
-    subscription_id = os.getenv("AZURE_SUBSCRIPTION_ID"), conflict_retries = 2 }
+    subscription_id = os.getenv("AZURE_SUBSCRIPTION_ID") }
   local host, account_id = os.getenv("DATABRICKS_ACCOUNT_HOST"), os.getenv("DATABRICKS_ACCOUNT_ID")
   if host and account_id then
     ctx.account = databricks.account{ host = host, account_id = account_id, credential = cred }

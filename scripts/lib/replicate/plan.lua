@@ -25,9 +25,7 @@ for i, p in ipairs(M.PHASES) do M.PHASE_INDEX[p] = i end
 local SQL_KIND = { catalog = "CATALOG", schema = "SCHEMA", table = "TABLE", view = "VIEW",
   volume = "VOLUME", ["function"] = "FUNCTION" }
 
-local function urlenc(s)
-  return (s:gsub("[^%w%-%._~]", function(c) return string.format("%%%02X", c:byte()) end))
-end
+local urlenc = require("web").urlencode
 
 local function same_map(a, b)
   a, b = a or {}, b or {}

@@ -25,35 +25,10 @@ local function with_preserve(rr, body, live)
   return body
 end
 
--- ARM answers 409 while a resource (a workspace, typically) is busy with another operation. The
--- azure module retries the "busy" codes a few times; when it gives up we read the resources the
--- body refers to (their provisioning state; a reader sees the running operation through) and try
--- again, a bounded number of times.
-local function referenced_ids(v, out)
-  out = out or {}
-  if type(v) == "string" then
-    if v:sub(1, 15):lower() == "/subscriptions/" and v:find("/providers/", 1, true) then out[#out + 1] = v end
-  elseif type(v) == "table" then
-    for _, x in pairs(v) do referenced_ids(x, out) end
-  end
-  return out
-end
-
-local function put_retry(ctx, id, api, body)
-  local attempts = ctx.conflict_retries or 4
-  for i = 1, attempts do
-    local ok, res = pcall(arm(ctx).put, arm(ctx), id, api, body)
-    if ok then return res end
-    if not (type(res) == "table" and res.status == 409) or i == attempts then error(res, 0) end
-    for _, ref_id in ipairs(referenced_ids(body)) do
-      for _ = 1, 3 do
-        local okg, live = pcall(arm(ctx).get, arm(ctx), ref_id, api)
-        local st = okg and type(live) == "table" and live.properties and live.properties.provisioningState
-        if not st or st == "Succeeded" or st == "Failed" then break end
-      end
-    end
-    require("web").sleep(ctx.conflict_wait or 1)
-  end
+-- A PUT of a resource that is busy with another operation (409 AnotherOperationInProgress and
+-- the like) is retried by the ARM client's request policy (modules/azure.lua, http's retry_codes).
+local function put(ctx, id, api, body)
+  return (arm(ctx):put(id, api, body))
 end
 
 M.arm = {}
@@ -65,11 +40,11 @@ function M.arm.read(ctx, rr, entry)
 end
 
 function M.arm.create(ctx, rr)
-  return put_retry(ctx, rr.id, rr.api_version, rr.body)
+  return put(ctx, rr.id, rr.api_version, rr.body)
 end
 
 function M.arm.update(ctx, rr, live)
-  return put_retry(ctx, rr.id, rr.api_version, with_preserve(rr, rr.body, live))
+  return put(ctx, rr.id, rr.api_version, with_preserve(rr, rr.body, live))
 end
 
 function M.arm.delete(ctx, entry)
@@ -96,11 +71,11 @@ end
 
 function M.arm_patch.create(ctx, rr)
   local live = arm(ctx):get(rr.id, rr.api_version)
-  return put_retry(ctx, rr.id, rr.api_version, patched_body(rr, live))
+  return put(ctx, rr.id, rr.api_version, patched_body(rr, live))
 end
 
 function M.arm_patch.update(ctx, rr, live)
-  return put_retry(ctx, rr.id, rr.api_version, patched_body(rr, live))
+  return put(ctx, rr.id, rr.api_version, patched_body(rr, live))
 end
 
 function M.arm_patch.delete() end -- forgetting a patch leaves the target as it is
@@ -143,7 +118,7 @@ local function approve(ctx, rr, conn)
   end
   local body = { properties = { privateLinkServiceConnectionState = {
     status = "Approved", description = rr.body.description or "Approved by drhost deploy" } } }
-  return put_retry(ctx, conn.id, rr.api_version, body)
+  return put(ctx, conn.id, rr.api_version, body)
 end
 
 function M.arm_approve.create(ctx, rr) return approve(ctx, rr) end
