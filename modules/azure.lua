@@ -395,22 +395,14 @@ end
 
 -- arm:list(path, api_version [, query]) -> every item of `value`, following nextLink.
 function Client:list(path, api_version, query)
-  local items = {}
-  local url = self:url(path, api_version, query)
-  local pages = 0
-  while url do
-    pages = pages + 1
-    if pages > 10000 then fail{ code = "PAGING_LOOP", message = "ARM list " .. path .. ": too many pages" } end
-    local r = self:run_many({ { method = "GET", path = url, raw = true } })[1]
-    if r.error then error(r.error, 2) end
+  return web.pages("ARM list " .. path, function(url)
+    local r = self:run_many({ { method = "GET", path = url or self:url(path, api_version, query), raw = true } })[1]
+    if r.error then error(r.error, 0) end
     local body = r.body or {}
-    for _, item in ipairs(body.value or {}) do items[#items + 1] = item end
     local next_link = body.nextLink
     if next_link == json.null or next_link == "" then next_link = nil end
-    url = absolute(self, next_link)
-  end
-  if json.array then return json.array(items) end
-  return items
+    return body.value, absolute(self, next_link)
+  end)
 end
 
 return M

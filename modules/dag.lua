@@ -125,25 +125,6 @@ function Graph:closure(targets)
   return set
 end
 
---- g:dependents(node) -> set of everything that depends on node, transitively.
-function Graph:dependents(node)
-  local set = {}
-  local function add(n)
-    for _, r in ipairs(self.rdeps[n] or {}) do
-      if not set[r] then set[r] = true; add(r) end
-    end
-  end
-  add(node)
-  return set
-end
-
---- g:reversed() -> the graph with every edge turned round (dependents first: deletion order).
-function Graph:reversed()
-  local r = setmetatable({ nodes = self.nodes, deps = self.rdeps, rdeps = self.deps, pos = self.pos,
-    name = self.name }, Graph)
-  return r
-end
-
 --- dag.toposort(keys, deps) -> order, cycles, blocked. keys: list of names; deps: map key -> list
 -- of keys it depends on (keys outside `keys` are ignored: objects handled earlier). Ties are broken
 -- by name (a stable order for replicated views). Nothing is raised for a cycle: `cycles` lists

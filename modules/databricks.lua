@@ -220,16 +220,12 @@ end
 function Client:list(path, query, items_key)
   local q = {}
   for k, v in pairs(query or {}) do q[k] = v end
-  local items, pages, seen = {}, 0, {}
-  while true do
-    pages = pages + 1
+  return web.pages("databricks list " .. path, function(token)
+    q.page_token = token
     local body = self:request{ method = "GET", path = path, query = q }
     if type(body) ~= "table" then body = {} end
     -- some APIs (account workspaces) answer a bare array: one page, no token
-    if (json.is_array and json.is_array(body)) or body[1] ~= nil then
-      for _, item in ipairs(body) do items[#items + 1] = item end
-      break
-    end
+    if (json.is_array and json.is_array(body)) or body[1] ~= nil then return body, nil end
     if not items_key then
       for k, v in pairs(body) do
         if type(v) == "table" and (#v > 0 or (json.is_array and json.is_array(v))) then
@@ -239,19 +235,10 @@ function Client:list(path, query, items_key)
       end
     end
     local page = items_key and body[items_key]
-    if type(page) == "table" then
-      for _, item in ipairs(page) do items[#items + 1] = item end
-    end
-    local token = body.next_page_token
-    if type(token) ~= "string" or token == "" then break end
-    if seen[token] then
-      fail({ code = "PAGING_LOOP", message = "databricks list " .. path .. ": next_page_token repeats" }, 2)
-    end
-    seen[token] = true
-    q.page_token = token
-  end
-  if json.array then return json.array(items) end
-  return items
+    local next_token = body.next_page_token
+    if type(next_token) ~= "string" or next_token == "" then next_token = nil end
+    return type(page) == "table" and page or {}, next_token
+  end)
 end
 
 return M
