@@ -34,7 +34,7 @@ def list_seeded(req):
 
 def dump_state():
     """JSON-able snapshot of the Databricks side (for --state-dir inspection)."""
-    from . import account_routes, jobs, warehouses, wsobjects
+    from . import account_routes, jobs, policies, warehouses, wsobjects
 
     def sec(o):
         d = {"owner": o.owner}
@@ -83,6 +83,7 @@ def dump_state():
             "service_principals": acc.sps, "groups": acc.groups, "users": acc.users,
             "permission_assignments": {f"{ws}/{p}": v for (ws, p), v in acc.assignments.items()}}
     out["warehouses"] = warehouses.STORE.by_ws
+    out["cluster_policies"] = policies.STORE.by_ws
     with jobs.STORE.lock:
         out["jobs"] = {ws: {str(k): {a: b for a, b in v.items() if not a.startswith("_")}
                             for k, v in js.items()} for ws, js in jobs.STORE.jobs.items()}
@@ -104,9 +105,9 @@ class _Snapshot:
         self.last = {}
 
     def dump(self):
-        from . import account_routes, jobs, warehouses, wsobjects
+        from . import account_routes, jobs, policies, warehouses, wsobjects
         locks = [UC.lock, account_routes.ACCOUNT.lock, warehouses.STORE.lock, jobs.STORE.lock,
-                 wsobjects.STORE.lock]
+                 wsobjects.STORE.lock, policies.STORE.lock]
         taken = []
         try:
             for lk in locks:

@@ -1,5 +1,9 @@
 """Jobs API (workspace hosts, /api/2.2/jobs/... and the same under /api/2.1/jobs/...).
 
+Schedules, triggers and continuous jobs: at most one of `schedule`, `trigger`, `continuous`; each
+carries a `pause_status` (PAUSED | UNPAUSED, stored as UNPAUSED when left out, as the real API
+reports it); a job is paused or resumed by `update` with the whole block in `new_settings`.
+
 FIDELITY: nothing is executed. A run completes at once (TERMINATED / SUCCESS) unless a failure
 was queued with the admin call `POST admin /dbx/jobs/next-run-result {"result_state": "FAILED",
 "job_id": optional, "state_message": optional}` (or `queue_result(...)` from Python).
@@ -7,6 +11,7 @@ was queued with the admin call `POST admin /dbx/jobs/next-run-result {"result_st
 
 import threading
 import time
+import zoneinfo
 
 from databricks.sdk.service import jobs as J
 
@@ -62,8 +67,59 @@ def _now():
     return int(time.time() * 1000)
 
 
+TRIGGER_KINDS = ("file_arrival", "periodic", "table_update", "model")
+
+
+def _check_triggers(s, where):
+    """schedule / trigger / continuous: the parts the dataclasses cannot say."""
+    present = [k for k in ("schedule", "trigger", "continuous") if s.get(k) is not None]
+    if len(present) > 1:
+        raise bad(f"{where}{present[0]} and {where}{present[1]}: a job can have only one of "
+                  "schedule, trigger and continuous.")
+    sch = s.get("schedule")
+    if sch is not None:
+        for k in ("quartz_cron_expression", "timezone_id"):
+            if not sch.get(k):
+                raise bad(f"Missing required field: {where}schedule.{k}")
+        if len(sch["quartz_cron_expression"].split()) not in (6, 7):
+            raise bad(f"Invalid quartz_cron_expression '{sch['quartz_cron_expression']}' in "
+                      f"{where}schedule: expected 6 or 7 fields (seconds first).")
+        tz = sch["timezone_id"]
+        try:
+            zoneinfo.ZoneInfo(tz)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise bad(f"Invalid timezone_id '{tz}' in {where}schedule.") from None
+    trg = s.get("trigger")
+    if trg is not None:
+        kinds = [k for k in TRIGGER_KINDS if trg.get(k) is not None]
+        if len(kinds) != 1:
+            raise bad(f"{where}trigger: exactly one of {', '.join(TRIGGER_KINDS)} is required "
+                      f"(got {', '.join(kinds) or 'none'}).")
+        if trg.get("periodic") is not None:
+            per = trg["periodic"]
+            if not isinstance(per.get("interval"), int) or per["interval"] < 1 or not per.get("unit"):
+                raise bad(f"{where}trigger.periodic needs a positive interval and a unit.")
+        if trg.get("file_arrival") is not None and not trg["file_arrival"].get("url"):
+            raise bad(f"Missing required field: {where}trigger.file_arrival.url")
+        if trg.get("table_update") is not None and not trg["table_update"].get("table_names"):
+            raise bad(f"Missing required field: {where}trigger.table_update.table_names")
+
+
+def _with_defaults(s):
+    """The stored settings: a schedule/trigger/continuous without pause_status is UNPAUSED."""
+    s = dict(s)
+    for k in ("schedule", "trigger", "continuous"):
+        if s.get(k) is not None and not s[k].get("pause_status"):
+            s[k] = dict(s[k], pause_status="UNPAUSED")
+    s.setdefault("name", "Untitled")
+    s.setdefault("max_concurrent_runs", 1)
+    s.setdefault("format", "MULTI_TASK")
+    return s
+
+
 def _check_settings(s, where=""):
     check_shape(s, J.JobSettings, where)
+    _check_triggers(s, where)
     tasks = s.get("tasks") or []
     keys = set()
     for i, t in enumerate(tasks):
@@ -129,12 +185,9 @@ def _routes(prefix):
         _check_settings(b)
         with STORE.lock:
             jid = _new_id()
-            b.setdefault("name", "Untitled")
-            b.setdefault("max_concurrent_runs", 1)
-            b.setdefault("format", "MULTI_TASK")
             _jobs(req)[jid] = {"job_id": jid, "creator_user_name": who(req),
                                "run_as_user_name": who(req), "created_time": _now(),
-                               "settings": b, "_acl": acl}
+                               "settings": _with_defaults(b), "_acl": acl}
         return {"job_id": jid}
 
     @api("workspace", "POST", prefix + "/reset")
@@ -143,11 +196,7 @@ def _routes(prefix):
         _check_settings(b["new_settings"], "new_settings.")
         with STORE.lock:
             j = _job(req, b["job_id"])
-            ns = dict(b["new_settings"])
-            ns.setdefault("name", "Untitled")
-            ns.setdefault("max_concurrent_runs", 1)
-            ns.setdefault("format", "MULTI_TASK")
-            j["settings"] = ns
+            j["settings"] = _with_defaults(b["new_settings"])
         return {}
 
     @api("workspace", "POST", prefix + "/update")
@@ -159,8 +208,8 @@ def _routes(prefix):
             s.update(b.get("new_settings") or {})
             for f in b.get("fields_to_remove") or []:
                 s.pop(f, None)
-            _check_settings(s)
-            j["settings"] = s
+            _check_settings(s, "new_settings.")
+            j["settings"] = _with_defaults(s)
         return {}
 
     @api("workspace", "POST", prefix + "/delete")
@@ -187,8 +236,8 @@ def _routes(prefix):
         expand = req.query.get("expand_tasks") == "true"
         with STORE.lock:
             js = sorted(_jobs(req).values(), key=lambda j: j["job_id"])
-            if name:
-                js = [j for j in js if j["settings"].get("name") == name]
+            if name:    # the real filter: exact name, case-insensitive
+                js = [j for j in js if (j["settings"].get("name") or "").lower() == name.lower()]
             chunk = js[offset:offset + limit]
             res = []
             for j in chunk:
