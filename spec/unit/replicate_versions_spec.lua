@@ -2,7 +2,7 @@
 -- Source version discovery: which Delta tables take their version from the listing's UC stamp
 -- (managed, stamp readable, not below the recorded clone) and which need DESCRIBE HISTORY
 -- (external, no or bad stamp, a stamp going backwards, version_source = "history"); the
--- version_source config key; discovery through cli.discover issues DESCRIBE HISTORY only for those.
+-- version_source config key; discovery through inventory.discover issues DESCRIBE HISTORY only for those.
 local inventory = require("replicate.inventory")
 local config = require("replicate.config")
 
@@ -83,7 +83,7 @@ describe("replicate version sources", function()
   end)
 end)
 
--- cli.discover against fake workspaces: count the DESCRIBE HISTORY statements.
+-- inventory.discover against fake workspaces: count the DESCRIBE HISTORY statements.
 local P = "/api/2.1/unity-catalog"
 
 local function side(tables_body, sql_log, state_rows, table_queries)
@@ -131,7 +131,6 @@ local function listed(name, ttype, props)
 end
 
 describe("replicate discovery of source versions", function()
-  local cli = require("replicate.cli")
   local body = {
     listed("orders", "MANAGED", { [V] = "3", [TS] = "1795475066131" }),
     listed("customers", "MANAGED", { [V] = "9" }),
@@ -144,7 +143,7 @@ describe("replicate discovery of source versions", function()
     local cfg = config.validate({ catalogs = { sales = "sales" }, version_source = mode }, "f.lua")
     local src_log, dst_log, queries = {}, {}, {}
     local stats = { sql = 0, rest = 0 }
-    local src_inv = cli.discover(cfg, side(body, src_log, nil, queries), side({}, dst_log, state_rows), stats, function() end,
+    local src_inv = inventory.discover(cfg, side(body, src_log, nil, queries), side({}, dst_log, state_rows), stats, function() end,
       { versions_only = true })
     local hist = {}
     for _, s in ipairs(src_log) do if s:match("^DESCRIBE HISTORY") then hist[#hist + 1] = s end end

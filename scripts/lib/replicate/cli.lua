@@ -146,79 +146,6 @@ function M.connect(side_name, side_cfg, cfg, credential)
   return { ws = ws, conn = conn_for(nil, nil), conn_for = conn_for, host = host, warehouse_id = wh, from = from }
 end
 
--- Discovery on both sides and the plan. Returns plan, ctx.
-function M.discover(cfg, src, dst, stats, progress, opts)
-  opts = opts or {}
-  local light = opts.versions_only   -- status: tables and versions, no grants or tags
-  local src_cats, dst_cats = {}, {}
-  for s, d in pairs(cfg.catalogs) do src_cats[#src_cats + 1] = s; dst_cats[#dst_cats + 1] = d end
-  table.sort(src_cats); table.sort(dst_cats)
-  progress("discover: prod " .. src.host)
-  local src_inv = inventory.read{ ws = src.ws, conn = src.conn, catalogs = src_cats, concurrency = cfg.parallelism, stats = stats,
-    grants = not light, tags = not light, delta_metadata = cfg.version_source ~= "history" }
-  progress(string.format("discover: prod has %d schema(s), %d table/view(s), %d volume(s), %d function(s)",
-    M.count(src_inv.schemas), M.count(src_inv.tables), M.count(src_inv.volumes), M.count(src_inv.functions)))
-  local sum = src.ws:get("/api/2.1/unity-catalog/metastore_summary")
-  stats.rest = stats.rest + 1
-  src_inv.global_metastore_id = sum and sum.global_metastore_id
-  src_inv.shares = inventory.read_shares(src.ws, cfg.sharing.share_prefix, stats)
-
-  progress("discover: dr " .. dst.host)
-  local dst_inv = inventory.read{ ws = dst.ws, conn = dst.conn, catalogs = dst_cats, concurrency = cfg.parallelism, stats = stats,
-    grants = not light, tags = not light }
-  dst_inv.state, dst_inv.state_exists = inventory.read_state(dst, cfg.state, stats)
-  dst_inv.provider = inventory.find_provider(dst.ws, src_inv.global_metastore_id, cfg.sharing.provider, stats)
-
-  -- source versions of the Delta tables in scope
-  local delta = {}
-  for full, t in pairs(src_inv.tables) do
-    if (t.table_type == "MANAGED" or t.table_type == "EXTERNAL") and (t.format or "DELTA"):upper() == "DELTA"
-      and cfg.catalogs[t.catalog] and config.selected(cfg, full) then
-      delta[#delta + 1] = full
-    end
-  end
-  table.sort(delta)
-  -- managed tables: the version stamp of the listing; the rest: DESCRIBE HISTORY (O(tables))
-  local recorded = {}
-  for _, row in pairs(dst_inv.state or {}) do
-    if row.source then recorded[row.source] = row.source_version end
-  end
-  local versions, need = inventory.stamped_versions(src_inv.tables, delta,
-    { mode = cfg.version_source, recorded = recorded })
-  stats.versions = { stamp = #delta - #need, history = #need }
-  progress(string.format("discover: %d source Delta version(s) from the listing, %d read with DESCRIBE HISTORY",
-    #delta - #need, #need))
-  local read, verrs = inventory.read_versions(src, need, stats)
-  for full, v in pairs(read) do v.from = "history"; versions[full] = v end
-  src_inv.versions = versions
-  for full, e in pairs(verrs) do
-    src_inv.warnings[#src_inv.warnings + 1] = { object = full, reason = "cannot read its history: " .. e }
-  end
-
-  -- replicas without a state row (a run killed between clone and state write): their history
-  -- says which source version they reflect
-  local orphans = {}
-  for _, full in ipairs(delta) do
-    local parts = util.split_name(full)
-    local tgt = cfg.catalogs[parts[1]] .. "." .. parts[2] .. "." .. parts[3]
-    if dst_inv.tables[tgt] and dst_inv.tables[tgt].table_type ~= "VIEW" and not dst_inv.state[tgt] then
-      orphans[#orphans + 1] = tgt
-    end
-  end
-  if #orphans > 0 then
-    local hist = inventory.read_versions(dst, orphans, stats)
-    dst_inv.clone_history = {}
-    for tgt, h in pairs(hist) do
-      if h.operation == "CLONE" and h.parameters and h.parameters.sourceVersion ~= nil then
-        dst_inv.clone_history[tgt] = { source_version = math.tointeger(tonumber(h.parameters.sourceVersion)) }
-      end
-    end
-  end
-  return src_inv, dst_inv
-end
-
-function M.count(t) local n = 0 for _ in pairs(t or {}) do n = n + 1 end return n end
-
 local function write_file(path, text)
   local f, err = io.open(path, "w")
   if not f then util.error{ code = "WRITE_FAILED", message = "cannot write " .. path .. ": " .. tostring(err) } end
@@ -289,17 +216,9 @@ function M.main(args, opts)
         o.file, tostring(plan.source), tostring(plan.target), src.host, dst.host) }
     end
   else
-    local src_inv, dst_inv = M.discover(cfg, src, dst, stats, progress, { versions_only = o.command == "status" })
+    local src_inv, dst_inv = inventory.discover(cfg, src, dst, stats, progress, { versions_only = o.command == "status" })
     plan = plan_lib.build(cfg, src_inv, dst_inv, { now = os.date("!%Y-%m-%dT%H:%M:%SZ"), run_id = run_id,
-      source = src.host, target = dst.host })
-    for _, e in ipairs(src_inv.errors) do table.insert(plan.failed, { object = e.object, reason = "prod: " .. e.reason }) end
-    for _, e in ipairs(dst_inv.errors) do table.insert(plan.failed, { object = e.object, reason = "dr: " .. e.reason }) end
-    for _, w in ipairs(src_inv.warnings) do table.insert(plan.warnings, w) end
-    for _, w in ipairs(dst_inv.warnings) do table.insert(plan.warnings, w) end
-    plan.discovery = { sql = stats.sql, rest = stats.rest, versions = stats.versions }
-    for _, k in ipairs({ "actions", "failed", "skipped", "warnings", "notes", "tables", "unmapped_principals" }) do
-      plan[k] = json.array(plan[k] or {})   -- empty lists stay JSON arrays
-    end
+      source = src.host, target = dst.host, discovery = { sql = stats.sql, rest = stats.rest, versions = stats.versions } })
     if o.out then write_file(o.out, json.encode(plan)); progress("plan saved to " .. o.out) end
   end
 

@@ -6,32 +6,17 @@
 -- groups), whose grants are never removed. Effective/inherited grants are never an input here:
 -- callers pass direct grants only.
 local util = require("replicate.util")
+local kinds = require("replicate.kinds")
 
 local M = {}
 
-local function set_of(...)
-  local s = {}
-  for _, p in ipairs({ ... }) do s[p] = true end
-  return s
+-- Privileges by securable kind, as the REST API spells them, and the securable type segment of
+-- /permissions/{type}/{name}: both owned by the kinds (replicate/kinds/).
+M.valid, M.securable_type = {}, {}
+for kind in kinds.each() do
+  M.valid[kind.name] = util.set(kind.privileges)
+  M.securable_type[kind.name] = kind.securable
 end
-
--- Privileges by securable kind, as the REST API spells them.
-M.valid = {
-  catalog = set_of("ALL_PRIVILEGES", "APPLY_TAG", "BROWSE", "CREATE_FUNCTION", "CREATE_MATERIALIZED_VIEW",
-    "CREATE_MODEL", "CREATE_SCHEMA", "CREATE_TABLE", "CREATE_VOLUME", "EXECUTE", "EXTERNAL_USE_SCHEMA",
-    "MANAGE", "MODIFY", "READ_VOLUME", "REFRESH", "SELECT", "USE_CATALOG", "USE_SCHEMA", "WRITE_VOLUME"),
-  schema = set_of("ALL_PRIVILEGES", "APPLY_TAG", "CREATE_FUNCTION", "CREATE_MATERIALIZED_VIEW", "CREATE_MODEL",
-    "CREATE_TABLE", "CREATE_VOLUME", "EXECUTE", "EXTERNAL_USE_SCHEMA", "MANAGE", "MODIFY", "READ_VOLUME",
-    "REFRESH", "SELECT", "USE_SCHEMA", "WRITE_VOLUME"),
-  table = set_of("ALL_PRIVILEGES", "APPLY_TAG", "MANAGE", "MODIFY", "SELECT"),
-  view = set_of("ALL_PRIVILEGES", "APPLY_TAG", "MANAGE", "SELECT"),
-  volume = set_of("ALL_PRIVILEGES", "APPLY_TAG", "MANAGE", "READ_VOLUME", "WRITE_VOLUME"),
-  ["function"] = set_of("ALL_PRIVILEGES", "EXECUTE", "MANAGE"),
-}
-
--- The securable type segment of /permissions/{type}/{name} for a kind.
-M.securable_type = { catalog = "catalog", schema = "schema", table = "table", view = "table",
-  volume = "volume", ["function"] = "function" }
 
 -- "USE CATALOG" (information_schema / SHOW GRANTS spelling) -> "USE_CATALOG".
 function M.normalize_privilege(p)

@@ -10,20 +10,14 @@
 local util = require("replicate.util")
 local q = require("replicate.sqltext")
 local grants_lib = require("replicate.grants")
+local kinds = require("replicate.kinds")
+local config = require("replicate.config")
 
 local M = {}
 
 local P = "/api/2.1/unity-catalog"
 
-local json_ok, json = pcall(require, "json")
-local function null(v)
-  if v == nil then return true end
-  if json_ok and v == json.null then return true end
-  return false
-end
-local function val(v) if null(v) then return nil end return v end
-
-local function lower(s) return s and s:lower() or s end
+local val = util.val
 
 -- Concurrent listing with paging: requests = { {path=, query=, key=} }, returns items per request.
 function M.list_many(ws, requests, concurrency)
@@ -60,84 +54,27 @@ function M.list_many(ws, requests, concurrency)
   return out, calls
 end
 
-local function props(p)
+-- Store a listed API object in the inventory under its kind's collection (objects no kind
+-- takes, such as information_schema, are left out).
+local function keep(inv, collection, raw)
+  local kind = kinds.of_collection[collection][1]
+  local obj = kind.normalise(raw)
+  if kinds.kind_of(collection, obj) then inv[collection][obj.full] = obj end
+  return obj
+end
+
+-- information_schema views of every kind: privileges and tags (one query per view and catalog).
+local function views_of(field)
   local out = {}
-  if type(p) == "table" then for k, v in pairs(p) do if not null(v) then out[k] = tostring(v) end end end
+  for _, name in ipairs(kinds.SECURABLE_ORDER) do
+    local k = kinds.get(name)
+    local vs = k[field]
+    if vs and vs.view then vs = { vs } end
+    for _, v in ipairs(vs or {}) do out[#out + 1] = { kind = k, view = v.view, cols = v.cols, column = v.column } end
+  end
   return out
 end
-
-local function norm_columns(cols)
-  local out = {}
-  for _, c in ipairs(cols or {}) do
-    local mask = val(c.mask)
-    out[#out + 1] = { name = c.name, type_text = c.type_text, type_name = c.type_name, comment = val(c.comment),
-      mask = mask and mask.function_name and { function_name = mask.function_name,
-        using_column_names = val(mask.using_column_names) or {} } or nil }
-  end
-  return out
-end
-
-function M.norm_table(t)
-  local deps = {}
-  local vd = val(t.view_dependencies)
-  if type(vd) == "table" then
-    for _, d in ipairs(val(vd.dependencies) or {}) do
-      if type(d) == "table" and type(d.table) == "table" and d.table.table_full_name then
-        deps[#deps + 1] = d.table.table_full_name:lower()
-      end
-    end
-  end
-  local rf = val(t.row_filter)
-  return {
-    catalog = lower(t.catalog_name), schema = lower(t.schema_name), name = lower(t.name),
-    full = lower(t.catalog_name .. "." .. t.schema_name .. "." .. t.name),
-    table_type = t.table_type, format = val(t.data_source_format), location = val(t.storage_location),
-    columns = norm_columns(t.columns), comment = val(t.comment), properties = props(t.properties),
-    owner = val(t.owner), view_definition = val(t.view_definition), view_dependencies = deps,
-    row_filter = rf and rf.function_name and { function_name = rf.function_name,
-      input_column_names = val(rf.input_column_names) or {} } or nil,
-    table_id = val(t.table_id), updated_at = val(t.updated_at), tags = {}, column_tags = {},
-  }
-end
-
-function M.norm_function(f)
-  local params = {}
-  local ip = val(f.input_params)
-  for _, p in ipairs((ip and val(ip.parameters)) or {}) do
-    params[#params + 1] = { name = p.name, type_text = p.type_text }
-  end
-  local returns = val(f.full_data_type) or val(f.data_type)
-  if f.data_type == "TABLE_TYPE" then
-    local rp = val(f.return_params)
-    local cols = {}
-    for _, p in ipairs((rp and val(rp.parameters)) or {}) do cols[#cols + 1] = q.ident(p.name) .. " " .. p.type_text end
-    returns = "TABLE (" .. (#cols > 0 and table.concat(cols, ", ") or tostring(val(f.full_data_type))) .. ")"
-  end
-  return {
-    catalog = lower(f.catalog_name), schema = lower(f.schema_name), name = lower(f.name),
-    full = lower(f.catalog_name .. "." .. f.schema_name .. "." .. f.name),
-    params = params, returns = returns, body = val(f.routine_definition),
-    language = (val(f.routine_body) == "SQL" or val(f.routine_body) == nil) and "SQL"
-      or (val(f.external_language) or val(f.routine_body)),
-    comment = val(f.comment), owner = val(f.owner),
-  }
-end
-
--- ---------------------------------------------------------------- bulk grants and tags (SQL)
-local PRIV_VIEWS = {
-  { kind = "catalog", view = "catalog_privileges", cols = { "catalog_name" } },
-  { kind = "schema", view = "schema_privileges", cols = { "catalog_name", "schema_name" } },
-  { kind = "table", view = "table_privileges", cols = { "table_catalog", "table_schema", "table_name" } },
-  { kind = "volume", view = "volume_privileges", cols = { "volume_catalog", "volume_schema", "volume_name" } },
-  { kind = "function", view = "routine_privileges", cols = { "routine_catalog", "routine_schema", "routine_name" } },
-}
-local TAG_VIEWS = {
-  { kind = "catalog", view = "catalog_tags", cols = { "catalog_name" } },
-  { kind = "schema", view = "schema_tags", cols = { "catalog_name", "schema_name" } },
-  { kind = "table", view = "table_tags", cols = { "catalog_name", "schema_name", "table_name" } },
-  { kind = "column", view = "column_tags", cols = { "catalog_name", "schema_name", "table_name", "column_name" } },
-  { kind = "volume", view = "volume_tags", cols = { "catalog_name", "schema_name", "volume_name" } },
-}
+local PRIV_VIEWS, TAG_VIEWS = views_of("privilege_view"), views_of("tag_views")
 
 local function join_cols(row, cols, n)
   local parts = {}
@@ -153,18 +90,13 @@ function M.read(side)
   local conc = side.concurrency or 8
   local stats = side.stats or {}
   stats.rest, stats.sql = stats.rest or 0, stats.sql or 0
-  local inv = { catalogs = {}, schemas = {}, tables = {}, volumes = {}, functions = {}, grants = {},
-    warnings = {}, errors = {} }
+  local inv = { grants = {}, warnings = {}, errors = {} }
+  for _, coll in ipairs(kinds.collections) do inv[coll] = {} end
 
   -- catalogs: one listing (also finds the share catalogs in dr)
   local cats = ws:list(P .. "/catalogs", nil, "catalogs")
   stats.rest = stats.rest + 1
-  for _, c in ipairs(cats) do
-    local name = lower(c.name)
-    inv.catalogs[name] = { name = name, comment = val(c.comment), owner = val(c.owner), properties = props(c.properties),
-      storage_root = val(c.storage_root), catalog_type = val(c.catalog_type), provider_name = val(c.provider_name),
-      share_name = val(c.share_name), tags = {} }
-  end
+  for _, c in ipairs(cats) do keep(inv, "catalogs", c) end
 
   -- schemas of the wanted catalogs
   local reqs, order = {}, {}
@@ -182,25 +114,23 @@ function M.read(side)
       inv.errors[#inv.errors + 1] = { object = order[i], reason = util.errtext(items.error) }
     end
     for _, s in ipairs(items) do
-      local full = lower(s.catalog_name .. "." .. s.name)
-      if lower(s.name) ~= "information_schema" then
-        inv.schemas[full] = { catalog = lower(s.catalog_name), name = lower(s.name), full = full, comment = val(s.comment),
-          owner = val(s.owner), properties = props(s.properties), storage_root = val(s.storage_root), tags = {} }
-        schema_list[#schema_list + 1] = inv.schemas[full]
-      end
+      local obj = keep(inv, "schemas", s)
+      if inv.schemas[obj.full] then schema_list[#schema_list + 1] = obj end
     end
   end
 
-  -- tables, volumes, functions per schema, all at once
+  -- the kinds listed per schema (tables, volumes, functions), all at once
   reqs = {}
   for _, s in ipairs(schema_list) do
-    local qy = { catalog_name = s.catalog, schema_name = s.name }
-    local tq = { catalog_name = s.catalog, schema_name = s.name }
-    -- ask for the Delta metadata (version stamps) where the caller takes versions from the listing
-    if side.delta_metadata then tq.include_delta_metadata = "true" end
-    reqs[#reqs + 1] = { path = P .. "/tables", query = tq, key = "tables", kind = "table" }
-    reqs[#reqs + 1] = { path = P .. "/volumes", query = qy, key = "volumes", kind = "volume" }
-    reqs[#reqs + 1] = { path = P .. "/functions", query = qy, key = "functions", kind = "function" }
+    for _, name in ipairs(kinds.SECURABLE_ORDER) do
+      local k = kinds.get(name)
+      if k.list then
+        local qy = { catalog_name = s.catalog, schema_name = s.name }
+        -- ask for the Delta metadata (version stamps) where the caller takes versions from the listing
+        if k.collection == "tables" and side.delta_metadata then qy.include_delta_metadata = "true" end
+        reqs[#reqs + 1] = { path = P .. k.list.path, query = qy, key = k.list.key, collection = k.collection }
+      end
+    end
   end
   res, calls = M.list_many(ws, reqs, conc)
   stats.rest = stats.rest + calls
@@ -210,18 +140,7 @@ function M.read(side)
       inv.errors[#inv.errors + 1] = { object = r.query.catalog_name .. "." .. r.query.schema_name,
         reason = "cannot list " .. r.key .. ": " .. util.errtext(items.error) }
     end
-    for _, o in ipairs(items) do
-      if r.kind == "table" then
-        local t = M.norm_table(o); inv.tables[t.full] = t
-      elseif r.kind == "volume" then
-        local full = lower(o.catalog_name .. "." .. o.schema_name .. "." .. o.name)
-        inv.volumes[full] = { catalog = lower(o.catalog_name), schema = lower(o.schema_name), name = lower(o.name),
-          full = full, volume_type = val(o.volume_type), location = val(o.storage_location), comment = val(o.comment),
-          owner = val(o.owner), tags = {} }
-      else
-        local f = M.norm_function(o); inv.functions[f.full] = f
-      end
-    end
+    for _, o in ipairs(items) do keep(inv, r.collection, o) end
   end
 
   if side.grants ~= false then M.read_grants(side, inv, stats) end
@@ -229,15 +148,13 @@ function M.read(side)
   return inv
 end
 
--- Direct grants of every object of the wanted catalogs, from information_schema (inherited rows
--- filtered out), falling back to the permissions API per object when a view is not readable.
-function M.read_grants(side, inv, stats)
+-- One query per view of `views` and wanted catalog; returns the results and what each was.
+local function query_views(side, inv, stats, views, columns)
   local list, meta = {}, {}
   for _, cat in ipairs(side.catalogs) do
     if inv.catalogs[cat] then
-      for _, v in ipairs(PRIV_VIEWS) do
-        local cols = table.concat(v.cols, ", ")
-        list[#list + 1] = { "SELECT grantee, privilege_type, inherited_from, " .. cols .. " FROM "
+      for _, v in ipairs(views) do
+        list[#list + 1] = { "SELECT " .. columns .. ", " .. table.concat(v.cols, ", ") .. " FROM "
           .. q.ident(cat) .. ".information_schema." .. v.view }
         meta[#meta + 1] = { cat = cat, v = v }
       end
@@ -245,6 +162,20 @@ function M.read_grants(side, inv, stats)
   end
   local res = side.conn:many(list, { concurrency = side.concurrency })
   stats.sql = stats.sql + #list
+  return res, meta
+end
+
+-- The inventory object a privilege or tag row names, and its kind.
+local function row_object(inv, v, row, n)
+  local full = join_cols(row, v.cols, n)
+  local obj = inv[v.kind.collection][full]
+  return obj, obj and kinds.kind_of(v.kind.collection, obj) or v.kind, full
+end
+
+-- Direct grants of every object of the wanted catalogs, from information_schema (inherited rows
+-- filtered out), falling back to the permissions API per object when a view is not readable.
+function M.read_grants(side, inv, stats)
+  local res, meta = query_views(side, inv, stats, PRIV_VIEWS, "grantee, privilege_type, inherited_from")
   local fallback = {}
   for i, r in ipairs(res) do
     local m = meta[i]
@@ -254,10 +185,8 @@ function M.read_grants(side, inv, stats)
       for _, row in ipairs(r.rows) do
         local inh = val(row.inherited_from)
         if inh == nil or inh == "NONE" or inh == "" then
-          local full = join_cols(row, m.v.cols)
-          local kind = m.v.kind
-          if kind == "table" and inv.tables[full] and inv.tables[full].table_type == "VIEW" then kind = "view" end
-          local key = kind .. ":" .. full
+          local _, kind, full = row_object(inv, m.v, row)
+          local key = kind.name .. ":" .. full
           inv.grants[key] = inv.grants[key] or {}
           local s = inv.grants[key][row.grantee] or {}
           s[grants_lib.normalize_privilege(row.privilege_type)] = true
@@ -266,53 +195,41 @@ function M.read_grants(side, inv, stats)
       end
     end
   end
-  if #fallback > 0 then
-    local reqs, keys = {}, {}
-    local failed_views = {}
-    for _, m in ipairs(fallback) do
-      failed_views[m.v.kind] = failed_views[m.v.kind] or {}
-      failed_views[m.v.kind][m.cat] = true
-    end
-    local function add(kind, full)
-      local vk = (kind == "view") and "table" or kind
-      local cat = util.split_name(full)[1]
-      if failed_views[vk] and failed_views[vk][cat] then
-        reqs[#reqs + 1] = { method = "GET", path = P .. "/permissions/" .. grants_lib.securable_type[kind] .. "/" .. full }
-        keys[#keys + 1] = kind .. ":" .. full
-      end
-    end
-    for name in pairs(inv.catalogs) do if util.set(side.catalogs)[name] then add("catalog", name) end end
-    for full in pairs(inv.schemas) do add("schema", full) end
-    for full, t in pairs(inv.tables) do add(t.table_type == "VIEW" and "view" or "table", full) end
-    for full in pairs(inv.volumes) do add("volume", full) end
-    for full in pairs(inv.functions) do add("function", full) end
-    local rs = side.ws:all(reqs, { concurrency = side.concurrency })
-    stats.rest = stats.rest + #reqs
-    for i, r in ipairs(rs) do
-      if r.error then
-        inv.errors[#inv.errors + 1] = { object = keys[i], reason = "cannot read grants: " .. util.errtext(r.error) }
-      else
-        inv.grants[keys[i]] = grants_lib.to_map((r.body or {}).privilege_assignments)
-      end
-    end
-    inv.warnings[#inv.warnings + 1] = { object = "grants", reason = #fallback
-      .. " information_schema privilege view(s) unreadable: read " .. #reqs .. " object(s) through the permissions API" }
+  if #fallback > 0 then M.read_grants_api(side, inv, stats, fallback) end
+end
+
+-- The permissions API, per object, for the objects whose privilege view could not be read.
+function M.read_grants_api(side, inv, stats, fallback)
+  local failed_views = {}
+  for _, m in ipairs(fallback) do
+    failed_views[m.v.kind.collection] = failed_views[m.v.kind.collection] or {}
+    failed_views[m.v.kind.collection][m.cat] = true
   end
+  local wanted = util.set(side.catalogs)
+  local reqs, keys = {}, {}
+  kinds.each_object(inv, function(kind, full)
+    local cat = util.split_name(full)[1]
+    if kind and failed_views[kind.collection] and failed_views[kind.collection][cat]
+      and (kind.depth > 1 or wanted[full]) then
+      reqs[#reqs + 1] = { method = "GET", path = P .. "/permissions/" .. kind.securable .. "/" .. full }
+      keys[#keys + 1] = kind.name .. ":" .. full
+    end
+  end)
+  local rs = side.ws:all(reqs, { concurrency = side.concurrency })
+  stats.rest = stats.rest + #reqs
+  for i, r in ipairs(rs) do
+    if r.error then
+      inv.errors[#inv.errors + 1] = { object = keys[i], reason = "cannot read grants: " .. util.errtext(r.error) }
+    else
+      inv.grants[keys[i]] = grants_lib.to_map((r.body or {}).privilege_assignments)
+    end
+  end
+  inv.warnings[#inv.warnings + 1] = { object = "grants", reason = #fallback
+    .. " information_schema privilege view(s) unreadable: read " .. #reqs .. " object(s) through the permissions API" }
 end
 
 function M.read_tags(side, inv, stats)
-  local list, meta = {}, {}
-  for _, cat in ipairs(side.catalogs) do
-    if inv.catalogs[cat] then
-      for _, v in ipairs(TAG_VIEWS) do
-        list[#list + 1] = { "SELECT tag_name, tag_value, " .. table.concat(v.cols, ", ") .. " FROM "
-          .. q.ident(cat) .. ".information_schema." .. v.view }
-        meta[#meta + 1] = { cat = cat, v = v }
-      end
-    end
-  end
-  local res = side.conn:many(list, { concurrency = side.concurrency })
-  stats.sql = stats.sql + #list
+  local res, meta = query_views(side, inv, stats, TAG_VIEWS, "tag_name, tag_value")
   local failed = {}
   for i, r in ipairs(res) do
     local m = meta[i]
@@ -321,25 +238,13 @@ function M.read_tags(side, inv, stats)
     else
       for _, row in ipairs(r.rows) do
         local k, value = row.tag_name, val(row.tag_value) or ""
-        if m.v.kind == "catalog" then
-          local c = inv.catalogs[tostring(row.catalog_name):lower()]
-          if c then c.tags[k] = value end
-        elseif m.v.kind == "schema" then
-          local s = inv.schemas[join_cols(row, m.v.cols)]
-          if s then s.tags[k] = value end
-        elseif m.v.kind == "table" then
-          local t = inv.tables[join_cols(row, m.v.cols)]
-          if t then t.tags[k] = value end
-        elseif m.v.kind == "column" then
-          local t = inv.tables[join_cols(row, m.v.cols, 3)]
-          if t then
-            local col = tostring(row.column_name)
-            t.column_tags[col] = t.column_tags[col] or {}
-            t.column_tags[col][k] = value
-          end
-        else
-          local v = inv.volumes[join_cols(row, m.v.cols)]
-          if v then v.tags[k] = value end
+        local obj = row_object(inv, m.v, row, m.v.column and #m.v.cols - 1 or nil)
+        if obj and m.v.column then
+          local col = tostring(row.column_name)
+          obj.column_tags[col] = obj.column_tags[col] or {}
+          obj.column_tags[col][k] = value
+        elseif obj then
+          obj.tags[k] = value
         end
       end
     end
@@ -422,7 +327,8 @@ end
 function M.decode_params(p)
   p = val(p)
   if type(p) == "table" then return p end
-  if type(p) == "string" and json_ok then
+  local json = require("json")
+  if type(p) == "string" then
     local ok, t = pcall(json.decode, p)
     if ok and type(t) == "table" then return t end
   end
@@ -504,6 +410,81 @@ function M.read_shares(src_ws, prefix, stats)
     out[n] = { tables = tables, recipients = recipients }
   end
   return out
+end
+
+local function count(t) local n = 0 for _ in pairs(t or {}) do n = n + 1 end return n end
+
+-- Discovery on both sides: the two inventories plan.build diffs. src and dst are connected sides
+-- ({ ws=, conn=, host= }); stats counts the calls; progress(text) reports. opts.versions_only
+-- (status): tables and versions, no grants or tags.
+function M.discover(cfg, src, dst, stats, progress, opts)
+  opts = opts or {}
+  local light = opts.versions_only   -- status: tables and versions, no grants or tags
+  local src_cats, dst_cats = {}, {}
+  for s, d in pairs(cfg.catalogs) do src_cats[#src_cats + 1] = s; dst_cats[#dst_cats + 1] = d end
+  table.sort(src_cats); table.sort(dst_cats)
+  progress("discover: prod " .. src.host)
+  local src_inv = M.read{ ws = src.ws, conn = src.conn, catalogs = src_cats, concurrency = cfg.parallelism, stats = stats,
+    grants = not light, tags = not light, delta_metadata = cfg.version_source ~= "history" }
+  progress(string.format("discover: prod has %d schema(s), %d table/view(s), %d volume(s), %d function(s)",
+    count(src_inv.schemas), count(src_inv.tables), count(src_inv.volumes), count(src_inv.functions)))
+  local sum = src.ws:get("/api/2.1/unity-catalog/metastore_summary")
+  stats.rest = stats.rest + 1
+  src_inv.global_metastore_id = sum and sum.global_metastore_id
+  src_inv.shares = M.read_shares(src.ws, cfg.sharing.share_prefix, stats)
+
+  progress("discover: dr " .. dst.host)
+  local dst_inv = M.read{ ws = dst.ws, conn = dst.conn, catalogs = dst_cats, concurrency = cfg.parallelism, stats = stats,
+    grants = not light, tags = not light }
+  dst_inv.state, dst_inv.state_exists = M.read_state(dst, cfg.state, stats)
+  dst_inv.provider = M.find_provider(dst.ws, src_inv.global_metastore_id, cfg.sharing.provider, stats)
+
+  -- source versions of the Delta tables in scope
+  local delta = {}
+  for full, t in pairs(src_inv.tables) do
+    if (t.table_type == "MANAGED" or t.table_type == "EXTERNAL") and (t.format or "DELTA"):upper() == "DELTA"
+      and cfg.catalogs[t.catalog] and config.selected(cfg, full) then
+      delta[#delta + 1] = full
+    end
+  end
+  table.sort(delta)
+  -- managed tables: the version stamp of the listing; the rest: DESCRIBE HISTORY (O(tables))
+  local recorded = {}
+  for _, row in pairs(dst_inv.state or {}) do
+    if row.source then recorded[row.source] = row.source_version end
+  end
+  local versions, need = M.stamped_versions(src_inv.tables, delta,
+    { mode = cfg.version_source, recorded = recorded })
+  stats.versions = { stamp = #delta - #need, history = #need }
+  progress(string.format("discover: %d source Delta version(s) from the listing, %d read with DESCRIBE HISTORY",
+    #delta - #need, #need))
+  local read, verrs = M.read_versions(src, need, stats)
+  for full, v in pairs(read) do v.from = "history"; versions[full] = v end
+  src_inv.versions = versions
+  for full, e in pairs(verrs) do
+    src_inv.warnings[#src_inv.warnings + 1] = { object = full, reason = "cannot read its history: " .. e }
+  end
+
+  -- replicas without a state row (a run killed between clone and state write): their history
+  -- says which source version they reflect
+  local orphans = {}
+  for _, full in ipairs(delta) do
+    local parts = util.split_name(full)
+    local tgt = cfg.catalogs[parts[1]] .. "." .. parts[2] .. "." .. parts[3]
+    if dst_inv.tables[tgt] and dst_inv.tables[tgt].table_type ~= "VIEW" and not dst_inv.state[tgt] then
+      orphans[#orphans + 1] = tgt
+    end
+  end
+  if #orphans > 0 then
+    local hist = M.read_versions(dst, orphans, stats)
+    dst_inv.clone_history = {}
+    for tgt, h in pairs(hist) do
+      if h.operation == "CLONE" and h.parameters and h.parameters.sourceVersion ~= nil then
+        dst_inv.clone_history[tgt] = { source_version = math.tointeger(tonumber(h.parameters.sourceVersion)) }
+      end
+    end
+  end
+  return src_inv, dst_inv
 end
 
 return M

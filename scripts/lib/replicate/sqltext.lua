@@ -46,4 +46,17 @@ function M.key_list(keys)
   return "(" .. table.concat(parts, ", ") .. ")"
 end
 
+-- A comment as the plan compares it: nil for absent, empty or non-string.
+function M.comment(c)
+  if c == nil or c == "" or (type(c) ~= "string") then return nil end
+  return c
+end
+
+-- One plan step running `sql` on dr (extra fields: clone=, catalog=, schema=).
+function M.step(sql, extra)
+  local s = { side = "dst", sql = sql }
+  for k, v in pairs(extra or {}) do s[k] = v end
+  return s
+end
+
 return M

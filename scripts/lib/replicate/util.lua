@@ -80,6 +80,20 @@ function M.glob_match(glob, s)
   return s:lower():match(M.glob_to_pattern(glob:lower())) ~= nil
 end
 
+-- A JSON value with JSON null (and nil) as nil.
+local json = require("json")
+function M.val(v)
+  if v == json.null then return nil end
+  return v
+end
+
+-- A properties map from the API with its values as strings (nulls dropped).
+function M.props(p)
+  local out = {}
+  if type(p) == "table" then for k, v in pairs(p) do if v ~= json.null then out[k] = tostring(v) end end end
+  return out
+end
+
 -- Split a dotted full name made of plain parts ("a.b.c"); names in UC are stored without quotes.
 function M.split_name(full)
   local parts = {}
