@@ -53,6 +53,8 @@ local function step(self, co, ...)
   local r = table.pack(coroutine.resume(co, ...))
   local t = self.tasks[co]
   if coroutine.status(co) == "dead" then
+    -- a SIGINT that interrupted the task's own Lua code ends the whole run, as one during a wait does
+    if not r[1] and errors.is(r[2], "CANCELLED") then error(r[2], 0) end
     return finish(self, co, r[1], r[2])
   end
   if r[2] == "http" then
