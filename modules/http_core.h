@@ -68,7 +68,8 @@ const char *dh_http_check_url(const char *url, char *msg, size_t msg_size);
 
 /* Runs n requests with at most `concurrency` in flight (retries scheduled without blocking the
  * others). Every resp is filled (err_code set on transport failure). Returns 0, or -1 when
- * cancelled by SIGINT (then every unfinished resp has err_code CANCELLED). */
+ * cancelled by SIGINT (then every unfinished resp has err_code CANCELLED). Transfers started by
+ * http.start on the same multi handle keep progressing (and are settled) meanwhile. */
 int dh_http_run(dh_http_ctx *ctx, dh_http_req *reqs, dh_http_resp *resps, size_t n, int concurrency);
 
 /* For a background thread (blobstate lease renewal): runs one request on its own easy handle,
