@@ -64,5 +64,17 @@ if base then
   local ok2 = pcall(http.request, { url = "http://127.0.0.1:" .. (os.getenv("DRHOST_TEST_CLOSED_PORT") or "1") .. "/",
     retries = 0, connect_timeout = 2 })
   check(not ok2, "connection refused raises")
+  -- tasks: requests started together (http.start/poll), a cancelled set, a retry code
+  local res = require("task").map({ 1, 2, 3 }, function(i)
+    if i == 3 then http.sleep(0.01) end
+    return http.request{ url = base .. "/echo?i=" .. i }.status
+  end, { concurrency = 2 })
+  for i = 1, 3 do check(res[i].ok and res[i].value == 200, "task request " .. i) end
+  local h = http.start({ { url = base .. "/slow?ms=2000" }, { url = base .. "/echo" } })
+  h:cancel()
+  check(h:results()[1].error.code == "CANCELLED", "cancelled started set")
+  local rc = http.request{ url = base .. "/flaky?k=1&status=409&code=Busy&id=rep", retry_codes = { "Busy" },
+    backoff_base = 0.01 }
+  check(rc.status == 200 and rc.attempts == 2, "retry code")
 end
 print("representative run ok")
