@@ -47,9 +47,12 @@ return {
   -- (docs/replication.md, "Incremental clones")
   version_source = "history",
 
+  -- Hooks see a copy of each object in scope ({ kind, full, name, catalog, schema, tags, owner,
+  -- comment, ...}; kind is catalog, schema, table, view, function or volume) and run in this
+  -- file's sandbox (print goes to the log). docs/replication.md, "Hooks".
   hooks = {
     -- filter = function(obj) return not obj.name:match("^tmp_") end,
-    -- policy = function(obj) return obj.kind == "table" and obj.size_gb > 1000 and "metadata_only" or "clone" end,
-    -- rename = function(obj) return nil end,   -- return a new object name to rename in dr
+    -- policy = function(obj) return obj.kind == "table" and obj.tags.dr == "schema_only" and "metadata_only" or nil end,
+    -- rename = function(obj) return nil end,   -- tables, views, functions, volumes: a new name in dr
   },
 }

@@ -88,4 +88,46 @@ describe("replicate.config", function()
     assert.is_false(ok); assert.are.equal("CONFIG_SYNTAX", err.code)
     assert.truthy(err.message:find(path, 1, true))
   end)
+
+  it("refuses two storage prefixes that differ by a trailing slash and map to different targets", function()
+    local raw = base()
+    raw.storage = { ["abfss://c@prod.dfs.core.windows.net/ext"] = "abfss://c@dr.dfs.core.windows.net/ext",
+      ["abfss://c@prod.dfs.core.windows.net/ext/"] = "abfss://c@dr.dfs.core.windows.net/other/" }
+    local msg = err_of(raw)
+    assert.truthy(msg:find("`storage[abfss://c@prod.dfs.core.windows.net/ext/]` names the same source prefix as "
+      .. "storage[abfss://c@prod.dfs.core.windows.net/ext]", 1, true), msg)
+    -- the same target written two ways is one mapping
+    raw.storage["abfss://c@prod.dfs.core.windows.net/ext/"] = "abfss://c@dr.dfs.core.windows.net/ext/"
+    assert.is_table(config.validate(raw, "f.lua").storage)
+  end)
+
+  it("gives config files and their hooks the basics, and a print that goes to the log", function()
+    local path = os.tmpname()
+    local f = io.open(path, "w")
+    f:write([[
+local names = {}
+for _, n in ipairs({ "sales" }) do names[n] = n end
+assert(type(next(names)) == "string" and select("#", 1, 2) == 2 and tostring(math.floor(2.5)) == "2")
+return { catalogs = names, hooks = {
+  filter = function(obj)
+    print("filter", obj.kind, obj.full)
+    if type(obj.name) ~= "string" then error("no name") end
+    local n = 0
+    for _ in pairs(obj.tags) do n = n + 1 end
+    return n == 0 and tonumber("1") == 1 and string.sub(obj.name, 1, 4) ~= "tmp_" and table.concat({ "a" }) == "a"
+  end } }
+]])
+    f:close()
+    local ok, cfg = pcall(config.load, path)
+    os.remove(path)
+    assert.is_true(ok, tostring(cfg))
+    local log = require("log")
+    local level = log.level()
+    log.set_level("error")   -- the print lines are info: keep the spec's output quiet
+    local okh, keep = pcall(cfg.hooks.filter, { kind = "table", full = "sales.core.t", name = "t", tags = {} })
+    local okt, tmp = pcall(cfg.hooks.filter, { kind = "table", full = "sales.core.tmp_t", name = "tmp_t", tags = {} })
+    log.set_level(level)
+    assert.is_true(okh, tostring(keep)); assert.is_true(keep)
+    assert.is_true(okt, tostring(tmp)); assert.is_false(tmp)
+  end)
 end)

@@ -288,4 +288,88 @@ describe("replicate.plan", function()
     assert.are.same({ "sales.core.new_t" }, share[1].tables)
     assert.are.equal(0, #by(p, "share_catalog"))
   end)
+
+  it("a catalog prod does not have is a config error before anything is planned", function()
+    local cfg = cfg_with({ catalogs = { sales = "sales_dr", nope = "nope_dr" } })
+    local ok, err = pcall(plan.build, cfg, source(), empty_dr(), {})
+    assert.is_false(ok)
+    assert.are.equal("CONFIG_INVALID", err.code)
+    assert.are.equal("catalogs.nope", err.details.key)
+    assert.truthy(err.message:find("spec: `catalogs.nope` names a catalog prod does not have", 1, true), err.message)
+    assert.truthy(err.message:find("prod has: sales", 1, true), err.message)
+  end)
+
+  it("honours the policy hook for every kind, or refuses what a kind cannot do", function()
+    local seen = {}
+    local cfg = cfg_with({ hooks = { policy = function(o)
+      seen[o.kind] = true
+      if o.kind == "volume" then return "metadata_only" end
+      if o.kind == "function" then return "metadata_only" end
+      if o.kind == "schema" and o.name == "reporting" then return "skip" end
+    end } })
+    local p = plan.build(cfg, source(), empty_dr(), {})
+    for _, k in ipairs({ "catalog", "schema", "table", "view", "volume", "function" }) do assert.is_true(seen[k], k) end
+    local objects, failed, skipped = {}, {}, {}
+    for _, a in ipairs(p.actions) do objects[a.object] = objects[a.object] or a end
+    for _, f in ipairs(p.failed) do failed[f.object] = f.reason end
+    for _, f in ipairs(p.skipped) do skipped[f.object] = f.reason end
+    -- an external volume as metadata only: an empty managed volume, not one at the mapped location
+    assert.are.equal("CREATE VOLUME IF NOT EXISTS `sales_dr`.`core`.`files`", sqls(objects["sales_dr.core.files"]))
+    -- a function is a definition: metadata_only is refused, naming what it accepts
+    assert.truthy(failed["sales.core.double_it"]:match("hook policy returned 'metadata_only' for a function %(expected clone or skip%)"))
+    assert.is_nil(objects["sales_dr.core.double_it"])
+    -- a skipped schema takes its objects along
+    assert.truthy(skipped["sales.reporting"])
+    assert.is_nil(objects["sales_dr.reporting"]); assert.is_nil(objects["sales_dr.reporting.v_top"])
+    -- and a catalog goes through the hooks like the rest
+    p = plan.build(cfg_with({ hooks = { policy = function(o) return o.kind == "catalog" and "skip" or nil end } }),
+      source(), empty_dr(), {})
+    for _, a in ipairs(p.actions) do assert.are.equal("state", a.phase) end
+    assert.are.equal("sales", p.skipped[1].object)
+  end)
+
+  it("renames tables, views, volumes and functions; a name for a schema is a config error", function()
+    local cfg = cfg_with({ hooks = { rename = function(o)
+      if o.kind == "volume" or o.kind == "function" then return o.name .. "_dr" end
+    end } })
+    local p = plan.build(cfg, source(), empty_dr(), {})
+    local objects = {}
+    for _, a in ipairs(p.actions) do objects[a.object] = objects[a.object] or a end
+    assert.truthy(objects["sales_dr.core.files_dr"]); assert.is_nil(objects["sales_dr.core.files"])
+    assert.truthy(objects["sales_dr.core.double_it_dr"]); assert.is_nil(objects["sales_dr.core.double_it"])
+    local bad = cfg_with({ hooks = { rename = function(o) if o.kind == "schema" then return "other" end end } })
+    local ok, err = pcall(plan.build, bad, source(), empty_dr(), {})
+    assert.is_false(ok)
+    assert.are.equal("CONFIG_INVALID", err.code)
+    assert.are.equal("hooks.rename", err.details.key)
+    local want = "`hooks.rename` returned \"other\" for schema sales.core: only tables, views, volumes and functions can be renamed"
+    assert.truthy(err.message:find(want, 1, true), err.message)
+  end)
+
+  it("the hooks shipped commented out in env/dr.replication.lua work when uncommented", function()
+    local f = assert(io.open("env/dr.replication.lua", "r"))
+    local text = f:read("a"); f:close()
+    local n
+    text, n = text:gsub("\n(%s*)%-%- (%a+ = function)", "\n%1%2")
+    assert.are.equal(3, n)
+    local path = os.tmpname()
+    f = io.open(path, "w"); f:write(text); f:close()
+    local ok, cfg = pcall(config.load, path)
+    os.remove(path)
+    assert.is_true(ok, tostring(cfg))
+    cfg.catalogs = { sales = "sales_dr" }
+    cfg.storage = { [PROD] = DR }
+    cfg.exclude = {}
+    local src = source()
+    src.tables["sales.core.orders"].tags = { dr = "schema_only" }
+    src.tables["sales.core.tmp_x"] = { catalog = "sales", schema = "core", name = "tmp_x", full = "sales.core.tmp_x",
+      table_type = "MANAGED", format = "DELTA", columns = {} }
+    local p = plan.build(cfg, src, empty_dr(), {})
+    assert.are.equal(0, #p.failed, p.failed[1] and p.failed[1].reason)
+    local objects = {}
+    for _, a in ipairs(p.actions) do objects[a.object] = objects[a.object] or a end
+    assert.is_nil(objects["sales_dr.core.tmp_x"])
+    assert.truthy(sqls(objects["sales_dr.core.orders"]):match("^CREATE TABLE IF NOT EXISTS `sales_dr`%.`core`%.`orders` %("))
+    assert.truthy(objects["sales_dr.core.files"]); assert.truthy(objects["sales_dr.core.double_it"])
+  end)
 end)

@@ -114,13 +114,22 @@ function M.validate(raw, file)
 
   if raw.storage ~= nil then
     if type(raw.storage) ~= "table" then fail(file, "storage", "must be a map { [source_url_prefix] = target_url_prefix }", describe(raw.storage)) end
-    for src, dst in pairs(raw.storage) do
+    local seen = {}   -- source prefix without trailing slashes -> the key naming it
+    for _, src in ipairs(util.sorted_keys(raw.storage)) do
+      local dst = raw.storage[src]
       if type(src) ~= "string" or not src:match("^%a[%w+.-]*://") then
         fail(file, "storage", "keys must be URL prefixes like abfss://container@account.dfs.core.windows.net/path", describe(src))
       end
       if type(dst) ~= "string" or not dst:match("^%a[%w+.-]*://") then
         fail(file, "storage[" .. src .. "]", "must be a target URL prefix", describe(dst))
       end
+      local norm = src:gsub("/+$", "")
+      local other = seen[norm]
+      if other and raw.storage[other]:gsub("/+$", "") ~= dst:gsub("/+$", "") then
+        fail(file, "storage[" .. src .. "]", "names the same source prefix as storage[" .. other .. "] (they differ only by a "
+          .. "trailing slash) but maps it elsewhere: keep one of them", describe(dst) .. " vs " .. describe(raw.storage[other]))
+      end
+      seen[norm] = seen[norm] or src
     end
     cfg.storage = util.copy(raw.storage)
   end
@@ -236,19 +245,51 @@ function M.validate(raw, file)
   return cfg
 end
 
--- Load a config file (a Lua chunk returning a table) in an empty environment.
+-- What a replication config file (and the hooks it defines) may use: the basics, os.getenv, and
+-- a print that writes to the log.
+function M.sandbox(path)
+  local log = require("log")
+  local env = { os = { getenv = os.getenv } }
+  for _, name in ipairs({ "type", "error", "assert", "pairs", "ipairs", "next", "select", "tostring", "tonumber",
+    "string", "table", "math", "utf8" }) do env[name] = _G[name] end
+  env.print = function(...)
+    local parts = {}
+    for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end
+    log.info(table.concat(parts, "\t"), { file = path })
+  end
+  return env
+end
+
+-- Load a config file (a Lua chunk returning a table) in the sandbox.
 function M.load(path)
   local f, err = io.open(path, "r")
   if not f then
     util.error{ code = "CONFIG_NOT_FOUND", message = "cannot read replication config " .. path .. ": " .. tostring(err) }
   end
   local src = f:read("a"); f:close()
-  local chunk, perr = load(src, "@" .. path, "t", { os = { getenv = os.getenv }, string = string,
-    table = table, math = math, pairs = pairs, ipairs = ipairs, tostring = tostring, tonumber = tonumber })
+  local chunk, perr = load(src, "@" .. path, "t", M.sandbox(path))
   if not chunk then util.error{ code = "CONFIG_SYNTAX", message = path .. ": " .. tostring(perr) } end
   local ok, raw = pcall(chunk)
   if not ok then util.error{ code = "CONFIG_ERROR", message = path .. ": " .. util.errtext(raw) } end
   return M.validate(raw, path)
+end
+
+-- Every configured source catalog must exist in prod (as discovered): a missing one is a
+-- configuration error, raised before anything is planned or written.
+function M.check_catalogs(cfg, src_catalogs)
+  local missing = {}
+  for _, name in ipairs(util.sorted_keys(cfg.catalogs)) do
+    if not src_catalogs[name] then missing[#missing + 1] = name end
+  end
+  if #missing == 0 then return end
+  local have = {}
+  for _, name in ipairs(util.sorted_keys(src_catalogs)) do
+    if not M.never_catalogs[name] then have[#have + 1] = name end
+  end
+  util.error({ code = "CONFIG_INVALID", details = { file = cfg.file, key = "catalogs." .. missing[1] },
+    message = string.format("%s: `catalogs.%s` names a catalog prod does not have (or an ISOLATED one not bound to the "
+      .. "replication workspace); prod has: %s", tostring(cfg.file), table.concat(missing, "`, `catalogs."),
+      #have > 0 and table.concat(have, ", ") or "(none)") }, 2)
 end
 
 -- Include/exclude patterns apply to source full names (catalog.schema.object); an object is kept

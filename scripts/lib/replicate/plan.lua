@@ -84,7 +84,7 @@ function Planner:hook(name, obj, kind)
   local h = self.cfg.hooks and self.cfg.hooks[name]
   if not h then return true, nil end
   local o = util.copy(obj)
-  o.kind, o.tags = kind.name, o.tags or {}
+  o.kind, o.tags, o.full = kind.name, o.tags or {}, o.full or o.name
   local ok, res = pcall(h, o)
   if not ok then return false, "hook " .. name .. " failed: " .. util.errtext(res) end
   return true, res
@@ -98,36 +98,37 @@ end
 -- Is a source object in scope: selected by include/exclude (as its kind reads them), passed by
 -- the filter hook; and its policy (the policy hook's answer, "clone" by default), one of those its
 -- kind accepts.
-function Planner:scope(obj, kind)
-  local selected = kind.selected and kind.selected(self, obj.full) or (not kind.selected and config.selected(self.cfg, obj.full))
+function Planner:scope(obj, kind, full)
+  full = full or obj.full
+  local selected = kind.selected and kind.selected(self, full) or (not kind.selected and config.selected(self.cfg, full))
   if not selected then return false end
   local ok, keep = self:hook("filter", obj, kind)
-  if not ok then self:fail(obj.full, keep, kind.name); return false end
+  if not ok then self:fail(full, keep, kind.name); return false end
   if keep == false then return false end
   local okp, policy = self:hook("policy", obj, kind)
-  if not okp then self:fail(obj.full, policy, kind.name); return false end
+  if not okp then self:fail(full, policy, kind.name); return false end
   policy = policy or "clone"
   if not kind.policies[policy] then
-    self:fail(obj.full, "hook policy returned '" .. tostring(policy) .. "' for a " .. kind.name
+    self:fail(full, "hook policy returned '" .. tostring(policy) .. "' for a " .. kind.name
       .. " (expected " .. policy_names(kind) .. ")", kind.name)
     return false
   end
-  if policy == "skip" then self:skip(obj.full, "policy hook: skip", kind.name); return false end
+  if policy == "skip" then self:skip(full, "policy hook: skip", kind.name); return false end
   return true, policy
 end
 
 local function renaming_kinds()
   local out = {}
-  for kind in kinds.each() do if kind.renames then out[#out + 1] = kind.name .. "s" end end
-  return table.concat(out, ", ")
+  for _, name in ipairs(kinds.SECURABLE_ORDER) do if kinds.get(name).renames then out[#out + 1] = name .. "s" end end
+  return table.concat(out, ", ", 1, #out - 1) .. " and " .. out[#out]
 end
 
 -- The target name of a source object under its parent's target (the rename hook may rename it,
 -- where its kind allows; elsewhere a name from the hook is a configuration error).
-function Planner:target_name(obj, kind, parent)
+function Planner:target_name(obj, kind, parent, default)
   local ok, new = self:hook("rename", obj, kind)
   if not ok then return nil, new end
-  if new == nil then return parent .. "." .. obj.name end
+  if new == nil then return default or (parent .. "." .. obj.name) end
   if not kind.renames then
     util.error{ code = "CONFIG_INVALID", details = { file = self.cfg.file, key = "hooks.rename" },
       message = string.format("%s: `hooks.rename` returned %s for %s %s: only %s can be renamed "
@@ -163,7 +164,7 @@ function Planner:select_kind(kind)
     local obj = objects[full]
     local parent = self.target_of[kind.depth == 2 and obj.catalog or (obj.catalog .. "." .. obj.schema)]
     if parent and (not kind.match or kind.match(obj)) then
-      local ok, policy = self:scope(obj, kind)
+      local ok, policy = self:scope(obj, kind, full)
       if ok then
         local tgt, renamed = self:target_name(obj, kind, parent)
         if not tgt then self:fail(full, renamed, kind.name) else add(obj, full, tgt, policy, renamed) end
@@ -431,6 +432,7 @@ end
 -- inventories' errors and warnings) is part of the plan's failures and warnings.
 function M.build(cfg, src, dst, opts)
   opts = opts or {}
+  config.check_catalogs(cfg, src.catalogs or {})
   local p = M.new_planner(cfg, src, dst, opts)
   p:plan_state()
   for kind in kinds.each() do p:select_kind(kind) end

@@ -26,19 +26,17 @@ function K.normalise(c)
     share_name = val(c.share_name), tags = {} }
 end
 
--- The configured catalogs prod has (config.check_catalogs refuses the others before planning)
--- and that are managed; the filter and policy hooks see them like every other object.
+-- The configured catalogs (prod has them all: config.check_catalogs refuses the others before
+-- planning) that are managed; the filter and policy hooks see them like every other object.
 function K.select(p, add)
   for _, src_cat in ipairs(util.sorted_keys(p.cfg.catalogs)) do
     local tgt = p.cfg.catalogs[src_cat]
     local sc = p.src.catalogs[src_cat]
-    if not sc then
-      p:fail(tgt, "source catalog " .. src_cat .. " not found in prod (or ISOLATED and not bound to the replication workspace)", "catalog")
-    elseif sc.catalog_type and sc.catalog_type ~= "MANAGED_CATALOG" then
+    if sc.catalog_type and sc.catalog_type ~= "MANAGED_CATALOG" then
       p:fail(tgt, "source catalog " .. src_cat .. " is " .. sc.catalog_type .. " (only managed catalogs are replicated)", "catalog")
     else
-      local ok, policy = p:scope(sc, K)
-      if ok then add(sc, src_cat, tgt, policy) end
+      local ok, policy = p:scope(sc, K, src_cat)
+      if ok then add(sc, src_cat, p:target_name(sc, K, nil, tgt), policy) end
     end
   end
 end
