@@ -32,7 +32,7 @@ return {
   protected_principals = { "drhost-replication", "drhost-admins", "dr-breakglass" },
   principals = { map = principal_map, unmapped = "keep_names" },
 
-  sharing = { recipient = os.getenv("DRHOST_RECIPIENT") or "drhost_dr", share_prefix = "drhost_dr", catalog_prefix = "drhost_src",
+  sharing = { recipient = os.getenv("DRHOST_RECIPIENT"), share_prefix = "drhost_dr", catalog_prefix = "drhost_src",
               max_tables = 1000, max_schemas = 500, batch = 100 },
   -- managed location for the state catalog: needed when dr's metastore has no storage root
   state = { catalog = "drhost_ops", schema = "drhost", table = "replication_state",

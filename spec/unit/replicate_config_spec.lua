@@ -23,6 +23,15 @@ describe("replicate.config", function()
     assert.are.equal("drhost_ops", cfg.state.catalog)
   end)
 
+  it("defaults the sharing recipient to drhost_dr, the name the deployment creates in prod", function()
+    local cfg = config.validate(base(), "f.lua")
+    assert.are.equal("drhost_dr", cfg.sharing.recipient)
+    local deployed = require("deploy.components.replication").DEFAULTS
+    assert.are.equal(cfg.sharing.recipient, deployed.recipient)
+    assert.are.equal(cfg.sharing.share_prefix, deployed.share_prefix)
+    assert.are.equal(cfg.sharing.catalog_prefix, deployed.catalog_prefix)
+  end)
+
   it("names the file and the key", function()
     local raw = base(); raw.parallelism = 0
     local msg = err_of(raw)

@@ -78,10 +78,20 @@ function M.config_path(o)
   return resolve_path("env/" .. o.env .. ".replication.lua")
 end
 
+-- The outputs of an environment's deployment, read in-process from its state (the state store
+-- named by DRHOST_STATE / DRHOST_BLOB_* as for deploy.lua, docs/deploy.md); nil and why when the
+-- state cannot be read.
+function M.deployment_outputs(env_name)
+  local state = require("deploy.state")
+  local ok, doc = pcall(function() return state.new(state.open_store(), env_name):load() end)
+  if not ok then return nil, util.errtext(doc) end
+  return doc.outputs or {}
+end
+
 -- Where a workspace is (docs/replication.md, "Finding the workspaces"): DRHOST_SOURCE_HOST /
 -- DRHOST_SOURCE_WAREHOUSE_ID (TARGET for dr) first, then the config's source/target fields, then
--- the deployment's outputs of that environment (`drhost scripts/deploy.lua ENV output`, keys
--- workspace_url and warehouse_id), or an outputs JSON file named by `outputs`.
+-- the deployment's outputs of that environment (read from its state, keys workspace_url and
+-- warehouse_id), or an outputs JSON file named by `outputs`.
 function M.locate(side_name, side_cfg, partial)
   local up = side_name:upper()
   local host = os.getenv("DRHOST_" .. up .. "_HOST")
@@ -97,11 +107,9 @@ function M.locate(side_name, side_cfg, partial)
       if f then text = f:read("a"); f:close() end
       from = side_cfg.outputs
     elseif side_cfg.env then
-      local bin = os.getenv("DRHOST_BIN") or (home() .. "/build/drhost")
-      local cmd = string.format("%q %q %q output 2>/dev/null", bin, home() .. "/scripts/deploy.lua", side_cfg.env)
-      local p = io.popen(cmd)
-      if p then text = p:read("a"); p:close() end
-      from = "deployment outputs of " .. side_cfg.env
+      local outputs, why = M.deployment_outputs(side_cfg.env)
+      if outputs then text = json.encode(outputs) end
+      from = "deployment outputs of " .. side_cfg.env .. (why and (" (unreadable: " .. why .. ")") or "")
     end
     local ok, out = pcall(json.decode, text or "")
     if ok and type(out) == "table" and type(out.outputs) == "table" then out = out.outputs end

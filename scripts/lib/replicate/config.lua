@@ -12,7 +12,9 @@ M.defaults = {
   storage = {},
   protected_principals = {},
   principals = { map = {}, unmapped = "keep_names" },
-  sharing = { recipient = nil, share_prefix = "drhost_dr", catalog_prefix = "drhost_src", provider = nil,
+  -- the recipient in prod for dr's metastore: the deployment creates it under this name
+  -- (scripts/lib/deploy/components/replication.lua takes these sharing defaults from here)
+  sharing = { recipient = "drhost_dr", share_prefix = "drhost_dr", catalog_prefix = "drhost_src", provider = nil,
               max_tables = 1000, max_schemas = 500, batch = 100 },
   state = { catalog = "drhost_ops", schema = "drhost", table = "replication_state", managed_location = nil },
   prune = false,

@@ -426,8 +426,11 @@ function M.discover(cfg, src, dst, stats, progress, opts)
   progress("discover: prod " .. src.host)
   local src_inv = M.read{ ws = src.ws, conn = src.conn, catalogs = src_cats, concurrency = cfg.parallelism, stats = stats,
     grants = not light, tags = not light, delta_metadata = cfg.version_source ~= "history" }
-  progress(string.format("discover: prod has %d schema(s), %d table/view(s), %d volume(s), %d function(s)",
-    count(src_inv.schemas), count(src_inv.tables), count(src_inv.volumes), count(src_inv.functions)))
+  local counts = {}
+  for _, coll in ipairs(kinds.collections) do
+    if coll ~= "catalogs" then counts[#counts + 1] = count(src_inv[coll]) .. " " .. coll end
+  end
+  progress("discover: prod has " .. table.concat(counts, ", "))
   local sum = src.ws:get("/api/2.1/unity-catalog/metastore_summary")
   stats.rest = stats.rest + 1
   src_inv.global_metastore_id = sum and sum.global_metastore_id

@@ -13,7 +13,9 @@ local C = require("deploy.components.common")
 local ref = lazy.ref
 local M = {}
 
-M.DEFAULTS = { recipient = "drhost_dr", share_prefix = "drhost_dr", catalog_prefix = "drhost_src",
+-- the sharing names default as the replication config defaults them (one place: replicate/config.lua)
+local sharing = require("replicate.config").defaults.sharing
+M.DEFAULTS = { recipient = sharing.recipient, share_prefix = sharing.share_prefix, catalog_prefix = sharing.catalog_prefix,
   warehouse = "drhost-replication", secret_scope = "drhost", job = "drhost-replication" }
 
 --- sharing settings from the replication config named by the secondary env (defaults if absent)

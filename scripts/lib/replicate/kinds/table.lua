@@ -185,9 +185,7 @@ local function plan_share_use(p, share, created)
   local info = (p.src.shares or {})[share] or {}
   local granted = false
   for _, r in ipairs(info.recipients or {}) do if r == sh.recipient then granted = true end end
-  if not sh.recipient then
-    p:fail(share, "sharing.recipient is not set in the replication config", "share")
-  elseif not granted then
+  if not granted then
     p:add{ phase = "share_grant", op = "grant", kind = "share", object = share, side = "src",
       needs = created[share] and { share } or nil, reason = "recipient " .. sh.recipient .. " cannot read it yet",
       steps = { { side = "src", rest = { method = "PATCH",
