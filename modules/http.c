@@ -1217,8 +1217,9 @@ static int l_sleep(lua_State *L) {
 /* ------------------------------------------------------------------ started sets (http.start / http.poll)
  *
  * http.start(requests, {concurrency=}) -> handle: the transfers begin and progress whenever any
- * http call drives the multi handle; http.poll(timeout) waits (at most timeout seconds) until at
- * least one started set has finished and returns the list of finished handles; handle:results()
+ * http call drives the multi handle; http.poll(handles, timeout) waits (at most timeout seconds)
+ * until at least one of the handles (the keys of the table) has finished and returns the list of
+ * those finished (two runtimes, one run from the other's callback, each get only their own); handle:results()
  * gives the responses as http.all would. This is what the task runtime waits on, so each task is
  * resumed as soon as its own requests are answered. */
 
@@ -1318,7 +1319,8 @@ static int l_start(lua_State *L) {
 }
 
 static int l_poll(lua_State *L) {
-  double timeout = luaL_optnumber(L, 1, 0);
+  luaL_checktype(L, 1, LUA_TTABLE); /* keys: the handles this caller waits for */
+  double timeout = luaL_optnumber(L, 2, 0);
   if (!(timeout >= 0 && timeout <= 3600)) raise_err(L, "INVALID_ARGUMENT", "http.poll: timeout must be within 0..3600");
   dh_http_ctx *ctx = dh_http_ctx_get(L);
   double until = now_mono() + timeout;
@@ -1343,6 +1345,13 @@ static int l_poll(lua_State *L) {
       nx = s->nxt;
       if (s->done >= s->n) {
         lua_rawgetp(L, -1, s);
+        lua_pushvalue(L, -1);
+        int mine = lua_rawget(L, 1) != LUA_TNIL;
+        lua_pop(L, 1);
+        if (!mine) { /* another caller's: it stays finished until that caller polls */
+          lua_pop(L, 1);
+          continue;
+        }
         lua_seti(L, -3, ++k);
         lua_pushnil(L);
         lua_rawsetp(L, -2, s);

@@ -126,7 +126,7 @@ local function round(self)
     end
     return http.sleep(wait)
   end
-  for _, h in ipairs(http.poll(math.min(wait or 60, 60))) do
+  for _, h in ipairs(http.poll(self.handles, math.min(wait or 60, 60))) do
     local co = self.handles[h]
     self.handles[h] = nil
     local t = self.tasks[co]

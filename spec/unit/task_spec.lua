@@ -88,6 +88,28 @@ describe("task runtime", function()
     assert.equal("a2b2", res[2].value)
   end)
 
+  it("runs a runtime started from another's callback without taking the other's answers", function()
+    local rt = task.runtime{ concurrency = 4 }
+    local got, inner = {}, nil
+    for i = 1, 3 do
+      rt:spawn(function()
+        return http.request{ url = srv:url(i == 1 and "/echo?v=a" or "/slow?ms=300") }.status
+      end, function(ok, v)
+        got[i] = ok and v
+        if i == 1 then   -- while the slow ones are in flight
+          inner = task.map({ "x", "y" }, function(x)   -- answered after the outer ones
+            http.request{ url = srv:url("/slow?ms=600") }
+            return json.decode(http.request{ url = srv:url("/echo?v=" .. x) }.body).query.v
+          end)
+        end
+      end)
+    end
+    rt:run()
+    assert.same({ 200, 200, 200 }, got)
+    assert.equal("x", inner[1].value)
+    assert.equal("y", inner[2].value)
+  end)
+
   it("refuses a task that yields something other than an HTTP call or a sleep", function()
     local res = task.map({ 1 }, function() coroutine.yield("x") end)
     assert.equal("TASK_YIELD", res[1].error.code)
