@@ -21,6 +21,9 @@ REF = re.compile(r"\$\{([A-Za-z0-9_.\-\[\]]+)\}")
 PRESET_KEYS = {"name_prefix", "tags", "trigger_pause_status", "pipelines_development",
                "jobs_max_concurrent_runs", "source_linked_deployment"}
 TRIGGER_FIELDS = ("schedule", "trigger", "continuous")
+# FIDELITY: the CLI's default is under /Workspace/Users/<deploying identity>/; a shared path
+# here keeps the stand-in free of a user lookup.
+DEFAULT_ROOT = "/Workspace/Shared/.bundle/${bundle.name}/${bundle.target}"
 
 
 class BundleError(Exception):
@@ -158,5 +161,7 @@ def resolve(root, target, overrides=None, environ=None):
         if run_as and "run_as" not in j:
             j["run_as"] = run_as
         jobs[key] = j
+    ws = dict(cfg.get("workspace") or {}, **(tcfg.get("workspace") or {}))
+    root_path = _interpolate(ws.get("root_path") or DEFAULT_ROOT, ctx, "workspace.root_path")
     return {"bundle": name, "target": target, "presets": presets, "jobs": jobs,
-            "origin": origin, "targets": list(targets)}
+            "origin": origin, "targets": list(targets), "root_path": root_path}

@@ -29,7 +29,7 @@ M.DEFAULT_EXCLUDE = {
 -- the bundle's presets set per target. Ids of other workspace objects are compared by name.
 M.REGIONAL_FIELDS = { "run_as", "run_as_user_name", "deployment", "edit_mode",
   "schedule.pause_status", "trigger.pause_status", "continuous.pause_status" }
-M.REGIONAL_TAGS = { "region_role", "region" }
+M.REGIONAL_TAGS = { "region_role", "region", "bundle_target" }
 
 local TRIGGERS = { "schedule", "trigger", "continuous" }
 
