@@ -1,4 +1,3 @@
--- luacheck: max line length 160
 -- Replication under faults: throttling (429) and 503s injected by the simulator are ridden out;
 -- a run killed at any point converges on the next one, without duplicated or lost rows.
 local H = dofile("spec/integration/replicate_helper.lua")

@@ -1,4 +1,3 @@
--- luacheck: max line length 160
 -- Shared by the replicate_*_spec.lua integration specs: an isolated estate per spec file (unique
 -- catalog, share, state and storage names on the simulator's prod/dr workspaces), a config file
 -- for it, and a runner for the CLI as a child process (so exit codes and kills are real).

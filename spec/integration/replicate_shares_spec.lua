@@ -1,4 +1,3 @@
--- luacheck: max line length 160
 -- Share sharding on the simulator (which enforces Databricks' per-share limits): with a small
 -- max_tables the Delta tables spread over several shares, each mounted in dr and cloned from;
 -- a second sync adds nothing to any share.

@@ -1,4 +1,3 @@
--- luacheck: max line length 160
 -- Replication against the simulator: every object kind, the no-op sync, incremental clones,
 -- status, renamed catalogs rewritten in views, grants equal through the principal mapping.
 local H = dofile("spec/integration/replicate_helper.lua")

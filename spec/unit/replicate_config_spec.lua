@@ -1,4 +1,3 @@
--- luacheck: max line length 160
 -- Replication config validation: specific errors naming file, key and expectation.
 local config = require("replicate.config")
 

@@ -1,4 +1,3 @@
--- luacheck: max line length 160
 -- Grants diff: direct grants only, per principal, protected principals never revoked, only valid
 -- privileges, principal mapping with unmapped principals reported. Property-style over random sets.
 local grants = require("replicate.grants")

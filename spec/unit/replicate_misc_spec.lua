@@ -1,4 +1,3 @@
--- luacheck: max line length 160
 -- sqltext quoting, report helpers, CLI argument parsing, the job settings.
 local q = require("replicate.sqltext")
 local report = require("replicate.report")

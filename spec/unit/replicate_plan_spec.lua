@@ -1,4 +1,3 @@
--- luacheck: max line length 160
 -- The plan: pure diff of fixture inventories (no simulator needed).
 local plan = require("replicate.plan")
 local config = require("replicate.config")

@@ -1,4 +1,3 @@
--- luacheck: max line length 160
 -- Storage URL mapping (longest prefix wins, path boundaries) and share sharding.
 local storage = require("replicate.storage")
 local shares = require("replicate.shares")

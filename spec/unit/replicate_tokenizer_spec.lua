@@ -1,4 +1,3 @@
--- luacheck: max line length 160
 -- The LPeg tokenizer that rewrites catalog names in view and function bodies.
 local tokenizer = require("replicate.tokenizer")
 

@@ -1,4 +1,3 @@
--- luacheck: max line length 160
 -- Source version discovery: which Delta tables take their version from the listing's UC stamp
 -- (managed, stamp readable, not below the recorded clone) and which need DESCRIBE HISTORY
 -- (external, no or bad stamp, a stamp going backwards, version_source = "history"); the

@@ -1,4 +1,3 @@
--- luacheck: max line length 160
 -- `drhost scripts/replicate.lua ENV COMMAND ...`: plan, apply, sync, status. Wires configuration,
 -- connections, discovery, the plan and its execution; prints progress on stderr and the result
 -- (text or --json) on stdout. Returns the process exit code.

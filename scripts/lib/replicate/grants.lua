@@ -1,4 +1,3 @@
--- luacheck: max line length 160
 -- Grants: the per-principal diff between the primary's DIRECT grants on a securable and the
 -- secondary's. Only privileges valid for the securable are carried; principals go through the
 -- mapping (a service principal's application id differs per region); whatever the secondary has

@@ -1,4 +1,3 @@
--- luacheck: max line length 160
 -- Discovery: reads one side (prod or dr) into the normalised inventory plan.lua diffs.
 -- Cost: O(catalogs + schemas) calls -- one listing per schema for tables, volumes and functions
 -- (sent concurrently), grants and tags in bulk from each catalog's information_schema (one query

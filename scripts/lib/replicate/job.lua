@@ -1,4 +1,3 @@
--- luacheck: max line length 160
 -- The replication job in dr (Jobs API 2.1 settings), created by the deployment of dr
 -- (scripts/lib/deploy): a schedule from the environment, one launcher task that runs
 -- `drhost scripts/replicate.lua dr sync --json` on a small job cluster, failure notifications, and

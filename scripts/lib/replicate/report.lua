@@ -1,4 +1,3 @@
--- luacheck: max line length 160
 -- Rendering: the plan (Terraform-like), the run summary table, the status table, and the JSON
 -- documents behind --json. Pure functions of plan/results data.
 local util = require("replicate.util")

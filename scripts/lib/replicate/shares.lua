@@ -1,4 +1,3 @@
--- luacheck: max line length 160
 -- Share sharding on the primary: every table the secondary clones through Delta Sharing must be in
 -- one of our shares. A share holds at most `max_tables` tables and `max_schemas` distinct schemas
 -- (Databricks: 1,000 and 500). Only what no share holds yet is added; tables go preferably to a

@@ -1,4 +1,3 @@
--- luacheck: max line length 160
 -- Quoting for the DDL the replication generates. Values go through named parameters wherever
 -- Databricks SQL accepts them (the state table); DDL positions that only take literals (COMMENT,
 -- LOCATION, TAGS, TBLPROPERTIES) get a string literal escaped here, and names are always

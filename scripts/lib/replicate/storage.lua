@@ -1,4 +1,3 @@
--- luacheck: max line length 160
 -- Storage URL mapping: the primary's external locations to the secondary's. The longest matching
 -- prefix wins; a prefix matches only at a path boundary (".../data" does not match ".../database").
 -- An unmapped location fails the object that needs it, never the run.

@@ -1,4 +1,3 @@
--- luacheck: max line length 160
 -- An LPeg tokenizer for Databricks SQL text (view and function bodies). It knows what must never be
 -- rewritten -- string literals ('..', "..", raw r'..', with backslash escapes), line comments (--),
 -- block comments (/* .. */, nested) -- and backtick-quoted identifiers (`a``b`). On top of the

@@ -1,4 +1,3 @@
--- luacheck: max line length 160
 -- Small helpers shared by the replication library: structured errors, set/list utilities,
 -- glob patterns. No I/O here.
 local M = {}
