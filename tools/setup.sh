@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything drhost needs, idempotently: Debian packages, the simulator's Python
-# environment (.venv, from sim's lock file) and Azurite (npm, pinned). Reruns are fast.
+# environment (.venv, from sim's lock file), Azurite (npm, pinned) and actionlint (Go, pinned,
+# into .cache/tools/bin). Reruns are fast.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,5 +20,22 @@ fi
 # The simulator's own environment (Python) and Azurite (Node), if that part is present.
 if [ -x sim/setup.sh ]; then
   sim/setup.sh
+fi
+# actionlint, the GitHub Actions workflow linter (tools/suites/25-cicd.sh), built with the Go
+# toolchain on the machine (Debian's golang-go is too old for it); skipped with a warning
+# without Go, and the suite then says so.
+ACTIONLINT_VERSION=1.7.7
+ACTIONLINT=.cache/tools/bin/actionlint
+if ! { [ -x "$ACTIONLINT" ] && [ "$("$ACTIONLINT" -version 2>/dev/null | head -n 1)" = "v$ACTIONLINT_VERSION" ]; }; then
+  GO=$(command -v go || true)
+  [ -z "$GO" ] && [ -x /usr/local/go/bin/go ] && GO=/usr/local/go/bin/go
+  if [ -n "$GO" ]; then
+    echo "setup: building actionlint v$ACTIONLINT_VERSION"
+    mkdir -p .cache/tools/bin
+    GOBIN="$PWD/.cache/tools/bin" GOFLAGS=-modcacherw "$GO" install \
+      "github.com/rhysd/actionlint/cmd/actionlint@v$ACTIONLINT_VERSION"
+  else
+    echo "setup: warning: no Go toolchain (go 1.22 or later): actionlint not installed" >&2
+  fi
 fi
 echo "setup: ok"
