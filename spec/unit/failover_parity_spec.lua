@@ -138,8 +138,10 @@ describe("failover.parity", function()
     assert.matches("503 Service Unavailable", f[1].detail)
   end)
 
-  it("exclusions and several spokes", function()
-    local p, d = sides(nil, { jobs = { dr_job(), { name = "local-maint", schedule = { quartz_cron_expression = "0 0 * * * ?", timezone_id = "UTC" } } } })
+  it("exclusions and several spokes; drhost's own jobs (tagged managed-by drhost) are skipped", function()
+    local p, d = sides(nil, { jobs = { dr_job(), { name = "drhost-replication-dr", tags = { ["managed-by"] = "drhost" },
+      schedule = { quartz_cron_expression = "0 0 * * * ?", timezone_id = "UTC", pause_status = "UNPAUSED" } },
+      { name = "local-maint", schedule = { quartz_cron_expression = "0 0 * * * ?", timezone_id = "UTC" } } } })
     local f = parity.compare_all({ { spoke = "a", prod = p, dr = d }, { spoke = "b", prod = p, dr = d } },
       { exclude = { jobs = { "local-maint" } } })
     assert.are.same({}, problems(f))

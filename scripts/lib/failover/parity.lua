@@ -24,6 +24,9 @@ M.DEFAULT_EXCLUDE = {
   cluster_policies = {},
 }
 
+-- Jobs drhost itself runs in one region (the replication job) carry this tag and are skipped.
+M.OWN_TAG = { key = "managed-by", value = "drhost" }
+
 -- Job fields that differ per region by design: the run-as identity (a service principal per
 -- region), the pause state (compared on its own), the bundle's deployment record; and tag keys
 -- the bundle's presets set per target. Ids of other workspace objects are compared by name.
@@ -72,8 +75,10 @@ local function fetch_jobs(ws)
     if r.error then return nil, nil, r.error end
     local s = (r.body or {}).settings or {}
     local name = s.name or ("job " .. tostring(base[i].job_id))
-    if by_name[name] then dups[name] = true end
-    by_name[name] = { job_id = base[i].job_id, settings = s }
+    if (s.tags or {})[M.OWN_TAG.key] ~= M.OWN_TAG.value then
+      if by_name[name] then dups[name] = true end
+      by_name[name] = { job_id = base[i].job_id, settings = s }
+    end
   end
   return by_name, dups
 end
