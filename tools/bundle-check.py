@@ -128,6 +128,15 @@ def rules(job, path, out):
             if isinstance(d, dict) and d.get("task_key") not in keys:
                 out.append((f"{path}.tasks[{i}].depends_on", f"unknown task_key "
                                                               f"'{d.get('task_key')}'"))
+    sch = job.get("schedule")
+    if isinstance(sch, dict):
+        for k in ("quartz_cron_expression", "timezone_id"):
+            if not sch.get(k):
+                out.append((f"{path}.schedule.{k}", "required"))
+        cron = sch.get("quartz_cron_expression")
+        if isinstance(cron, str) and len(cron.split()) not in (6, 7):
+            out.append((f"{path}.schedule.quartz_cron_expression", f"'{cron}' is not a Quartz "
+                        "expression (6 or 7 fields, seconds first)"))
     present = [f for f in bundle_resolve.TRIGGER_FIELDS if job.get(f) is not None]
     if len(present) > 1:
         out.append((path, f"only one of schedule, trigger, continuous (got {', '.join(present)})"))

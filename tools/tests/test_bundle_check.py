@@ -82,3 +82,9 @@ def test_unknown_variable_reference_names_the_path(bundle, capsys):
     assert check.main(["--bundle", str(bundle), "--target", "prod"]) == 1
     assert "resources.jobs.daily_revenue.tasks[0].python_wheel_task.parameters[1]: unknown " \
            "reference ${var.catalgo}" in capsys.readouterr().err
+
+
+def test_unix_cron_is_not_quartz(bundle, capsys):
+    edit(bundle / JOB, '"0 30 2 * * ?"', '"30 2 * * *"')
+    assert check.main(["--bundle", str(bundle), "--target", "prod"]) == 1
+    assert "schedule.quartz_cron_expression: '30 2 * * *' is not a Quartz expression" in capsys.readouterr().out
