@@ -108,6 +108,31 @@ describe("deploy env validation", function()
     assert.matches("replication: expected nothing: only the secondary", problems(e, peer()))
   end)
 
+  it("type-checks keys at every level: a spoke's front_end_private_link = \"false\" is an error", function()
+    local e = base(); e.spokes.a.front_end_private_link = "false"
+    assert.matches('env/prod.lua: spokes.a.front_end_private_link: expected boolean, got string "false"',
+      problems(e, peer()), 1, true)
+    local e2 = base(); e2.dbfs_private_endpoints = 1
+    assert.matches("env/prod.lua: dbfs_private_endpoints: expected boolean, got number 1", problems(e2, peer()), 1, true)
+  end)
+
+  it("refuses an unknown key at any level, naming its full path", function()
+    local e = base(); e.hub.cidrs = "10.0.0.0/22"; e.identities.admin_grp = "x"; e.spokes.a.fe_private_link = true
+    local m = problems(e, peer())
+    assert.matches("env/prod.lua: hub.cidrs: expected one of the known keys (cidr), got unknown key", m, 1, true)
+    assert.matches("env/prod.lua: identities.admin_grp: expected one of the known keys", m, 1, true)
+    assert.matches("env/prod.lua: spokes.a.fe_private_link: expected one of the known keys", m, 1, true)
+    local p = peer(); p.replication_schedule.tz = "UTC"
+    assert.matches("env/prod.lua: replication_schedule.tz: expected one of the known keys", problems(p, base()), 1, true)
+  end)
+
+  it("reports a wrong type once, not again for what it holds", function()
+    local e = base(); e.hub = "10.10.0.0/22"
+    local m = problems(e, peer())
+    assert.matches("hub: expected a table { cidr = '10.x.0.0/22' }, got string", m, 1, true)
+    assert.is_nil(m:find("hub.cidr", 1, true))
+  end)
+
   it("reports every problem at once", function()
     local e = base(); e.region = "mars"; e.spokes = {}; e.prefix = "Bad-Prefix"
     local m = problems(e, peer())

@@ -2,6 +2,7 @@
 -- (file, key, what was expected), and the derived layout (subnets, names).
 local cidr = require("deploy.cidr")
 local err = require("deploy.err")
+local loader = require("loader")
 
 local M = {}
 
@@ -16,20 +17,69 @@ for r in ([[australiacentral australiacentral2 australiaeast australiasoutheast 
   M.REGIONS[r] = true
 end
 
-local KNOWN_KEYS = {
-  name = true, region = true, role = true, peer = true, prefix = true, hub = true, spokes = true,
-  tags = true, identities = true, firewall = true, front_end_private_link = true,
-  replication = true, replication_schedule = true, dbfs_private_endpoints = true,
-  serverless_egress = true, notify = true,
-}
+-- The shape of an environment file: every key at every level, with its type. The loader
+-- (modules/loader.lua) checks it first (a wrong type or an unknown key anywhere is an error
+-- naming its path); validate() then checks what types cannot say (regions, CIDRs, overlaps,
+-- derived name lengths, what the peer says). docs/deploy.md, "Environment reference".
+local S = loader.schema
+local name_s = S.string{ what = "a lower-case name like 'prod'" }
+local env_var_s = S.string{ what = "the NAME of an environment variable" }
+M.SCHEMA = S.record({
+  name = name_s,
+  role = S.enum{ "primary", "secondary", what = "'primary' or 'secondary'" },
+  peer = S.string{ what = "the peer environment's name (e.g. 'dr')" },
+  region = S.string{ what = "an Azure region where Databricks is available (e.g. westeurope, northeurope)" },
+  prefix = S.string{ what = "1-6 lower-case letters/digits starting with a letter (used in storage account names)" },
+  hub = S.record({ cidr = S.string{ what = "an IPv4 CIDR like 10.10.0.0/22" } },
+    { what = "a table { cidr = '10.x.0.0/22' }" }),
+  spokes = S.map(S.record({
+    cidr = S.string{ what = "an IPv4 CIDR like 10.11.0.0/20" },
+    catalog = S.string{ what = "a catalog name (lower-case letters, digits, _)" },
+    front_end_private_link = S.boolean{},
+  }, { what = "a table { cidr = ... }" }), { what = "a map name -> { cidr = ... } with at least one spoke" }),
+  tags = S.map(S.string{ what = "a string value" }, { what = "a map of strings" }),
+  identities = S.record({
+    admin_group = S.string{ what = "the admin group's name" },
+    databricks_sp_object_id_env = env_var_s,
+    replication_sp_app_id_env = env_var_s,
+  }, { what = "a table { admin_group = ..., replication_sp_app_id_env = ..., databricks_sp_object_id_env = ... }" }),
+  firewall = S.record({
+    allowed_fqdns = S.list(S.string{ what = "a plain host name without wildcards" },
+      { what = "a list of host names (package mirrors etc.)" }),
+  }, { what = "a table { allowed_fqdns = { ... } }" }),
+  notify = S.list(S.string{ what = "an e-mail address" }, { what = "a list of e-mail addresses" }),
+  front_end_private_link = S.boolean{},
+  dbfs_private_endpoints = S.boolean{},
+  replication = S.string{ what = "the replication config file (env/dr.replication.lua)" },
+  replication_schedule = S.record({
+    quartz_cron = S.string{ what = "a Quartz cron expression like '0 0/30 * * * ?'" },
+    timezone = S.string{ what = "a time zone id like 'UTC'" },
+  }, { what = "{ quartz_cron = '0 0/30 * * * ?', timezone = 'UTC' }" }),
+}, { what = "a table", known = "one of the documented keys (see docs/deploy.md, \"Environment reference\")" })
+
+local function covered(reported, key)
+  -- a problem already reported for key or for a table that holds it
+  local p = key
+  while p and p ~= "" do
+    if reported[p] then return true end
+    p = p:match("^(.*)[%.%[][^%.%[]*$")
+  end
+  return false
+end
 
 local function checker(file)
   local problems = {}
+  local reported = {}
   local c = {}
+  function c.add(text, key)
+    problems[#problems + 1] = text
+    reported[key] = true
+  end
   function c.fail(key, expected, got)
+    if covered(reported, key) then return end
     local g
     if type(got) == "string" then g = "'" .. got .. "'" elseif got == nil then g = "nothing" else g = tostring(got) end
-    problems[#problems + 1] = file .. ": " .. key .. ": expected " .. expected .. ", got " .. g
+    c.add(file .. ": " .. key .. ": expected " .. expected .. ", got " .. g, key)
   end
   function c.problems() return problems end
   function c.string(t, key, path, pattern, what)
@@ -52,17 +102,7 @@ end
 
 --- load_file(path) -> table (the file runs in an empty sandbox: no globals, no I/O).
 function M.load_file(path)
-  local f, e = loadfile(path, "t", {})
-  if not f then
-    if tostring(e):find("No such file") or tostring(e):find("cannot open") then
-      err.raise("ENV_NOT_FOUND", path .. ": environment file not found")
-    end
-    err.raise("ENV_INVALID", path .. ": " .. tostring(e))
-  end
-  local ok, t = pcall(f)
-  if not ok then err.raise("ENV_INVALID", path .. ": " .. tostring(t)) end
-  if type(t) ~= "table" then err.raise("ENV_INVALID", path .. ": must return a table, got " .. type(t)) end
-  return t
+  return loader.run(path, { code = "ENV_INVALID", not_found_code = "ENV_NOT_FOUND", what = "environment file" })
 end
 
 --- cidrs(env) -> list of {key, cidr} for the hub and every spoke.
@@ -81,9 +121,7 @@ end
 --- validate(env, file, peer, peer_file) -> nothing; raises ENV_INVALID listing every problem.
 function M.validate(env, file, peer, peer_file)
   local c = checker(file)
-  for k in pairs(env) do
-    if not KNOWN_KEYS[k] then c.fail(tostring(k), "one of the documented keys (see docs/deploy.md)", "unknown key") end
-  end
+  for _, p in ipairs(loader.problems(env, M.SCHEMA, file)) do c.add(p.text, p.path) end
   c.string(env, "name", "name", "^[a-z][a-z0-9]*$", "a lower-case name like 'prod'")
   local region = env.region
   if type(region) ~= "string" or not M.REGIONS[region] then
@@ -124,11 +162,6 @@ function M.validate(env, file, peer, peer_file)
         if not p then c.fail(key .. ".cidr", "an IPv4 CIDR like 10.11.0.0/20 (" .. tostring(why) .. ")", s.cidr)
         elseif p.prefix > 22 or p.prefix < 16 then
           c.fail(key .. ".cidr", "a prefix between /16 and /22 (host, container and private link subnets)", s.cidr)
-        end
-        for k in pairs(s) do
-          if k ~= "cidr" and k ~= "catalog" and k ~= "front_end_private_link" then
-            c.fail(key .. "." .. tostring(k), "one of cidr, catalog, front_end_private_link", "unknown key")
-          end
         end
         if s.catalog ~= nil and (type(s.catalog) ~= "string" or not s.catalog:match("^[a-z][a-z0-9_]*$")) then
           c.fail(key .. ".catalog", "a catalog name (lower-case letters, digits, _)", s.catalog)
@@ -221,12 +254,6 @@ function M.validate(env, file, peer, peer_file)
         end
       end
     end
-  end
-  if env.dbfs_private_endpoints ~= nil and type(env.dbfs_private_endpoints) ~= "boolean" then
-    c.fail("dbfs_private_endpoints", "true or false", env.dbfs_private_endpoints)
-  end
-  if env.front_end_private_link ~= nil and type(env.front_end_private_link) ~= "boolean" then
-    c.fail("front_end_private_link", "true or false", env.front_end_private_link)
   end
   -- replication
   if env.role == "secondary" then
