@@ -2,7 +2,7 @@
 # Code in both regions (docs/cicd.md): the example bundle deployed to every spoke workspace the
 # way the bundle workflow does (prod active, dr paused) by the simulator's stand-in for
 # `databricks bundle deploy`, then the workspace-asset parity table; a schedule resumed by hand
-# in dr is found, and a redeploy of dr fixes it. Runs after tools/demo-deploy.sh, under
+# and a secret deleted in dr are found, and a redeploy of dr (and the secret put back) fix them. Runs after tools/demo-deploy.sh, under
 # tools/with-sim.sh (tools/demo.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,21 +30,23 @@ step "bundle: the example's checks (unit tests, contract check) as the workflow 
 step "bundle deploy: prod target to prod's spokes, dr target to dr's (tools/bundle-deploy-sim.py)"
 declare -A dr_url
 while read -r name url; do dr_url[$name]=$url; done < <(spokes dr)
-first_dr=""
+first_dr=""; first_prod=""
 while read -r name url; do
   [ -n "${dr_url[$name]:-}" ] || fail "spoke $name has no dr workspace"
   "$PY" tools/bundle-deploy-sim.py --host "$url" --target prod --var run_as_sp=prod-etl-sp
   "$PY" tools/bundle-deploy-sim.py --host "${dr_url[$name]}" --target dr --var run_as_sp=dr-etl-sp
-  [ -n "$first_dr" ] || first_dr=${dr_url[$name]}
+  [ -n "$first_dr" ] || { first_dr=${dr_url[$name]}; first_prod=$url; }
 done < <(spokes prod)
+"$DRHOST" tools/demo-bundle-drift.lua assets "$first_prod" "$first_dr"
 
 step "parity: dr mirrors prod (jobs present and paused, policies, warehouses, secret scopes)"
 "$DRHOST" scripts/parity.lua || fail "parity found differences after a clean deploy"
 
-step "drift: a dr schedule resumed by hand -- parity reports it (exit 1 expected)"
-"$DRHOST" tools/demo-bundle-drift.lua "$first_dr" daily-revenue-rollup
+step "drift: a dr schedule resumed by hand, a dr secret deleted -- parity reports both (exit 1 expected)"
+"$DRHOST" tools/demo-bundle-drift.lua drift "$first_dr"
 if "$DRHOST" scripts/parity.lua; then fail "parity did not report the resumed dr job"; fi
 
-step "fix: redeploy the dr target; parity is clean again"
+step "fix: redeploy the dr target, put the secret back; parity is clean again"
 "$PY" tools/bundle-deploy-sim.py --host "$first_dr" --target dr --var run_as_sp=dr-etl-sp
+"$DRHOST" tools/demo-bundle-drift.lua fix "$first_dr"
 "$DRHOST" scripts/parity.lua || fail "parity still differs after the dr redeploy"
