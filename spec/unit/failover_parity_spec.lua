@@ -147,4 +147,13 @@ describe("failover.parity", function()
     assert.are.same({}, problems(f))
     assert.are.same({ "a", "b" }, (function() local k = {} for n in pairs(f.checked) do k[#k + 1] = n end table.sort(k) return k end)())
   end)
+
+  it("standby_jobs: the jobs with a schedule, trigger or continuous block and their pause state", function()
+    local _, d = sides(nil, { jobs = { dr_job(), { name = "adhoc", tasks = {} },
+      { name = "stream", continuous = { pause_status = "PAUSED" } },
+      { name = "drhost-replication-dr", tags = { ["managed-by"] = "drhost" }, schedule = { pause_status = "UNPAUSED" } } } })
+    local got = parity.standby_jobs(d)
+    assert.are.same({ { job_id = 1, name = "daily-revenue-rollup", fields = { { field = "schedule", status = "PAUSED" } } },
+      { job_id = 3, name = "stream", fields = { { field = "continuous", status = "PAUSED" } } } }, got)
+  end)
 end)

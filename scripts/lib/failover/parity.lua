@@ -355,6 +355,21 @@ function M.compare(prod_ws, dr_ws, opts)
   return findings
 end
 
+-- standby_jobs(ws) -> the workspace's jobs with a schedule, trigger or continuous block, except
+-- drhost's own: { { job_id, name, fields = { { field = "schedule", status = "PAUSED" }, ... } } },
+-- sorted by name. What failover unpauses (those PAUSED in dr) and failback pauses again.
+function M.standby_jobs(ws)
+  local jobs, _, err = fetch_jobs(ws)
+  if not jobs then error(err, 0) end
+  local out = {}
+  for name, j in pairs(jobs) do
+    local fields = pause_states(j.settings)
+    if #fields > 0 then out[#out + 1] = { job_id = j.job_id, name = name, fields = fields } end
+  end
+  table.sort(out, function(a, b) return a.name < b.name end)
+  return out
+end
+
 -- compare_all({ { spoke = "sales", prod = ws, dr = ws }, ... }, opts) -> findings of every pair
 function M.compare_all(pairs_, opts)
   local all = { checked = {} }
