@@ -11,7 +11,8 @@ if not ok then
   if type(e) == "table" and e.holder then
     io.stderr:write("  held by: ", tostring(e.holder), " since ", tostring(e.since), "\n")
   end
-  if type(e) == "table" and e.where then io.stderr:write("  at ", tostring(e.where), "\n") end
-  os.exit(1)
+  if type(e) == "table" and e.where and e.code ~= "USAGE" then io.stderr:write("  at ", tostring(e.where), "\n") end
+  -- a usage error exits 2 (docs/host.md)
+  os.exit((type(e) == "table" and e.code == "USAGE") and 2 or 1)
 end
 os.exit(code or 0)

@@ -60,7 +60,11 @@ function M.fixture(tag, o)
         replication_sp_app_id_env = "DRHOST_REPLICATION_SP_APP_ID" },
     }
     if role == "secondary" then
-      e.replication = dir .. "/none.replication.lua"
+      -- the deployment reads the sharing names from it (a missing or broken config is an error)
+      e.replication = dir .. "/" .. tag .. "s.replication.lua"
+      local rf = assert(io.open(e.replication, "w"))
+      rf:write('return { catalogs = { a = "a" } }\n')
+      rf:close()
       e.replication_schedule = { quartz_cron = "0 0/30 * * * ?", timezone = "UTC" }
     end
     return e

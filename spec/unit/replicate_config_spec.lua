@@ -25,7 +25,7 @@ describe("replicate.config", function()
   it("defaults the sharing recipient to drhost_dr, the name the deployment creates in prod", function()
     local cfg = config.validate(base(), "f.lua")
     assert.are.equal("drhost_dr", cfg.sharing.recipient)
-    local deployed = require("deploy.components.replication").DEFAULTS
+    local deployed = require("deploy.components.replication").settings({})
     assert.are.equal(cfg.sharing.recipient, deployed.recipient)
     assert.are.equal(cfg.sharing.share_prefix, deployed.share_prefix)
     assert.are.equal(cfg.sharing.catalog_prefix, deployed.catalog_prefix)

@@ -26,7 +26,8 @@ commands:
   validate                                       check the environment file and the graph
   state list | state show ADDR                   inspect the state
 options: --concurrency N (default 8; 1 = serial), --env-dir DIR (default env), --compact (one line
-  per resource in plans), --verbose (show unchanged resources too)]]
+  per resource in plans), --verbose (every property of every changed resource, and the unchanged
+  resources too; without it a body shows its first lines and every security-relevant property)]]
 
 local function out(s) io.stdout:write(s, "\n"); io.stdout:flush() end
 local function note(s) io.stderr:write(s, "\n"); io.stderr:flush() end
@@ -53,7 +54,60 @@ function M.parse(argv)
   o.env = o.rest[1]
   o.command = o.rest[2] or "plan"
   o.args = { table.unpack(o.rest, 3) }
+  if o.env and not o.help then M.check_command(o) end
   return o
+end
+
+-- command -> { min, max } positional arguments after it, and their names for the usage line
+M.COMMANDS = {
+  plan = { 0, 0, "plan" }, apply = { 0, 1, "apply [FILE]" }, destroy = { 0, 0, "destroy" },
+  refresh = { 0, 0, "refresh" }, import = { 2, 2, "import ADDR ID" }, output = { 0, 1, "output [NAME]" },
+  ["force-unlock"] = { 0, 0, "force-unlock" }, validate = { 0, 0, "validate" },
+  state = { 0, 2, "state list | state show ADDR" },
+}
+
+--- check_command(o): the command and its arguments are valid (USAGE otherwise); nothing is read.
+function M.check_command(o)
+  local c = M.COMMANDS[o.command]
+  if not c then
+    local names = {}
+    for k in pairs(M.COMMANDS) do names[#names + 1] = k end
+    table.sort(names)
+    err.raise("USAGE", "unknown command " .. tostring(o.command) .. " (commands: " .. table.concat(names, ", ") .. ")")
+  end
+  local n = #o.args
+  if n < c[1] or n > c[2] then
+    err.raise("USAGE", o.command .. ": expected " .. c[3] .. ", got " .. n .. " argument(s)")
+  end
+  if o.command == "state" then
+    local sub = o.args[1] or "list"
+    if not ((sub == "list" and n <= 1) or (sub == "show" and n == 2)) then
+      err.raise("USAGE", "state: expected state list | state show ADDR")
+    end
+  end
+end
+
+local function env_names(dir)
+  local names = {}
+  local p = io.popen("ls -1 '" .. dir:gsub("'", "'\\''") .. "' 2>/dev/null")
+  if p then
+    for line in p:lines() do
+      local n = line:match("^([a-z][a-z0-9]*)%.lua$")
+      if n then names[#names + 1] = n end
+    end
+    p:close()
+  end
+  table.sort(names)
+  return names
+end
+
+--- check_env_exists(name, dir): USAGE naming the environments that exist when env/NAME.lua does not.
+function M.check_env_exists(name, dir)
+  local f = io.open(dir .. "/" .. name .. ".lua", "r")
+  if f then f:close(); return end
+  local names = env_names(dir)
+  err.raise("USAGE", "unknown environment " .. name .. ": no " .. dir .. "/" .. name .. ".lua (environments in " ..
+    dir .. ": " .. (#names > 0 and table.concat(names, ", ") or "none") .. ")")
 end
 
 --- clients(): ARM + Databricks clients from the environment (docs/architecture.md).
@@ -116,22 +170,37 @@ local function progress(ev)
   end
 end
 
--- the replication config loader (sandboxed like env files; it may read os.getenv)
-local function load_replication_config(file)
-  local f = loadfile(file, "t", { os = { getenv = os.getenv }, pairs = pairs, ipairs = ipairs,
-    tostring = tostring, tonumber = tonumber, type = type, string = string, table = table })
-  if not f then return nil end
-  return f()
+-- the replication config of a secondary (or of the primary's peer): read and validated by the
+-- replication part's loader (scripts/lib/replicate/config.lua), defaults filled in there; a
+-- broken config is an error here too
+local function replication_config(env)
+  local dr = env.role == "secondary" and env or env.peer_env
+  local file = dr and dr.replication
+  if type(file) ~= "string" then return nil end
+  return require("replicate.config").load(file)
 end
 
 --- main(argv, opts) -> exit code. opts.ctx / opts.store for tests.
 function M.main(argv, opts)
   opts = opts or {}
   local o = M.parse(argv)
-  if o.help or not o.env then out(M.USAGE); return o.help and 0 or 1 end
+  if o.help then out(M.USAGE); return 0 end
+  if not o.env then err.raise("USAGE", "no environment given\n" .. M.USAGE) end
+  -- everything the command line names is checked before anything is contacted
+  if type(o.env) ~= "string" or not o.env:match("^[a-z][a-z0-9]*$") then
+    err.raise("USAGE", "environment name must be lower-case letters/digits, got " .. tostring(o.env))
+  end
+  M.check_env_exists(o.env, o.env_dir)
   local env = envm.load(o.env, o.env_dir)
+  local repl_cfg = replication_config(env)
+  if o.command == "apply" and o.args[1] then
+    local f = io.open(o.args[1], "r")
+    if not f then err.raise("USAGE", "apply: cannot read plan file " .. o.args[1]) end
+    f:close()
+  end
   if o.command == "validate" then
-    local ctx = { getenv = opts.getenv or os.getenv }
+    -- no cloud: identifiers from the environment show as their variable names
+    local ctx = { getenv = opts.getenv or os.getenv, offline = true, replication_config = repl_cfg }
     local s = estate.build(env, ctx)
     local waves = require("deploy.engine").graph(s.resources):waves()
     out(string.format("%s: valid (%d resources, %d dependency levels, %d spokes)", env.file, #s.resources, #waves,
@@ -169,15 +238,9 @@ function M.main(argv, opts)
 
   local ctx = opts.ctx or M.clients()
   ctx.getenv = ctx.getenv or opts.getenv or os.getenv
-  ctx.load_replication_config = load_replication_config
+  ctx.replication_config = repl_cfg
   -- the peer's outputs (prod's workspace and warehouse for dr's job), read from its state
-  if env.peer then
-    local ok, body = pcall(store.read, store, env.peer .. ".tfstate")
-    if ok and body then
-      local okj, doc = pcall(require("json").decode, body)
-      if okj and type(doc) == "table" then ctx.peer_outputs = doc.outputs end
-    end
-  end
+  if env.peer then ctx.peer_outputs = require("deploy.outputs").read(env.peer, { store = store }) end
   local stack = estate.build(env, ctx)
 
   st:lock()
@@ -209,7 +272,7 @@ function M.main(argv, opts)
       else
         p = engine.plan(ctx, stack, doc, { targets = o.targets, concurrency = o.concurrency,
           destroy = o.command == "destroy" })
-        out(render.plan(p, { compact = o.compact }))
+        out(render.plan(p, { compact = o.compact, verbose = o.verbose }))
         if p.errors > 0 then
           for _, x in ipairs(p._errors) do note("error reading " .. x.addr .. ": " .. err.text(x.error)) end
           err.raise("PLAN_FAILED", "the plan could not read " .. p.errors .. " resource(s); nothing was applied")
@@ -246,7 +309,7 @@ function M.main(argv, opts)
       out("Imported " .. addr .. " (" .. id .. ")")
       code = 0
     else
-      err.raise("USAGE", "unknown command " .. tostring(o.command) .. "\n" .. M.USAGE)
+      err.raise("USAGE", "unknown command " .. tostring(o.command))
     end
   end)
   st:unlock()

@@ -42,7 +42,30 @@ end
 
 M.MAX_LINES = 14
 
---- plan(p, opts) -> text. opts.verbose shows no-op resources too; opts.compact one line each.
+-- Properties that matter for security are shown whatever the body's length: network exposure
+-- (public access, NSG rules, no-public-IP, private endpoints and links, firewall and network
+-- rules, egress), encryption and keys (CMK, infrastructure encryption, Key Vault protection),
+-- TLS and transport minimums, shared-key access, isolation and grants. Matched, case-insensitive,
+-- anywhere in a property's path.
+M.SECURITY = { "publicnetworkaccess", "nsg", "nopublicip", "publicip", "privateendpoint", "privatelink",
+  "privatelinkservice", "firewall", "networkacls", "networkrule", "iprules", "virtualnetworkrules",
+  "defaultaction", "bypass", "securityrules", "egress", "allowblobpublicaccess", "publicaccess",
+  "encryption", "keysource", "keyvault", "cmk", "customermanaged", "purgeprotection", "softdelete",
+  "rbacauthorization", "tls", "httpstraffic", "allowsharedkeyaccess", "isolation_mode",
+  "privileges", "authentication_type", "enablenetworkisolation" }
+
+--- security(path) -> true when the property is one the plan always shows.
+function M.security(path)
+  local p = tostring(path):lower()
+  for _, w in ipairs(M.SECURITY) do
+    if p:find(w, 1, true) then return true end
+  end
+  return false
+end
+
+--- plan(p, opts) -> text. Each body shows its first MAX_LINES properties and every security-relevant
+-- one (M.security); opts.verbose shows every property and the no-op resources too; opts.compact
+-- one line per resource.
 function M.plan(p, opts)
   opts = opts or {}
   local lines = {}
@@ -60,23 +83,26 @@ function M.plan(p, opts)
     end
     if (a.action ~= "noop" or opts.verbose) and not opts.compact then
       add(SYMBOL[a.action] .. " " .. tostring(a.provider) .. " \"" .. tostring(a.type) .. "\" \"" .. a.addr .. "\" {")
-      local n = 0
+      -- every line with --verbose; otherwise the first MAX_LINES and every security-relevant one
+      local lines_of = {}
       if a.action == "create" and a.body then
         for _, kv in ipairs(flatten(a.body, "")) do
-          n = n + 1
-          if n <= M.MAX_LINES then add("      + " .. kv[1] .. " = " .. show(kv[2])) end
+          lines_of[#lines_of + 1] = { kv[1], "      + " .. kv[1] .. " = " .. show(kv[2]) }
         end
       else
         for _, c in ipairs(a.changes or {}) do
-          n = n + 1
-          if n <= M.MAX_LINES then
-            if c.kind == "add" then add("      + " .. c.path .. " = " .. show(c.new))
-            elseif c.kind == "remove" then add("      - " .. c.path .. " = " .. show(c.old))
-            else add("      ~ " .. c.path .. " = " .. show(c.old) .. " -> " .. show(c.new)) end
-          end
+          local text
+          if c.kind == "add" then text = "      + " .. c.path .. " = " .. show(c.new)
+          elseif c.kind == "remove" then text = "      - " .. c.path .. " = " .. show(c.old)
+          else text = "      ~ " .. c.path .. " = " .. show(c.old) .. " -> " .. show(c.new) end
+          lines_of[#lines_of + 1] = { c.path, text }
         end
       end
-      if n > M.MAX_LINES then add("        ... (" .. (n - M.MAX_LINES) .. " more)") end
+      local hidden = 0
+      for i, l in ipairs(lines_of) do
+        if opts.verbose or i <= M.MAX_LINES or M.security(l[1]) then add(l[2]) else hidden = hidden + 1 end
+      end
+      if hidden > 0 then add("        ... (" .. hidden .. " more; --verbose shows them)") end
       add("    }")
       add("")
     end

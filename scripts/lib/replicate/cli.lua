@@ -81,10 +81,9 @@ end
 -- named by DRHOST_STATE / DRHOST_BLOB_* as for deploy.lua, docs/deploy.md); nil and why when the
 -- state cannot be read.
 function M.deployment_outputs(env_name)
-  local state = require("deploy.state")
-  local ok, doc = pcall(function() return state.new(state.open_store(), env_name):load() end)
-  if not ok then return nil, util.errtext(doc) end
-  return doc.outputs or {}
+  local ok, outputs = pcall(require("deploy.outputs").read, env_name)
+  if not ok then return nil, util.errtext(outputs) end
+  return outputs
 end
 
 -- Where a workspace is (docs/replication.md, "Finding the workspaces"): DRHOST_SOURCE_HOST /

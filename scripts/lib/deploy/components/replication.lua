@@ -13,25 +13,18 @@ local C = require("deploy.components.common")
 local ref = lazy.ref
 local M = {}
 
--- the sharing names default as the replication config defaults them (one place: replicate/config.lua)
-local sharing = require("replicate.config").defaults.sharing
-M.DEFAULTS = { recipient = sharing.recipient, share_prefix = sharing.share_prefix, catalog_prefix = sharing.catalog_prefix,
-  warehouse = "drhost-replication", secret_scope = "drhost", job = "drhost-replication" }
+-- the sharing names come from the replication config, whose loader (replicate/config.lua) is the
+-- one place for their defaults
+local sharing_defaults = require("replicate.config").defaults.sharing
+M.DEFAULTS = { warehouse = "drhost-replication", secret_scope = "drhost", job = "drhost-replication" }
 
---- sharing settings from the replication config named by the secondary env (defaults if absent)
-function M.settings(env, dr_env, ctx)
+--- settings(ctx): sharing names from ctx.replication_config (the validated config the CLI loaded),
+-- or the config's defaults when there is none (a unit test's estate)
+function M.settings(ctx)
   local out = {}
   for k, v in pairs(M.DEFAULTS) do out[k] = v end
-  local file = (dr_env and dr_env.replication) or env.replication
-  local loader = ctx.load_replication_config
-  if file and loader then
-    local ok, cfg = pcall(loader, file)
-    if ok and type(cfg) == "table" and type(cfg.sharing) == "table" then
-      for _, k in ipairs({ "recipient", "share_prefix", "catalog_prefix" }) do
-        if type(cfg.sharing[k]) == "string" then out[k] = cfg.sharing[k] end
-      end
-    end
-  end
+  local sharing = (ctx.replication_config and ctx.replication_config.sharing) or sharing_defaults
+  for _, k in ipairs({ "recipient", "share_prefix", "catalog_prefix" }) do out[k] = sharing[k] end
   return out
 end
 
@@ -47,7 +40,7 @@ function M.build(s, env, hub, spokes, ctx)
   local peer = env.peer_env
   local primary_ws = spokes[1]
   local r = {}
-  local cfg = M.settings(env, env.role == "secondary" and env or peer, ctx)
+  local cfg = M.settings(ctx)
   r.settings = cfg
   r.peer_metastore = s:account{ addr = "replication.peer_metastore", kind = "metastore", retain = true,
     body = { name = "metastore-" .. peer.region, region = peer.region } }

@@ -1,0 +1,58 @@
+-- The text plan: security-relevant properties of a body are shown however long the body is;
+-- --verbose shows every property.
+package.path = "scripts/lib/?.lua;scripts/lib/?/init.lua;" .. package.path
+if not pcall(require, "json") then package.preload.json = function() return require("cjson") end end
+
+local envm = require("deploy.env")
+local estate = require("deploy.estate")
+local engine = require("deploy.engine")
+local render = require("deploy.render")
+
+local VARS = {
+  AZURE_SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000001",
+  AZURE_TENANT_ID = "00000000-0000-0000-0000-000000000002",
+  DRHOST_DATABRICKS_SP_OBJECT_ID = "00000000-0000-0000-0000-0000000000db",
+  DRHOST_REPLICATION_SP_APP_ID = "00000000-0000-0000-0000-0000000000aa",
+}
+
+-- a plan creating prod's first workspace, its body as the deployment declares it
+local function workspace_plan()
+  local s = estate.build(envm.load("prod"), { getenv = function(n) return VARS[n] end })
+  local ws
+  for _, r in ipairs(s.resources) do
+    if r.type == "Microsoft.Databricks/workspaces" and r.addr:match("^spoke") then ws = r; break end
+  end
+  assert.is_not_nil(ws)
+  local rr = engine.resolve(ws, function() return nil end)
+  return { env = "prod", changes = 1, errors = 0, summary = { create = 1, update = 0, replace = 0, delete = 0,
+    adopt = 0, noop = 0 }, actions = { { addr = ws.addr, action = "create", reason = "not in state",
+    provider = ws.provider, type = ws.type, body = rr.body } } }
+end
+
+describe("deploy text plan", function()
+  it("shows a workspace's security-relevant properties although its body is longer than the cut", function()
+    local text = render.plan(workspace_plan())
+    assert.matches('properties.publicNetworkAccess = "Disabled"', text, 1, true)
+    assert.matches('properties.requiredNsgRules = "NoAzureDatabricksRules"', text, 1, true)
+    assert.matches("properties.parameters.enableNoPublicIp.value = true", text, 1, true)
+    assert.matches("properties.parameters.requireInfrastructureEncryption.value = true", text, 1, true)
+    assert.matches("properties.encryption.entities.managedServices.keySource", text, 1, true)
+    assert.matches("more; --verbose shows them", text, 1, true)
+  end)
+
+  it("shows every property with --verbose", function()
+    local p = workspace_plan()
+    local text = render.plan(p, { verbose = true })
+    assert.is_nil(text:find("more; --verbose", 1, true))
+    assert.matches('properties.parameters.customPublicSubnetName.value = "snet-host"', text, 1, true)
+    assert.matches("sku.name", text, 1, true)
+  end)
+
+  it("classifies properties by path", function()
+    assert.is_true(render.security("properties.minimumTlsVersion"))
+    assert.is_true(render.security("properties.networkAcls.defaultAction"))
+    assert.is_true(render.security("properties.privateEndpointConnections[1]"))
+    assert.is_false(render.security("tags.owner"))
+    assert.is_false(render.security("location"))
+  end)
+end)
