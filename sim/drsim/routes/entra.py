@@ -231,6 +231,9 @@ def _dbx_client(req):
             cid, _, secret = base64.b64decode(authz[6:].strip()).decode().partition(":")
         except (ValueError, UnicodeDecodeError):
             pass
+    if f.get("grant_type") == "urn:ietf:params:oauth:grant-type:token-exchange":
+        from ..databricks import federation   # workload identity federation (federation policies)
+        return federation.exchange(f)
     if f.get("grant_type") != "client_credentials":
         raise _oauth_error(400, "unsupported_grant_type", "grant_type must be client_credentials")
     with SIM.lock:
@@ -265,7 +268,8 @@ def dbx_workspace_token(req):
 def _oauth_server_meta(base):
     return {"issuer": base, "authorization_endpoint": base + "/v1/authorize", "token_endpoint": base + "/v1/token",
             "jwks_uri": base + "/v1/keys", "grant_types_supported": ["client_credentials", "authorization_code",
-                                                                      "refresh_token"],
+                                                                      "refresh_token",
+                                                                      "urn:ietf:params:oauth:grant-type:token-exchange"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "scopes_supported": ["all-apis", "offline_access"]}
 
