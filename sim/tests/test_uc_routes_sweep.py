@@ -76,6 +76,10 @@ def test_recipient_provider_share_crud(client, e):
     r = client.patch(pw, P + "/recipients/dr", json={"comment": "changed", "new_name": "dr2"})
     assert r.status_code == 200 and r.json()["name"] == "dr2"
     assert client.get(pw, P + "/recipients/dr").status_code == 404
+    # UpdateRecipient (databricks-sdk) has no metastore id or authentication type: they force a new recipient
+    for field, v in (("data_recipient_global_metastore_id", "azure:x:y"), ("authentication_type", "TOKEN")):
+        r = client.patch(pw, P + "/recipients/dr2", json={field: v})
+        assert r.status_code == 400 and field in r.text
     prov = client.get(dw, P + "/providers").json()["providers"][0]
     assert prov["authentication_type"] == "DATABRICKS" and prov["region"] == "westeurope"
     r = client.patch(dw, P + f"/providers/{prov['name']}", json={"new_name": "prod_provider"})

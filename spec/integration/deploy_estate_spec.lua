@@ -158,16 +158,16 @@ describe_sim("deploy estate on the simulator", function()
     assert.equal("DATABRICKS", rec.authentication_type)
   end)
 
-  it("destroys the secondary in reverse order (retained objects only forgotten), leaving an empty state", function()
+  it("destroys the secondary in reverse order (retained objects, both metastores, only forgotten), leaving an empty state", function()
     local rc, out = H.run(fx, fx.secondary, "destroy --compact")
     assert.equal(0, rc, out)
     assert.matches("0 failed, 0 skipped", out)
-    assert.matches("1 forget", out)        -- the primary's metastore is retained
+    assert.matches("2 forget", out)        -- its own metastore and the primary's are retained
     assert.equal(0, #H.state_doc(fx, fx.secondary))
     local ws = arm:get(outs.workspaces.a.arm_id, "2026-01-01")
     assert.is_nil(ws)
-    -- the primary's metastore is still there
-    local ms = acct:get("/metastores/" .. outp.metastore_id)
-    assert.is_not_nil(ms)
+    -- both metastores are still there (a rebuilt dr adopts its own again)
+    assert.is_not_nil(acct:get("/metastores/" .. outp.metastore_id))
+    assert.is_not_nil(acct:get("/metastores/" .. outs.metastore_id))
   end)
 end)

@@ -52,8 +52,8 @@ function M.fixture(tag, o)
       region = role == "primary" and o.regions[1] or o.regions[2],
       prefix = tag, hub = { cidr = "10." .. base .. ".0.0/22" }, spokes = spokes,
       front_end_private_link = true,
-      -- the simulator does not model the managed DBFS storage account of a workspace, so the DBFS
-      -- private endpoints are exercised by the unit specs only (see docs/deploy.md, known limits)
+      -- the DBFS private endpoints are left out to keep the fixtures quick (the demo deploys them
+      -- to the simulator; docs/deploy.md, known limits)
       dbfs_private_endpoints = false,
       tags = { env = tag }, firewall = { allowed_fqdns = { "pypi-mirror.example.com" } },
       identities = { admin_group = "drhost-admins", databricks_sp_object_id_env = "DRHOST_DATABRICKS_SP_OBJECT_ID",

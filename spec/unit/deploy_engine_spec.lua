@@ -248,6 +248,37 @@ describe("deploy plan and apply", function()
     assert.equal(0, engine.plan({}, s2, st.doc).changes)
   end)
 
+  it("re-applies what depends on a replaced resource (a grant on a replaced recipient)", function()
+    local function grant_estate(enc)
+      local s = estate({ encryption = enc })
+      -- a grant whose object is deleted with the workspace: it must be written again after the replace
+      add(s, { addr = "ws.grant", id = "/rg/ws/grant", depends_on = { s.by_addr.ws }, body = { who = "dr" } })
+      return s
+    end
+    local s = grant_estate("on")
+    local st = new_state()
+    engine.apply({}, s, st, engine.plan({}, s, st.doc))
+    local s2 = grant_estate("off")
+    local p = engine.plan({}, s2, st.doc)
+    local by = {}
+    for _, a in ipairs(p.actions) do by[a.addr] = a end
+    assert.equal("replace", by.ws.action)
+    assert.equal("update", by["ws.grant"].action)
+    assert.matches("re%-applied: ws is replaced", by["ws.grant"].reason)
+    -- the replace deletes the grant with the workspace (as a recipient's delete takes its grants)
+    local real_delete = drivers.get("fake", "thing").delete
+    local d = drivers.get("fake", "thing")
+    d.delete = function(c, entry)
+      real_delete(c, entry)
+      if entry.id == "/rg/ws" then cloud.objects["/rg/ws/grant"] = nil end
+    end
+    local rep = engine.apply({}, s2, st, p)
+    d.delete = real_delete
+    assert.is_true(rep.ok)
+    assert.is_not_nil(cloud.objects["/rg/ws/grant"])
+    assert.equal(0, engine.plan({}, s2, st.doc).changes)
+  end)
+
   it("adopts an existing matching resource instead of creating it", function()
     local s = estate()
     cloud.objects["/other"] = { id = "/other", x = 1, extra = "server" }

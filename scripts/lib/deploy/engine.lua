@@ -134,6 +134,7 @@ function M.plan(ctx, stack, doc, opts)
   local subset = target_set(stack, g, opts.targets)
   local run = new_run(ctx, stack, doc)
   local actions, errors = {}, {}
+  local replaced = {}
   if not opts.destroy then
     for _, wave in ipairs(g:waves(subset)) do
       local results = task.map(wave, function(res)
@@ -153,6 +154,15 @@ function M.plan(ctx, stack, doc, opts)
         else
           local v = r.value
           local action, reason, changes = classify(v.rr, v.live, v.entry, v.d)
+          if action == "noop" then
+            -- a replaced dependency takes what hangs off it (grants, bindings) along: re-applied
+            local by = nil
+            for dep in pairs(resource.deps(res)) do
+              if replaced[dep.addr] and (by == nil or dep.addr < by) then by = dep.addr end
+            end
+            if by then action, reason = "update", "re-applied: " .. by .. " is replaced" end
+          end
+          if action == "replace" then replaced[res.addr] = true end
           if action == "create" or action == "replace" then
             run.pending[res.addr] = true
           elseif v.live ~= nil then

@@ -149,7 +149,10 @@ function M.build(s, env, ctx)
     zone = h.zones.databricks })
 
   -- account level: metastore, NCC, serverless egress policy -------------------------------------------
-  h.metastore = s:account{ addr = "hub.metastore", kind = "metastore",
+  -- the region's one metastore is retained on destroy (forgotten; the plan says so) and adopted by
+  -- the next apply: it keeps its id, so the peer's recipient for it stays valid (docs/deploy.md,
+  -- "Rebuilding a region")
+  h.metastore = s:account{ addr = "hub.metastore", kind = "metastore", retain = true,
     body = { name = "metastore-" .. loc, region = loc } }
   h.metastore_id = ref(h.metastore, "metastore_id")
   h.ncc = s:account{ addr = "hub.ncc", kind = "ncc", body = { name = ("ncc-" .. C.name(env)):sub(1, 30), region = loc } }

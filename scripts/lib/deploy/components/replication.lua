@@ -53,8 +53,12 @@ function M.build(s, env, hub, spokes, ctx)
     body = { name = cfg.warehouse, cluster_size = "Small", min_num_clusters = 1, max_num_clusters = 1,
       auto_stop_mins = 10, enable_serverless_compute = true, warehouse_type = "PRO" } }
   if env.role == "primary" then
+    -- the Unity Catalog API updates a recipient's comment, owner, name, IP access list,
+    -- properties and expiration only: another metastore (a rebuilt region's) or authentication
+    -- type means a new recipient, so the plan replaces it (and re-grants the share)
     r.recipient = s:workspace_obj{ addr = "replication.recipient", kind = "recipient", workspace = ws,
       depends_on = { primary_ws.metastore_assignment },
+      create_only = { "data_recipient_global_metastore_id", "authentication_type" },
       body = { name = cfg.recipient, authentication_type = "DATABRICKS",
         data_recipient_global_metastore_id = r.peer_global_id,
         comment = "drhost: the " .. peer.name .. " metastore (" .. peer.region .. ")" } }
