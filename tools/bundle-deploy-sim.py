@@ -8,8 +8,11 @@ removed from the bundle is deleted.
 
     tools/bundle-deploy-sim.py --host URL --target T [--bundle DIR] [--var name=value]...
 
-Auth: an Entra client-credentials token (AZURE_AUTHORITY_HOST, AZURE_TENANT_ID, AZURE_CLIENT_ID,
-AZURE_CLIENT_SECRET, exported by tools/with-sim.sh); TLS trusts DRHOST_CA_BUNDLE.
+Auth, as the CLI in the bundle workflow: with DATABRICKS_AUTH_TYPE=github-oidc, the GitHub OIDC
+token (ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN, audience DATABRICKS_TOKEN_AUDIENCE) is exchanged at the
+workspace's /oidc/v1/token for DATABRICKS_CLIENT_ID under its federation policy; otherwise an
+Entra client-credentials token (AZURE_AUTHORITY_HOST, AZURE_TENANT_ID, AZURE_CLIENT_ID,
+AZURE_CLIENT_SECRET, exported by tools/with-sim.sh). TLS trusts DRHOST_CA_BUNDLE.
 FIDELITY: not the CLI. Artifacts are not built or uploaded (relative library paths point at
 where the CLI would upload them), permissions are not applied, only jobs are deployed, and the
 deployment state lives in the jobs' own tags instead of a state file in the workspace.
@@ -43,8 +46,30 @@ def _loopback_localhost():
     socket.getaddrinfo = getaddrinfo
 
 
-def _token(session):
+def _github_oidc_token(session, host):
     env = os.environ
+    missing = [k for k in ("ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+                           "DATABRICKS_CLIENT_ID", "DATABRICKS_TOKEN_AUDIENCE") if not env.get(k)]
+    if missing:
+        raise SystemExit(f"bundle-deploy-sim: github-oidc needs {', '.join(missing)}")
+    sep = "&" if "?" in env["ACTIONS_ID_TOKEN_REQUEST_URL"] else "?"
+    r = session.get(f"{env['ACTIONS_ID_TOKEN_REQUEST_URL']}{sep}audience={env['DATABRICKS_TOKEN_AUDIENCE']}",
+                    headers={"Authorization": "Bearer " + env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"]})
+    r.raise_for_status()
+    r = session.post(host + "/oidc/v1/token", data={
+        "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+        "subject_token": r.json()["value"], "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+        "client_id": env["DATABRICKS_CLIENT_ID"], "scope": "all-apis"})
+    if r.status_code != 200:
+        raise SystemExit(f"bundle-deploy-sim: token exchange for {env['DATABRICKS_CLIENT_ID']}: "
+                         f"{r.status_code} {r.text}")
+    return r.json()["access_token"]
+
+
+def _token(session, host):
+    env = os.environ
+    if env.get("DATABRICKS_AUTH_TYPE") == "github-oidc":
+        return _github_oidc_token(session, host)
     missing = [k for k in ("AZURE_AUTHORITY_HOST", "AZURE_TENANT_ID", "AZURE_CLIENT_ID",
                            "AZURE_CLIENT_SECRET") if not env.get(k)]
     if missing:
@@ -75,8 +100,8 @@ def deploy(host, target, bundle, overrides, session=None, out=print):
     s = session or requests.Session()
     s.trust_env = False     # REQUESTS_CA_BUNDLE in the environment would replace the CA below
     s.verify = os.environ.get("DRHOST_CA_BUNDLE") or True
-    s.headers["Authorization"] = "Bearer " + _token(s)
     host = host.rstrip("/")
+    s.headers["Authorization"] = "Bearer " + _token(s, host)
     root_path = r["root_path"]
     meta = f"{root_path}/state/metadata.json"
 

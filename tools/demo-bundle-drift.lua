@@ -3,6 +3,8 @@
 --                             a SQL warehouse, a secret scope with two keys
 --   drift DR_HOST             someone resumes the dr job's schedule by hand and deletes a secret
 --   fix DR_HOST               the secret is put back (the job is fixed by redeploying the bundle)
+--   federation NAME SUBJECT   a Databricks service principal NAME with a federation policy for the
+--                             GitHub OIDC SUBJECT (as docs/cicd.md's set-up); prints its application id
 local auth = require("auth")
 local databricks = require("databricks")
 
@@ -41,7 +43,17 @@ elseif mode == "drift" and #hosts == 1 then
 elseif mode == "fix" and #hosts == 1 then
   secret(ws(hosts[1]), "db-password", "dr")
   print("demo: etl/db-password put back in dr")
+elseif mode == "federation" and #hosts == 2 then
+  local acct = databricks.account{ host = os.getenv("DATABRICKS_ACCOUNT_HOST"), account_id = os.getenv("DATABRICKS_ACCOUNT_ID"),
+                                   credential = cred }
+  local sp = acct:post("/scim/v2/ServicePrincipals", { displayName = hosts[1] })
+  acct:post("/servicePrincipals/" .. sp.id .. "/federationPolicies", {
+    description = "GitHub Actions deploys of the bundle",
+    oidc_policy = { issuer = os.getenv("AZURE_AUTHORITY_HOST") .. "/github-oidc", subject = hosts[2],
+                    audiences = { os.getenv("DATABRICKS_ACCOUNT_ID") } } })
+  print(sp.applicationId)
 else
-  io.stderr:write("usage: drhost tools/demo-bundle-drift.lua assets PROD_HOST DR_HOST | drift DR_HOST | fix DR_HOST\n")
+  io.stderr:write("usage: drhost tools/demo-bundle-drift.lua assets PROD_HOST DR_HOST | drift DR_HOST | fix DR_HOST"
+    .. " | federation NAME SUBJECT\n")
   os.exit(2)
 end
