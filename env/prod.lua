@@ -1,4 +1,4 @@
--- The primary region. Plain data, validated by scripts/lib/deploy/env.lua (reference:
+-- The primary region. Plain data, validated by scripts/lib/deploy/envfile.lua (reference:
 -- docs/deploy.md, "Environment reference"). No ids here: tenant, subscription and principal ids
 -- come from the environment variables named below.
 return {

@@ -100,7 +100,7 @@ end
 -- The deployment's outputs for environment `name` (its state document <name>.tfstate in the
 -- state store configured by DRHOST_STATE / DRHOST_BLOB_*), or nil when there is none.
 function M.deployment_outputs(name)
-  local ok, st = pcall(require, "deploy.state")
+  local ok, st = pcall(require, "deploy.statefile")
   if not ok or type(st) ~= "table" or type(st.open_store) ~= "function" then return nil end
   local ok2, store = pcall(st.open_store)
   if not ok2 or not store then return nil end

@@ -120,7 +120,7 @@ mutate kv-purge-protection-absent $D/hub.lua 's/ enablePurgeProtection = true,//
 mutate kv-rbac $D/hub.lua 's/enableRbacAuthorization = true/enableRbacAuthorization = false/' apply
 mutate job-in-primary $D/replication.lua '/^    return r$/i\    r.job = s:workspace_obj{ addr = "replication.job", kind = "job", workspace = ws, body = { name = "stray" } }' \
   "replication job exists only"
-mutate one-spoke-from-map scripts/lib/deploy/estate.lua 's/^    workspaces\[#workspaces + 1\] = .*$/&; if #spokes == 1 then break end/' \
+mutate one-spoke-from-map scripts/lib/deploy/compose.lua 's/^    workspaces\[#workspaces + 1\] = .*$/&; if #spokes == 1 then break end/' \
   "three spokes"
 mutate recipient-own-metastore $D/replication.lua 's/data_recipient_global_metastore_id = r.peer_global_id/data_recipient_global_metastore_id = r.global_id/' \
   apply

@@ -2,7 +2,7 @@
 -- concurrent runs -> one refused by the lock; a drifted property is reported by refresh and
 -- repaired by apply; a 429 storm is ridden out.
 local H = require("spec.integration.deploy_helpers")
-local state = require("deploy.state")
+local state = require("deploy.statefile")
 
 local describe_sim = H.available() and describe or pending
 

@@ -7,7 +7,7 @@ local resource = require("deploy.resource")
 local lazy = require("deploy.lazy")
 local diff = require("deploy.diff")
 local engine = require("deploy.engine")
-local state = require("deploy.state")
+local state = require("deploy.statefile")
 local drivers = require("deploy.drivers")
 local render = require("deploy.render")
 

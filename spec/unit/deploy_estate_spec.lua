@@ -3,8 +3,8 @@
 package.path = "scripts/lib/?.lua;scripts/lib/?/init.lua;" .. package.path
 if not pcall(require, "json") then package.preload.json = function() return require("cjson") end end
 
-local envm = require("deploy.env")
-local estate = require("deploy.estate")
+local envm = require("deploy.envfile")
+local estate = require("deploy.compose")
 local engine = require("deploy.engine")
 local lazy = require("deploy.lazy")
 local spoke_c = require("deploy.components.spoke")

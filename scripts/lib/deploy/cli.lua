@@ -5,10 +5,10 @@
 --   drhost scripts/deploy.lua ENV refresh | output [NAME] | import ADDR ID | force-unlock
 --   drhost scripts/deploy.lua ENV validate | state list | state show ADDR
 -- Exit codes: plan 0 = no changes, 2 = changes, 1 = error; refresh 2 = drift; others 0/1.
-local envm = require("deploy.env")
-local estate = require("deploy.estate")
+local envfile = require("deploy.envfile")
+local compose = require("deploy.compose")
 local engine = require("deploy.engine")
-local state = require("deploy.state")
+local statefile = require("deploy.statefile")
 local render = require("deploy.render")
 local err = require("deploy.err")
 
@@ -191,7 +191,7 @@ function M.main(argv, opts)
     err.raise("USAGE", "environment name must be lower-case letters/digits, got " .. tostring(o.env))
   end
   M.check_env_exists(o.env, o.env_dir)
-  local env = envm.load(o.env, o.env_dir)
+  local env = envfile.load(o.env, o.env_dir)
   local repl_cfg = replication_config(env)
   if o.command == "apply" and o.args[1] then
     local f = io.open(o.args[1], "r")
@@ -201,14 +201,14 @@ function M.main(argv, opts)
   if o.command == "validate" then
     -- no cloud: identifiers from the environment show as their variable names
     local ctx = { getenv = opts.getenv or os.getenv, offline = true, replication_config = repl_cfg }
-    local s = estate.build(env, ctx)
+    local s = compose.build(env, ctx)
     local waves = require("deploy.engine").graph(s.resources):waves()
     out(string.format("%s: valid (%d resources, %d dependency levels, %d spokes)", env.file, #s.resources, #waves,
       #require("deploy.components.hub").spoke_names(env)))
     return 0
   end
-  local store = opts.store or state.open_store()
-  local st = state.new(store, env.name)
+  local store = opts.store or statefile.open_store()
+  local st = statefile.new(store, env.name)
   if o.command == "force-unlock" then
     st:force_unlock()
     out("state " .. st.name .. " unlocked")
@@ -241,7 +241,7 @@ function M.main(argv, opts)
   ctx.replication_config = repl_cfg
   -- the peer's outputs (prod's workspace and warehouse for dr's job), read from its state
   if env.peer then ctx.peer_outputs = require("deploy.outputs").read(env.peer, { store = store }) end
-  local stack = estate.build(env, ctx)
+  local stack = compose.build(env, ctx)
 
   st:lock()
   local code

@@ -257,7 +257,7 @@ local function unresolved_paths(v, path, out)
 end
 
 --- apply(ctx, stack, st, plan, opts) -> report {applied = {...}, failed = {...}, skipped = {...}}
--- st: a state handle (deploy.state) holding the lease; opts.concurrency; opts.on_event(ev).
+-- st: a state handle (deploy.statefile) holding the lease; opts.concurrency; opts.on_event(ev).
 function M.apply(ctx, stack, st, plan, opts)
   opts = opts or {}
   local doc = st.doc

@@ -4,7 +4,7 @@
 --
 --   local outputs = require("deploy.outputs").read("prod")    -- {} when prod was never applied
 --   outputs.workspace_url, outputs.warehouse_id, outputs.sharing.recipient, ...
-local state = require("deploy.state")
+local statefile = require("deploy.statefile")
 
 local M = {}
 
@@ -14,8 +14,8 @@ local M = {}
 -- be read; an environment never applied has no outputs ({}).
 function M.read(env_name, opts)
   opts = opts or {}
-  local store = opts.store or state.open_store(opts.getenv)
-  local doc = state.new(store, env_name):load()
+  local store = opts.store or statefile.open_store(opts.getenv)
+  local doc = statefile.new(store, env_name):load()
   return doc.outputs or {}
 end
 

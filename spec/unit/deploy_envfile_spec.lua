@@ -3,7 +3,7 @@
 package.path = "scripts/lib/?.lua;scripts/lib/?/init.lua;" .. package.path
 if not pcall(require, "json") then package.preload.json = function() return require("cjson") end end
 
-local envm = require("deploy.env")
+local envm = require("deploy.envfile")
 local cidr = require("deploy.cidr")
 
 local function base()

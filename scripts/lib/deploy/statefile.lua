@@ -1,5 +1,5 @@
--- Deployment state: one JSON document per environment ("<env>.tfstate"), stored through
--- blobstate (Azure Blob with lease + ETags, or local files with DRHOST_STATE=local).
+-- The state file of an environment ("<env>.tfstate"): its store, its lease and its JSON document,
+-- through blobstate (Azure Blob with lease + ETags, or local files with DRHOST_STATE=local).
 --   {version = 1, serial = N, lineage = uuid, env = "prod",
 --    resources = {[addr] = {id, provider, type, api_version, outputs, body_hash, deps = {addr...}}},
 --    outputs = {...}}

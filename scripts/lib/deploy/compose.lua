@@ -1,5 +1,5 @@
--- The whole estate of one environment: hub + spokes (from the map) + workspace catalogs +
--- replication prerequisites, and the outputs other tools read (`deploy.lua ENV output`).
+-- Composes the declared estate of one environment from its components: hub + spokes (from the map)
+-- + workspace catalogs + replication prerequisites, and the outputs other tools read (deploy.outputs).
 local resource = require("deploy.resource")
 local hub_c = require("deploy.components.hub")
 local spoke_c = require("deploy.components.spoke")
