@@ -1,6 +1,9 @@
-/* Uncaught errors: the message handler builds the report printed by the host:
- *   drhost: FILE:LINE: CODE: message
- *     status: ...   target: ...   details: ... (other fields of the structured error)
+/* Uncaught errors: the message handler builds the report the host prints, with
+ * errors.report (modules/errors.lua), the one place errors are formatted:
+ *   drhost: CODE: message              a user error (config, usage, ...): the user's file and key,
+ *     file: ...   key: ...             no source positions, no traceback (unless -v)
+ *   drhost: FILE:LINE: CODE: message   any other error: its fields, then the traceback
+ *     status: ...   details: ...
  *   stack traceback: ... */
 #include <stdio.h>
 #include <string.h>
@@ -11,43 +14,69 @@
 #include "lauxlib.h"
 #include "lua.h"
 
-static int last_cancelled = 0;
+static int last_status = 0;
+static int brief_reports = 0;
 
-int dh_last_error_cancelled(void) { return last_cancelled; }
-void dh_clear_last_error(void) { last_cancelled = 0; }
+int dh_last_error_status(void) { return last_status; }
+void dh_clear_last_error(void) { last_status = 0; }
+void dh_set_brief_reports(int on) { brief_reports = on; }
 
-/* Formats a structured error (at index 1) with drhost.pretty.error_report, in protected mode. */
+/* errors.report(e, verbose) and errors.is_user(e) for the value at index 1, in protected mode. */
 static int format_error_table(lua_State *L) {
+  int verbose = (int)lua_toboolean(L, 2);
   lua_getglobal(L, "require");
-  lua_pushliteral(L, "drhost.pretty");
+  lua_pushliteral(L, "errors");
   lua_call(L, 1, 1);
-  lua_getfield(L, -1, "error_report");
+  int m = lua_gettop(L);
+  lua_getfield(L, m, "report");
+  lua_pushvalue(L, 1);
+  lua_pushboolean(L, verbose);
+  lua_call(L, 2, 1);
+  lua_getfield(L, m, "is_user");
   lua_pushvalue(L, 1);
   lua_call(L, 1, 1);
-  return 1;
+  return 2;
+}
+
+static int code_is(lua_State *L, int idx, const char *code) {
+  if (lua_type(L, idx) != LUA_TTABLE) return 0;
+  lua_getfield(L, idx, "code");
+  int same = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), code) == 0;
+  lua_pop(L, 1);
+  return same;
 }
 
 int dh_msghandler(lua_State *L) {
-  lua_sethook(L, NULL, 0, 0); /* a pending cancel hook must not fire inside the handler */
+  lua_sethook(L, NULL, 0, 0); /* the cancel hook must not fire inside the handler */
   int is_table = lua_type(L, 1) == LUA_TTABLE;
-  if (is_table) {
-    lua_getfield(L, 1, "code");
-    last_cancelled = lua_isstring(L, -1) && strcmp(lua_tostring(L, -1), "CANCELLED") == 0;
-    lua_pop(L, 1);
-  } else {
-    last_cancelled = dh_cancelled();
-  }
+  if (code_is(L, 1, "CANCELLED") || (!is_table && dh_cancelled())) last_status = 130;
+  else if (code_is(L, 1, "USAGE")) last_status = 2;
+  else last_status = 1;
+  int verbose = dh_host_verbose();
   const char *msg = NULL;
+  int brief = 0;
   if (is_table) {
     lua_pushcfunction(L, format_error_table);
     lua_pushvalue(L, 1);
-    if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_isstring(L, -1)) msg = lua_tostring(L, -1);
-    else lua_pop(L, 1);
+    lua_pushboolean(L, verbose);
+    if (lua_pcall(L, 2, 2, 0) == LUA_OK && lua_isstring(L, -2)) {
+      brief = lua_toboolean(L, -1) && !verbose;
+      lua_pop(L, 1);
+      msg = lua_tostring(L, -1);
+    } else {
+      lua_pop(L, 1);
+    }
+    /* in the REPL, structured errors print without their position and traceback (unless -v) */
+    if (brief_reports && !verbose) brief = 1;
   }
   if (!msg) {
     if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) msg = lua_tostring(L, -1);
     else if (lua_type(L, 1) == LUA_TSTRING) msg = lua_tostring(L, 1);
     else msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  }
+  if (brief) {
+    lua_pushfstring(L, "drhost: %s", msg);
+    return 1;
   }
   luaL_traceback(L, L, msg, 1);
   lua_pushfstring(L, "drhost: %s", lua_tostring(L, -1));
@@ -64,6 +93,7 @@ int dh_docall(lua_State *L, int nargs, int nres) {
   dh_signals_disarm();
   lua_sethook(L, NULL, 0, 0);
   lua_remove(L, base);
+  if (status != LUA_OK && last_status == 130) dh_run_cancel_cleanups(L);
   return status;
 }
 

@@ -2,7 +2,7 @@
  *   drhost [options] [SCRIPT [args...]]
  *   -e CODE   run CODE (may be repeated; no REPL afterwards unless -i)
  *   -i        enter the REPL after running SCRIPT / -e
- *   -v / -q   log level debug / error (overrides DRHOST_LOG)
+ *   -v / -q   log level debug (and full error reports) / error (overrides DRHOST_LOG)
  *   --version, -h/--help, -- (end of options), - (script from stdin) */
 #include <errno.h>
 #include <libgen.h>
@@ -22,15 +22,17 @@
 #include "version.h"
 
 static char home[PATH_MAX];
+static int verbose = 0;
 
 const char *dh_host_home(void) { return home; }
+int dh_host_verbose(void) { return verbose; }
 
 static void usage(FILE *to) {
   fprintf(to,
           "usage: drhost [options] [SCRIPT [args...]]\n"
           "  -e CODE    run CODE (repeatable)\n"
           "  -i         enter the REPL after SCRIPT / -e\n"
-          "  -v         verbose: log level debug\n"
+          "  -v         verbose: log level debug; error reports with positions and tracebacks\n"
           "  -q         quiet: log level error\n"
           "  --version  print the version\n"
           "  -h, --help this text\n"
@@ -188,6 +190,7 @@ static int parse_args(int argc, char **argv, opts *o) {
       o->interactive = 1;
     } else if (strcmp(a, "-v") == 0) {
       dh_log_set_level(DH_LOG_DEBUG);
+      verbose = 1;
     } else if (strcmp(a, "-q") == 0) {
       dh_log_set_level(DH_LOG_ERROR);
     } else if (strcmp(a, "--version") == 0) {
@@ -228,7 +231,7 @@ static int pmain(lua_State *L) {
     lua_pushinteger(L, dh_repl(L));
     return 1;
   }
-  lua_pushinteger(L, status == LUA_OK ? 0 : (dh_last_error_cancelled() ? 130 : 1));
+  lua_pushinteger(L, status == LUA_OK ? 0 : (dh_last_error_status() ? dh_last_error_status() : 1));
   return 1;
 }
 

@@ -194,6 +194,7 @@ int dh_repl(lua_State *L) {
     }
     printf("drhost %s (%s) - :help for help, :q or Ctrl-D to quit\n", DRHOST_VERSION, LUA_RELEASE);
   }
+  dh_set_brief_reports(1);
   load_replenv(&r);
   dh_buf chunk;
   dh_buf_init(&chunk);
@@ -252,5 +253,6 @@ int dh_repl(lua_State *L) {
   dh_buf_free(&chunk);
   if (r.tty) printf("\n");
   if (r.replenv != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, r.replenv);
+  dh_set_brief_reports(0);
   return 0;
 }

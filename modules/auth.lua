@@ -25,11 +25,6 @@ M.REFRESH_MARGIN = 300 -- seconds before expiry a cached token is replaced
 local ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 local GITHUB_AUDIENCE = "api://AzureADTokenExchange"
 
--- Raises a structured error; level 2 points at the caller of the function calling fail().
-local function fail(t)
-  error(errors.new(t, 2), 0)
-end
-
 ---------------------------------------------------------------------------------------------------
 -- token cache
 ---------------------------------------------------------------------------------------------------
@@ -85,18 +80,18 @@ local function token_request(what, req)
   local ok, resp = pcall(http.request, req)
   if not ok then
     local e = resp
-    fail{ code = "AUTH_FAILED", message = what .. ": " .. tostring(type(e) == "table" and e.message or e),
-          cause = type(e) == "table" and e.code or nil, url = req.url }
+    errors.raise({ code = "AUTH_FAILED", message = what .. ": " .. tostring(type(e) == "table" and e.message or e),
+          cause = type(e) == "table" and e.code or nil, url = req.url })
   end
   if resp.status < 200 or resp.status >= 300 then
     local message, doc = describe_failure(resp.status, resp.body)
-    fail{ code = "AUTH_FAILED", status = resp.status, message = what .. ": " .. message,
-          error = type(doc) == "table" and doc.error or nil, url = req.url }
+    errors.raise({ code = "AUTH_FAILED", status = resp.status, message = what .. ": " .. message,
+          error = type(doc) == "table" and doc.error or nil, url = req.url })
   end
   local doc = web.decode(resp.body)
   if type(doc) ~= "table" or type(doc.access_token) ~= "string" or doc.access_token == "" then
-    fail{ code = "AUTH_FAILED", status = resp.status,
-          message = what .. ": the token response has no access_token", url = req.url }
+    errors.raise({ code = "AUTH_FAILED", status = resp.status,
+          message = what .. ": the token response has no access_token", url = req.url })
   end
   local expires_in = tonumber(doc.expires_in)
   if not expires_in and tonumber(doc.expires_on) then expires_in = tonumber(doc.expires_on) - os.time() end
@@ -107,15 +102,15 @@ end
 local function require_field(opts, key, kind)
   local v = opts[key]
   if type(v) ~= "string" or v == "" then
-    fail{ code = "INVALID_ARGUMENT",
-          message = string.format("auth.credential{kind=%q}: %s must be a non-empty string", kind, key) }
+    errors.raise({ code = "INVALID_ARGUMENT",
+          message = string.format("auth.credential{kind=%q}: %s must be a non-empty string", kind, key) })
   end
   return v
 end
 
 local function read_file(path, what)
   local f, err = io.open(path, "rb")
-  if not f then fail{ code = "AUTH_FAILED", message = what .. ": cannot read " .. tostring(err) } end
+  if not f then errors.raise({ code = "AUTH_FAILED", message = what .. ": cannot read " .. tostring(err) }) end
   local s = f:read("a")
   f:close()
   return s
@@ -132,11 +127,11 @@ function M.split_pem(pem, source)
   local cert = pem_block(pem, "CERTIFICATE")
   local key = pem_block(pem, "PRIVATE KEY") or pem_block(pem, "RSA PRIVATE KEY")
   if not cert then
-    fail{ code = "INVALID_ARGUMENT", message = source .. ": no -----BEGIN CERTIFICATE----- block" }
+    errors.raise({ code = "INVALID_ARGUMENT", message = source .. ": no -----BEGIN CERTIFICATE----- block" })
   end
   if not key then
-    fail{ code = "INVALID_ARGUMENT",
-          message = source .. ": no PEM private key block (BEGIN PRIVATE KEY or BEGIN RSA PRIVATE KEY)" }
+    errors.raise({ code = "INVALID_ARGUMENT",
+          message = source .. ": no PEM private key block (BEGIN PRIVATE KEY or BEGIN RSA PRIVATE KEY)" })
   end
   return cert, key
 end
@@ -184,17 +179,17 @@ local function github_oidc_token(self)
   local ok, resp = pcall(http.request, { method = "GET", url = url, timeout = 30,
     headers = { Authorization = "Bearer " .. self.actions_token, Accept = "application/json" } })
   if not ok then
-    fail{ code = "AUTH_FAILED", message = "GitHub OIDC token request: "
-          .. tostring(type(resp) == "table" and resp.message or resp) }
+    errors.raise({ code = "AUTH_FAILED", message = "GitHub OIDC token request: "
+          .. tostring(type(resp) == "table" and resp.message or resp) })
   end
   if resp.status ~= 200 then
     local message = describe_failure(resp.status, resp.body)
-    fail{ code = "AUTH_FAILED", status = resp.status, message = "GitHub OIDC token request: " .. message }
+    errors.raise({ code = "AUTH_FAILED", status = resp.status, message = "GitHub OIDC token request: " .. message })
   end
   local doc = web.decode(resp.body)
   if type(doc) ~= "table" or type(doc.value) ~= "string" then
-    fail{ code = "AUTH_FAILED", status = resp.status,
-          message = "GitHub OIDC token request: the response has no \"value\"" }
+    errors.raise({ code = "AUTH_FAILED", status = resp.status,
+          message = "GitHub OIDC token request: the response has no \"value\"" })
   end
   return doc.value
 end
@@ -231,7 +226,7 @@ function fetchers.workload_identity(self, scope)
     if self.token_file then
       assertion = read_file(self.token_file, "AZURE_FEDERATED_TOKEN_FILE"):gsub("%s+$", "")
       if assertion == "" then
-        fail{ code = "AUTH_FAILED", message = "federated token file " .. self.token_file .. " is empty" }
+        errors.raise({ code = "AUTH_FAILED", message = "federated token file " .. self.token_file .. " is empty" })
       end
     else
       assertion = github_oidc_token(self)
@@ -264,8 +259,8 @@ function fetchers.databricks_m2m(self, scope, ctx)
   local host = self.host or ctx.host
   local account_id = self.account_id or ctx.account_id
   if not host then
-    fail{ code = "INVALID_ARGUMENT",
-          message = "databricks_m2m credential: no host (give host= or use it from a databricks client)" }
+    errors.raise({ code = "INVALID_ARGUMENT",
+          message = "databricks_m2m credential: no host (give host= or use it from a databricks client)" })
   end
   host = host:gsub("/+$", "")
   local url
@@ -287,7 +282,7 @@ end
 
 function Credential:_fetcher(scope, ctx)
   if type(scope) ~= "string" or scope == "" then
-    fail{ code = "INVALID_ARGUMENT", message = "credential:token(scope): scope must be a non-empty string" }
+    errors.raise({ code = "INVALID_ARGUMENT", message = "credential:token(scope): scope must be a non-empty string" })
   end
   local f = fetchers[self.kind]
   if self.kind == "databricks_m2m" then
@@ -303,13 +298,13 @@ local KINDS = { client_secret = true, client_certificate = true, workload_identi
 -- auth.credential(opts) -> credential. See docs/modules/auth.md for the fields of each kind.
 function M.credential(opts)
   if type(opts) ~= "table" then
-    fail{ code = "INVALID_ARGUMENT", message = "auth.credential(opts): opts must be a table" }
+    errors.raise({ code = "INVALID_ARGUMENT", message = "auth.credential(opts): opts must be a table" })
   end
   local kind = opts.kind
   if not KINDS[kind] then
-    fail{ code = "INVALID_ARGUMENT", message = string.format(
+    errors.raise({ code = "INVALID_ARGUMENT", message = string.format(
       "auth.credential: unknown kind %s (expected client_secret, client_certificate, "
-      .. "workload_identity, managed_identity, databricks_m2m or static)", tostring(kind)) }
+      .. "workload_identity, managed_identity, databricks_m2m or static)", tostring(kind)) })
   end
   local self = setmetatable({ kind = kind, cache = opts.cache or shared_cache }, Credential)
   local authority = (opts.authority_host or os.getenv("AZURE_AUTHORITY_HOST") or M.DEFAULT_AUTHORITY)
@@ -341,9 +336,9 @@ function M.credential(opts)
       self.actions_url = opts.request_url
       self.actions_token = require_field(opts, "request_token", kind)
     else
-      fail{ code = "INVALID_ARGUMENT", message = "auth.credential{kind=\"workload_identity\"}: "
+      errors.raise({ code = "INVALID_ARGUMENT", message = "auth.credential{kind=\"workload_identity\"}: "
             .. "give token_file (AZURE_FEDERATED_TOKEN_FILE) or request_url and request_token "
-            .. "(ACTIONS_ID_TOKEN_REQUEST_URL / ACTIONS_ID_TOKEN_REQUEST_TOKEN)" }
+            .. "(ACTIONS_ID_TOKEN_REQUEST_URL / ACTIONS_ID_TOKEN_REQUEST_TOKEN)" })
     end
   elseif kind == "managed_identity" then
     self.endpoint = opts.endpoint or M.DEFAULT_IMDS
@@ -388,8 +383,8 @@ function M.from_env(opts)
     if not tenant then missing[#missing + 1] = "AZURE_TENANT_ID" end
     if not client then missing[#missing + 1] = "AZURE_CLIENT_ID" end
     if #missing > 0 then
-      fail{ code = "AUTH_FAILED", message = "auth.from_env: " .. kind .. " credential needs "
-            .. table.concat(missing, " and ") }
+      errors.raise({ code = "AUTH_FAILED", user = true, message = "auth.from_env: " .. kind .. " credential needs "
+            .. table.concat(missing, " and ") })
     end
   end
   if env("AZURE_CLIENT_SECRET") then
@@ -417,9 +412,9 @@ function M.from_env(opts)
     return M.credential{ kind = "managed_identity", endpoint = env("IDENTITY_ENDPOINT"), client_id = client,
                          identity_header = env("IDENTITY_HEADER") }
   end
-  fail{ code = "AUTH_FAILED", message = "auth.from_env: no credential in the environment (set "
+  errors.raise({ code = "AUTH_FAILED", user = true, message = "auth.from_env: no credential in the environment (set "
         .. "AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH, AZURE_FEDERATED_TOKEN_FILE, "
-        .. "ACTIONS_ID_TOKEN_REQUEST_URL or DRHOST_IMDS_ENDPOINT, with AZURE_TENANT_ID and AZURE_CLIENT_ID)" }
+        .. "ACTIONS_ID_TOKEN_REQUEST_URL or DRHOST_IMDS_ENDPOINT, with AZURE_TENANT_ID and AZURE_CLIENT_ID)" })
 end
 
 return M

@@ -35,8 +35,6 @@ local Client = {}
 Client.__index = Client
 Client.__name = "drhost.arm"
 
-local function fail(t) error(errors.new(t, 3), 0) end
-
 -- azure.client(opts) -> ARM client. opts: credential (required), endpoint, subscription_id, scope,
 -- poll_interval, timeout (per long-running operation), concurrency, conflict_retries,
 -- conflict_timeout, request_timeout.
@@ -72,14 +70,14 @@ end
 -- "/subscriptions/<sub>" .. rel
 function Client:subscription_path(rel)
   if not self.subscription_id then
-    fail{ code = "INVALID_ARGUMENT", message = "azure client has no subscription_id (AZURE_SUBSCRIPTION_ID)" }
+    errors.raise({ code = "INVALID_ARGUMENT", message = "azure client has no subscription_id (AZURE_SUBSCRIPTION_ID)" }, 2)
   end
   return "/subscriptions/" .. self.subscription_id .. (rel or "")
 end
 
 function Client:url(path, api_version, query)
   if type(path) ~= "string" or path == "" then
-    fail{ code = "INVALID_ARGUMENT", message = "ARM path/id must be a non-empty string, got " .. tostring(path) }
+    errors.raise({ code = "INVALID_ARGUMENT", message = "ARM path/id must be a non-empty string, got " .. tostring(path) }, 2)
   end
   local url
   if path:match("^https?://") then
@@ -155,13 +153,13 @@ end
 ---------------------------------------------------------------------------------------------------
 local function new_op(self, req)
   if type(req) ~= "table" then
-    fail{ code = "INVALID_ARGUMENT", message = "ARM request must be a table {method=, path=, api_version=}" }
+    errors.raise({ code = "INVALID_ARGUMENT", message = "ARM request must be a table {method=, path=, api_version=}" }, 2)
   end
   local method = string.upper(req.method or "GET")
   local path = req.path or req.id
   if not req.raw and not req.api_version and not (type(path) == "string" and path:find("api%-version=")) then
-    fail{ code = "INVALID_ARGUMENT",
-          message = "ARM " .. method .. " " .. tostring(path) .. ": api_version is required" }
+    errors.raise({ code = "INVALID_ARGUMENT",
+          message = "ARM " .. method .. " " .. tostring(path) .. ": api_version is required" }, 2)
   end
   local body = req.body
   if type(body) == "table" then body = json.encode(body) end
@@ -177,9 +175,9 @@ end
 
 function Client:_headers(url, has_body)
   if web.origin(url) ~= self.origin then
-    fail{ code = "INVALID_ARGUMENT",
+    errors.raise({ code = "INVALID_ARGUMENT",
           message = "refusing to send ARM credentials to " .. tostring(web.origin(url))
-            .. " (client endpoint is " .. self.origin .. ")" }
+            .. " (client endpoint is " .. self.origin .. ")" }, 2)
   end
   local h = { Authorization = "Bearer " .. self.credential:token(self.scope), Accept = "application/json" }
   if has_body then h["Content-Type"] = "application/json" end

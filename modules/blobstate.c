@@ -80,27 +80,6 @@ struct lease {
 
 /* ------------------------------------------------------------------ errors and small helpers */
 
-/* Raises the error table at idx (lua_error longjmps: never returns). */
-__attribute__((noreturn)) static void throw_table(lua_State *L, int idx) {
-  dh_raise_table(L, idx);
-  __builtin_unreachable();
-}
-
-__attribute__((noreturn, format(printf, 4, 5))) static int raise_err(lua_State *L, const char *code, long status,
-                                                                      const char *fmt, ...) {
-  char msg[768];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  int idx = dh_error_push(L, code, "%s", msg);
-  if (status) {
-    lua_pushinteger(L, status);
-    lua_setfield(L, idx, "status");
-  }
-  throw_table(L, idx);
-}
-
 static char *xstrdup(const char *s) {
   size_t n = strlen(s) + 1;
   char *p = malloc(n);
@@ -118,12 +97,12 @@ static void utc_now(char *out, size_t n, const char *fmt) {
 /* Blob names: [A-Za-z0-9._/-], no empty, "." or ".." segment, at most 512 bytes. */
 static void check_name(lua_State *L, const char *name, const char *who) {
   size_t n = strlen(name);
-  if (n == 0 || n > 512) raise_err(L, "INVALID_ARGUMENT", 0, "%s: blob name must be 1..512 characters", who);
+  if (n == 0 || n > 512) dh_raise(L, "INVALID_ARGUMENT", "%s: blob name must be 1..512 characters", who);
   for (size_t i = 0; i < n; i++) {
     char c = name[i];
     if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
           c == '-' || c == '/'))
-      raise_err(L, "INVALID_ARGUMENT", 0, "%s: blob name '%.80s' may only use letters, digits, '.', '_', '-' and '/'",
+      dh_raise(L, "INVALID_ARGUMENT", "%s: blob name '%.80s' may only use letters, digits, '.', '_', '-' and '/'",
                 who, name);
   }
   const char *seg = name;
@@ -131,7 +110,7 @@ static void check_name(lua_State *L, const char *name, const char *who) {
     const char *sl = strchr(seg, '/');
     size_t sl_len = sl ? (size_t)(sl - seg) : strlen(seg);
     if (sl_len == 0 || (sl_len == 1 && seg[0] == '.') || (sl_len == 2 && seg[0] == '.' && seg[1] == '.'))
-      raise_err(L, "INVALID_ARGUMENT", 0, "%s: blob name '%.80s' has an empty, '.' or '..' segment", who, name);
+      dh_raise(L, "INVALID_ARGUMENT", "%s: blob name '%.80s' has an empty, '.' or '..' segment", who, name);
     if (!sl) break;
     seg = sl + 1;
   }
@@ -146,7 +125,7 @@ typedef struct op {
 } op;
 
 static int op_gc(lua_State *L) {
-  op *o = luaL_checkudata(L, 1, OP_MT);
+  op *o = dh_checkudata(L, 1, OP_MT, "a blobstate operation");
   if (o->inited) {
     dh_http_req_free(&o->req);
     dh_http_resp_free(&o->resp);
@@ -264,7 +243,7 @@ static void prepare(lua_State *L, op *o, store *st, int store_idx, const char *m
   int un = snprintf(url, sizeof url, "%s%s", st->endpoint, path);
   for (int i = 0; i < nq && un > 0 && (size_t)un < sizeof url; i++)
     un += snprintf(url + un, sizeof url - (size_t)un, "%c%s=%s", i ? '&' : '?', q[i].k, q[i].v);
-  if (un < 0 || (size_t)un >= sizeof url) raise_err(L, "INVALID_ARGUMENT", 0, "blobstate: URL too long");
+  if (un < 0 || (size_t)un >= sizeof url) dh_raise(L, "INVALID_ARGUMENT", "blobstate: URL too long");
   char date[64];
   utc_now(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT");
   hset(h, "x-ms-date", date);
@@ -280,7 +259,7 @@ static void prepare(lua_State *L, op *o, store *st, int store_idx, const char *m
     lua_getiuservalue(L, store_idx, 1);
     lua_call(L, 0, 1);
     if (lua_type(L, -1) != LUA_TSTRING || lua_rawlen(L, -1) == 0 || lua_rawlen(L, -1) > 8000)
-      raise_err(L, "INVALID_ARGUMENT", 0, "blobstate: the token function must return a non-empty string");
+      dh_raise(L, "INVALID_ARGUMENT", "blobstate: the token function must return a non-empty string");
     const char *tok = lua_tostring(L, -1);
     /* the renewal threads of this store's leases use the latest token */
     for (lease *ls = st->leases; ls; ls = ls->next) {
@@ -293,24 +272,24 @@ static void prepare(lua_State *L, op *o, store *st, int store_idx, const char *m
     }
     size_t tl = strlen(tok);
     char *line = malloc(tl + 8);
-    if (!line) raise_err(L, "MEMORY", 0, "out of memory");
+    if (!line) dh_raise(L, "MEMORY", "out of memory");
     snprintf(line, tl + 8, "Bearer %s", tok);
     int bad = dh_http_req_header(&o->req, "Authorization", line);
     free(line);
     lua_pop(L, 1);
-    if (bad) raise_err(L, "INVALID_ARGUMENT", 0, "blobstate: the token contains invalid characters");
+    if (bad) dh_raise(L, "INVALID_ARGUMENT", "blobstate: the token contains invalid characters");
     auth[0] = '\0';
   }
   o->req.method = xstrdup(method);
   o->req.url = xstrdup(url);
-  if (!o->req.method || !o->req.url) raise_err(L, "MEMORY", 0, "out of memory");
+  if (!o->req.method || !o->req.url) dh_raise(L, "MEMORY", "out of memory");
   for (int i = 0; i < h->n; i++)
     if (dh_http_req_header(&o->req, h->name[i], h->value[i]))
-      raise_err(L, "INVALID_ARGUMENT", 0, "blobstate: invalid value for header %s", h->name[i]);
-  if (auth[0] && dh_http_req_header(&o->req, "Authorization", auth)) raise_err(L, "MEMORY", 0, "out of memory");
+      dh_raise(L, "INVALID_ARGUMENT", "blobstate: invalid value for header %s", h->name[i]);
+  if (auth[0] && dh_http_req_header(&o->req, "Authorization", auth)) dh_raise(L, "MEMORY", "out of memory");
   if (!o->req.has_content_type) o->req.headers = curl_slist_append(o->req.headers, "Content-Type:");
   o->req.headers = curl_slist_append(o->req.headers, "Expect:");
-  if (!o->req.headers) raise_err(L, "MEMORY", 0, "out of memory");
+  if (!o->req.headers) dh_raise(L, "MEMORY", "out of memory");
   o->req.body = body;
   o->req.body_len = body_len;
   o->req.has_body = has_body;
@@ -322,7 +301,7 @@ static void run(lua_State *L, op *o) {
   int rc = dh_http_run(ctx, &o->req, &o->resp, 1, 1);
   if (rc != 0 || o->resp.err_code) {
     int idx = dh_error_push(L, o->resp.err_code ? o->resp.err_code : "CANCELLED", "blobstate: %s", o->resp.err_msg);
-    throw_table(L, idx);
+    dh_raise_table(L, idx);
   }
 }
 
@@ -341,7 +320,7 @@ __attribute__((noreturn)) static int blob_error(lua_State *L, const op *o, const
   lua_setfield(L, idx, "status");
   lua_pushstring(L, err_code_of(o));
   lua_setfield(L, idx, "blob_code");
-  throw_table(L, idx);
+  dh_raise_table(L, idx);
 }
 
 static void ensure_container(lua_State *L, store *st, int si) {
@@ -364,7 +343,7 @@ static lease *held_lease(store *st, const char *name) {
 
 /* ------------------------------------------------------------------ store: open */
 
-static store *check_store(lua_State *L, int i) { return luaL_checkudata(L, i, STORE_MT); }
+static store *check_store(lua_State *L, int i) { return dh_checkudata(L, i, STORE_MT, "a blobstate store"); }
 
 static int store_gc(lua_State *L) {
   store *st = check_store(L, 1);
@@ -383,7 +362,7 @@ static const char *opt_string(lua_State *L, int t, const char *field) {
   int ty = lua_getfield(L, t, field);
   const char *s = NULL;
   if (ty == LUA_TSTRING) s = lua_tostring(L, -1);
-  else if (ty != LUA_TNIL) raise_err(L, "INVALID_ARGUMENT", 0, "blobstate.open: field '%s' must be a string", field);
+  else if (ty != LUA_TNIL) dh_raise(L, "INVALID_ARGUMENT", "blobstate.open: field '%s' must be a string", field);
   lua_pop(L, 1); /* the options table keeps the string alive */
   return s;
 }
@@ -405,7 +384,7 @@ static int mkdirs(const char *path) {
 }
 
 static int l_open(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
+  dh_checktable(L, 1);
   static const char *const known[] = {"endpoint", "container", "account", "key", "token", "path", NULL};
   lua_pushnil(L);
   while (lua_next(L, 1)) {
@@ -415,7 +394,7 @@ static int l_open(lua_State *L) {
       for (int i = 0; known[i]; i++)
         if (strcmp(lua_tostring(L, -1), known[i]) == 0) ok = 1;
     if (!ok)
-      raise_err(L, "INVALID_ARGUMENT", 0,
+      dh_raise_status(L, "INVALID_ARGUMENT", 0,
                 "blobstate.open: unknown field '%s' (expected endpoint, container, account, key, token or path)",
                 lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?");
   }
@@ -426,7 +405,7 @@ static int l_open(lua_State *L) {
   const char *key = opt_string(L, 1, "key");
   int has_token = lua_getfield(L, 1, "token") != LUA_TNIL;
   if (has_token && lua_type(L, -1) != LUA_TFUNCTION)
-    raise_err(L, "INVALID_ARGUMENT", 0, "blobstate.open: field 'token' must be a function returning a bearer token");
+    dh_raise(L, "INVALID_ARGUMENT", "blobstate.open: field 'token' must be a function returning a bearer token");
   int token_idx = lua_gettop(L);
 
   store *st = lua_newuserdatauv(L, sizeof *st, 1);
@@ -441,43 +420,43 @@ static int l_open(lua_State *L) {
 
   if (path) {
     if (endpoint || container || account || key || has_token)
-      raise_err(L, "INVALID_ARGUMENT", 0, "blobstate.open: 'path' (local backend) excludes endpoint/container/account/key/token");
-    if (!*path) raise_err(L, "INVALID_ARGUMENT", 0, "blobstate.open: 'path' must not be empty");
-    if (mkdirs(path) != 0) raise_err(L, "IO_ERROR", 0, "blobstate.open: cannot create directory %s: %s", path, strerror(errno));
+      dh_raise(L, "INVALID_ARGUMENT", "blobstate.open: 'path' (local backend) excludes endpoint/container/account/key/token");
+    if (!*path) dh_raise(L, "INVALID_ARGUMENT", "blobstate.open: 'path' must not be empty");
+    if (mkdirs(path) != 0) dh_raise(L, "IO_ERROR", "blobstate.open: cannot create directory %s: %s", path, strerror(errno));
     st->local = 1;
     st->path = xstrdup(path);
-    if (!st->path) raise_err(L, "MEMORY", 0, "out of memory");
+    if (!st->path) dh_raise(L, "MEMORY", "out of memory");
     return 1;
   }
-  if (!endpoint) raise_err(L, "INVALID_ARGUMENT", 0, "blobstate.open: give 'endpoint' (Blob service URL) or 'path' (local directory)");
-  if (!container || !*container) raise_err(L, "INVALID_ARGUMENT", 0, "blobstate.open: field 'container' is required with 'endpoint'");
+  if (!endpoint) dh_raise(L, "INVALID_ARGUMENT", "blobstate.open: give 'endpoint' (Blob service URL) or 'path' (local directory)");
+  if (!container || !*container) dh_raise(L, "INVALID_ARGUMENT", "blobstate.open: field 'container' is required with 'endpoint'");
   size_t cl = strlen(container);
   if (cl < 3 || cl > 63 || strspn(container, "abcdefghijklmnopqrstuvwxyz0123456789-") != cl || container[0] == '-')
-    raise_err(L, "INVALID_ARGUMENT", 0, "blobstate.open: container '%s' must be 3-63 lower-case letters, digits or '-'", container);
+    dh_raise(L, "INVALID_ARGUMENT", "blobstate.open: container '%s' must be 3-63 lower-case letters, digits or '-'", container);
   char msg[512];
   const char *bad = dh_http_check_url(endpoint, msg, sizeof msg);
-  if (bad) raise_err(L, bad, 0, "blobstate.open: endpoint: %s", msg);
+  if (bad) dh_raise(L, bad, "blobstate.open: endpoint: %s", msg);
   if (strchr(endpoint, '?') || strchr(endpoint, '#'))
-    raise_err(L, "INVALID_ARGUMENT", 0, "blobstate.open: endpoint must not carry a query (SAS is not supported)");
+    dh_raise(L, "INVALID_ARGUMENT", "blobstate.open: endpoint must not carry a query (SAS is not supported)");
   if (has_token == (key != NULL))
-    raise_err(L, "INVALID_ARGUMENT", 0, "blobstate.open: give exactly one of 'key' (Shared Key, with 'account') or 'token' (function)");
+    dh_raise(L, "INVALID_ARGUMENT", "blobstate.open: give exactly one of 'key' (Shared Key, with 'account') or 'token' (function)");
   st->endpoint = xstrdup(endpoint);
   st->container = xstrdup(container);
-  if (!st->endpoint || !st->container) raise_err(L, "MEMORY", 0, "out of memory");
+  if (!st->endpoint || !st->container) dh_raise(L, "MEMORY", "out of memory");
   size_t el = strlen(st->endpoint);
   while (el > 0 && st->endpoint[el - 1] == '/') st->endpoint[--el] = '\0';
   if (key) {
-    if (!account || !*account) raise_err(L, "INVALID_ARGUMENT", 0, "blobstate.open: field 'account' is required with 'key'");
+    if (!account || !*account) dh_raise(L, "INVALID_ARGUMENT", "blobstate.open: field 'account' is required with 'key'");
     size_t kl = strlen(key);
     if (kl == 0 || kl % 4 != 0 || kl > 170)
-      raise_err(L, "INVALID_ARGUMENT", 0, "blobstate.open: field 'key' must be the base64 account key");
+      dh_raise(L, "INVALID_ARGUMENT", "blobstate.open: field 'key' must be the base64 account key");
     int n = EVP_DecodeBlock(st->key, (const unsigned char *)key, (int)kl);
-    if (n < 0) raise_err(L, "INVALID_ARGUMENT", 0, "blobstate.open: field 'key' is not valid base64");
+    if (n < 0) dh_raise(L, "INVALID_ARGUMENT", "blobstate.open: field 'key' is not valid base64");
     if (kl >= 1 && key[kl - 1] == '=') n--;
     if (kl >= 2 && key[kl - 2] == '=') n--;
     st->keylen = n;
     st->account = xstrdup(account);
-    if (!st->account) raise_err(L, "MEMORY", 0, "out of memory");
+    if (!st->account) dh_raise(L, "MEMORY", "out of memory");
   } else {
     st->account = xstrdup(account ? account : "");
     lua_pushvalue(L, token_idx);
@@ -508,14 +487,14 @@ static int push_file(lua_State *L, const char *path) {
     int e = errno;
     lua_pop(L, 1);
     if (e == ENOENT) return -1;
-    raise_err(L, "IO_ERROR", 0, "blobstate: cannot read %s: %s", path, strerror(e));
+    dh_raise(L, "IO_ERROR", "blobstate: cannot read %s: %s", path, strerror(e));
   }
   char buf[8192];
   size_t n;
   while ((n = fread(buf, 1, sizeof buf, f)) > 0) dh_buf_add(b, buf, n);
   int err = ferror(f);
   fclose(f);
-  if (err) raise_err(L, "IO_ERROR", 0, "blobstate: error reading %s", path);
+  if (err) dh_raise(L, "IO_ERROR", "blobstate: error reading %s", path);
   dh_buf_check(L, b);
   lua_pushlstring(L, b->data ? b->data : "", b->len);
   lua_remove(L, -2);
@@ -524,7 +503,7 @@ static int push_file(lua_State *L, const char *path) {
 
 static void local_path(lua_State *L, const store *st, const char *name, const char *suffix, char *out, size_t n) {
   int w = snprintf(out, n, "%s/%s%s", st->path, name, suffix);
-  if (w < 0 || (size_t)w >= n) raise_err(L, "INVALID_ARGUMENT", 0, "blobstate: path too long for %s", name);
+  if (w < 0 || (size_t)w >= n) dh_raise(L, "INVALID_ARGUMENT", "blobstate: path too long for %s", name);
 }
 
 static void parent_dirs(lua_State *L, const char *file) {
@@ -533,7 +512,7 @@ static void parent_dirs(lua_State *L, const char *file) {
   char *sl = strrchr(dir, '/');
   if (!sl) return;
   *sl = '\0';
-  if (mkdirs(dir) != 0) raise_err(L, "IO_ERROR", 0, "blobstate: cannot create %s: %s", dir, strerror(errno));
+  if (mkdirs(dir) != 0) dh_raise(L, "IO_ERROR", "blobstate: cannot create %s: %s", dir, strerror(errno));
 }
 
 static int write_file_atomic(const char *path, const char *data, size_t len) {
@@ -598,14 +577,14 @@ __attribute__((noreturn)) static int raise_locked(lua_State *L, const char *name
   lua_setfield(L, idx, "target");
   lua_pushinteger(L, 409);
   lua_setfield(L, idx, "status");
-  throw_table(L, idx);
+  dh_raise_table(L, idx);
 }
 
 /* ------------------------------------------------------------------ read */
 
 static int l_read(lua_State *L) {
   store *st = check_store(L, 1);
-  const char *name = luaL_checkstring(L, 2);
+  const char *name = dh_checkstring(L, 2);
   check_name(L, name, "store:read");
   if (st->local) {
     char p[4096];
@@ -666,10 +645,10 @@ static int l_write_local(lua_State *L, store *st, const char *name, const char *
   local_path(L, st, name, ".lease", lk, sizeof lk);
   parent_dirs(L, p);
   int wfd = open(wl, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (wfd < 0) raise_err(L, "IO_ERROR", 0, "blobstate: cannot open %s: %s", wl, strerror(errno));
+  if (wfd < 0) dh_raise(L, "IO_ERROR", "blobstate: cannot open %s: %s", wl, strerror(errno));
   if (flock(wfd, LOCK_EX) != 0) {
     close(wfd);
-    raise_err(L, "IO_ERROR", 0, "blobstate: cannot lock %s", wl);
+    dh_raise(L, "IO_ERROR", "blobstate: cannot lock %s", wl);
   }
   /* refuse when another holder has the lease */
   if (!held_lease(st, name)) {
@@ -696,7 +675,7 @@ static int l_write_local(lua_State *L, store *st, const char *name, const char *
   int fail = (if_none_match && have) || (if_match && (!have || (strcmp(if_match, "*") != 0 && strcmp(if_match, cur) != 0)));
   if (fail) {
     close(wfd);
-    return raise_err(L, "CONDITION_NOT_MET", 412, "blobstate: write of '%s': %s", name,
+    return dh_raise_status(L, "CONDITION_NOT_MET", 412, "blobstate: write of '%s': %s", name,
                      if_none_match ? "it already exists (if_none_match)" : "its ETag changed (if_match)");
   }
   if (have) {
@@ -708,13 +687,13 @@ static int l_write_local(lua_State *L, store *st, const char *name, const char *
     parent_dirs(L, vp);
     if (write_file_atomic(vp, s, len) != 0) {
       close(wfd);
-      raise_err(L, "IO_ERROR", 0, "blobstate: cannot keep the previous version %s: %s", vp, strerror(errno));
+      dh_raise(L, "IO_ERROR", "blobstate: cannot keep the previous version %s: %s", vp, strerror(errno));
     }
   }
   if (write_file_atomic(p, body, blen) != 0) {
     int e = errno;
     close(wfd);
-    raise_err(L, "IO_ERROR", 0, "blobstate: cannot write %s: %s", p, strerror(e));
+    dh_raise(L, "IO_ERROR", "blobstate: cannot write %s: %s", p, strerror(e));
   }
   close(wfd);
   char hex[65];
@@ -738,33 +717,33 @@ static void push_remote_holder(lua_State *L, store *st, int si, const char *name
 
 static int l_write(lua_State *L) {
   store *st = check_store(L, 1);
-  const char *name = luaL_checkstring(L, 2);
+  const char *name = dh_checkstring(L, 2);
   size_t blen;
-  const char *body = luaL_checklstring(L, 3, &blen);
+  const char *body = dh_checklstring(L, 3, &blen);
   check_name(L, name, "store:write");
   const char *if_match = NULL, *if_none_match = NULL;
   if (!lua_isnoneornil(L, 4)) {
-    luaL_checktype(L, 4, LUA_TTABLE);
+    dh_checktable(L, 4);
     lua_pushnil(L);
     while (lua_next(L, 4)) {
       lua_pop(L, 1);
       const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?";
       if (strcmp(k, "if_match") != 0 && strcmp(k, "if_none_match") != 0)
-        raise_err(L, "INVALID_ARGUMENT", 0, "store:write: unknown option '%s' (expected if_match or if_none_match)", k);
+        dh_raise(L, "INVALID_ARGUMENT", "store:write: unknown option '%s' (expected if_match or if_none_match)", k);
     }
     if (lua_getfield(L, 4, "if_match") != LUA_TNIL) {
-      if (lua_type(L, -1) != LUA_TSTRING) raise_err(L, "INVALID_ARGUMENT", 0, "store:write: if_match must be an ETag string");
+      if (lua_type(L, -1) != LUA_TSTRING) dh_raise(L, "INVALID_ARGUMENT", "store:write: if_match must be an ETag string");
       if_match = lua_tostring(L, -1);
     }
     if (lua_getfield(L, 4, "if_none_match") != LUA_TNIL) {
       if (lua_type(L, -1) != LUA_TSTRING || strcmp(lua_tostring(L, -1), "*") != 0)
-        raise_err(L, "INVALID_ARGUMENT", 0, "store:write: if_none_match must be \"*\"");
+        dh_raise(L, "INVALID_ARGUMENT", "store:write: if_none_match must be \"*\"");
       if_none_match = "*";
     }
     if (if_match && if_none_match)
-      raise_err(L, "INVALID_ARGUMENT", 0, "store:write: give if_match or if_none_match, not both");
+      dh_raise(L, "INVALID_ARGUMENT", "store:write: give if_match or if_none_match, not both");
     if (if_match && (strlen(if_match) > 120 || strpbrk(if_match, "\r\n")))
-      raise_err(L, "INVALID_ARGUMENT", 0, "store:write: if_match is not an ETag");
+      dh_raise(L, "INVALID_ARGUMENT", "store:write: if_match is not an ETag");
   }
   if (st->local) return l_write_local(L, st, name, body, blen, if_match, if_none_match);
 
@@ -783,7 +762,7 @@ static int l_write(lua_State *L) {
   int real = exists && !placeholder;
   if ((if_none_match && real) ||
       (if_match && (!real || (strcmp(if_match, "*") != 0 && (!cur_etag || strcmp(if_match, cur_etag) != 0)))))
-    return raise_err(L, "CONDITION_NOT_MET", 412, "blobstate: write of '%s': %s", name,
+    return dh_raise_status(L, "CONDITION_NOT_MET", 412, "blobstate: write of '%s': %s", name,
                      if_none_match ? "it already exists (if_none_match)" : "its ETag changed (if_match)");
   /* 2. keep the previous version */
   if (real && cur_etag) {
@@ -826,13 +805,13 @@ static int l_write(lua_State *L) {
     return raise_locked(L, name, -2, -1);
   }
   if (o->resp.status == 412 || (o->resp.status == 409 && strcmp(code, "BlobAlreadyExists") == 0))
-    return raise_err(L, "CONDITION_NOT_MET", 412, "blobstate: write of '%s': condition not met (%s)", name, code);
+    return dh_raise_status(L, "CONDITION_NOT_MET", 412, "blobstate: write of '%s': condition not met (%s)", name, code);
   return blob_error(L, o, "write");
 }
 
 /* ------------------------------------------------------------------ leases */
 
-static lease *check_lease(lua_State *L, int i) { return luaL_checkudata(L, i, LEASE_MT); }
+static lease *check_lease(lua_State *L, int i) { return dh_checkudata(L, i, LEASE_MT, "a blobstate lease"); }
 
 static void lease_unlink(lease *l) {
   if (!l->st) return;
@@ -987,7 +966,7 @@ static lease *lease_new(lua_State *L, int store_idx, store *st, const char *name
   l->holder = xstrdup(holder);
   l->duration = duration;
   utc_now(l->since, sizeof l->since, "%Y-%m-%dT%H:%M:%SZ");
-  if (!l->name || !l->holder) raise_err(L, "MEMORY", 0, "out of memory");
+  if (!l->name || !l->holder) dh_raise(L, "MEMORY", "out of memory");
   l->st = st;
   l->next = st->leases;
   st->leases = l;
@@ -1009,10 +988,10 @@ static int l_lock_local(lua_State *L, store *st, const char *name, const char *h
   parent_dirs(L, lk);
   lease *l = lease_new(L, 1, st, name, holder, duration);
   l->lock_path = xstrdup(lk);
-  if (!l->lock_path) raise_err(L, "MEMORY", 0, "out of memory");
+  if (!l->lock_path) dh_raise(L, "MEMORY", "out of memory");
   for (int tries = 0; tries < 5; tries++) {
     int fd = open(lk, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) raise_err(L, "IO_ERROR", 0, "blobstate: cannot open %s: %s", lk, strerror(errno));
+    if (fd < 0) dh_raise(L, "IO_ERROR", "blobstate: cannot open %s: %s", lk, strerror(errno));
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
       push_lock_info(L, fd);
       close(fd);
@@ -1025,11 +1004,11 @@ static int l_lock_local(lua_State *L, store *st, const char *name, const char *h
     }
     close(fd); /* broken (unlinked) meanwhile: retry on the new file */
   }
-  if (l->fd < 0) raise_err(L, "IO_ERROR", 0, "blobstate: lock file %s keeps changing", lk);
+  if (l->fd < 0) dh_raise(L, "IO_ERROR", "blobstate: lock file %s keeps changing", lk);
   char info[600];
   int n = snprintf(info, sizeof info, "holder=%s\nsince=%s\npid=%ld\n", holder, l->since, (long)getpid());
   if (n < 0 || ftruncate(l->fd, 0) != 0 || pwrite(l->fd, info, (size_t)n, 0) != (ssize_t)n)
-    raise_err(L, "IO_ERROR", 0, "blobstate: cannot write %s", lk);
+    dh_raise(L, "IO_ERROR", "blobstate: cannot write %s", lk);
   snprintf(l->id, sizeof l->id, "local-%ld", (long)getpid());
   l->active = 1;
   return 1;
@@ -1037,29 +1016,29 @@ static int l_lock_local(lua_State *L, store *st, const char *name, const char *h
 
 static int l_lock(lua_State *L) {
   store *st = check_store(L, 1);
-  const char *name = luaL_checkstring(L, 2);
+  const char *name = dh_checkstring(L, 2);
   check_name(L, name, "store:lock");
   char holder_buf[256];
   const char *holder = NULL;
   int duration = 60;
   if (!lua_isnoneornil(L, 3)) {
-    luaL_checktype(L, 3, LUA_TTABLE);
+    dh_checktable(L, 3);
     lua_pushnil(L);
     while (lua_next(L, 3)) {
       lua_pop(L, 1);
       const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?";
       if (strcmp(k, "holder") != 0 && strcmp(k, "duration") != 0)
-        raise_err(L, "INVALID_ARGUMENT", 0, "store:lock: unknown option '%s' (expected holder or duration)", k);
+        dh_raise(L, "INVALID_ARGUMENT", "store:lock: unknown option '%s' (expected holder or duration)", k);
     }
     int ty = lua_getfield(L, 3, "holder");
     if (ty == LUA_TSTRING) holder = lua_tostring(L, -1);
-    else if (ty != LUA_TNIL) raise_err(L, "INVALID_ARGUMENT", 0, "store:lock: holder must be a string");
+    else if (ty != LUA_TNIL) dh_raise(L, "INVALID_ARGUMENT", "store:lock: holder must be a string");
     ty = lua_getfield(L, 3, "duration");
     if (ty != LUA_TNIL) {
       int isint;
       lua_Integer d = lua_tointegerx(L, -1, &isint);
       if (!isint || !(d == -1 || (d >= 15 && d <= 60)))
-        raise_err(L, "INVALID_ARGUMENT", 0, "store:lock: duration must be an integer 15..60 (seconds) or -1 (infinite)");
+        dh_raise(L, "INVALID_ARGUMENT", "store:lock: duration must be an integer 15..60 (seconds) or -1 (infinite)");
       duration = (int)d;
     }
   }
@@ -1072,11 +1051,11 @@ static int l_lock(lua_State *L) {
     holder = holder_buf;
   }
   size_t hl = strlen(holder);
-  if (hl == 0 || hl > 200) raise_err(L, "INVALID_ARGUMENT", 0, "store:lock: holder must be 1..200 characters");
+  if (hl == 0 || hl > 200) dh_raise(L, "INVALID_ARGUMENT", "store:lock: holder must be 1..200 characters");
   for (size_t i = 0; i < hl; i++)
     if ((unsigned char)holder[i] < 32 || (unsigned char)holder[i] > 126)
-      raise_err(L, "INVALID_ARGUMENT", 0, "store:lock: holder must be printable ASCII");
-  if (held_lease(st, name)) raise_err(L, "LOCKED", 409, "store:lock: this store already holds the lock on '%s'", name);
+      dh_raise(L, "INVALID_ARGUMENT", "store:lock: holder must be printable ASCII");
+  if (held_lease(st, name)) dh_raise_status(L, "LOCKED", 409, "store:lock: this store already holds the lock on '%s'", name);
   if (st->local) return l_lock_local(L, st, name, holder, duration);
 
   ensure_container(L, st, 1);
@@ -1144,7 +1123,7 @@ static int l_lock(lua_State *L) {
     memcpy(l->key, st->key, sizeof l->key);
     l->keylen = st->keylen;
     l->certs = dh_http_ctx_certs_ref(dh_http_ctx_get(L));
-    if (!l->url || !l->res || !l->account) raise_err(L, "MEMORY", 0, "out of memory");
+    if (!l->url || !l->res || !l->account) dh_raise(L, "MEMORY", "out of memory");
     if (!st->keylen) { /* a fresh token for the thread */
       lua_getiuservalue(L, 1, 1);
       lua_call(L, 0, 1);
@@ -1152,7 +1131,7 @@ static int l_lock(lua_State *L) {
       lua_pop(L, 1);
     }
     if (pthread_create(&l->thread, NULL, renew_main, l) != 0)
-      raise_err(L, "LEASE_ERROR", 0, "store:lock: cannot start the renewal thread");
+      dh_raise(L, "LEASE_ERROR", "store:lock: cannot start the renewal thread");
     l->thread_started = 1;
   }
   return 1;
@@ -1170,10 +1149,10 @@ static int lease_release(lua_State *L) {
     int same = fstat(l->fd, &a) == 0 && stat(l->lock_path, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev;
     close(l->fd);
     l->fd = -1;
-    if (!same) raise_err(L, "LEASE_LOST", 0, "lease:release: the lock on '%s' was broken meanwhile", l->name);
+    if (!same) dh_raise(L, "LEASE_LOST", "lease:release: the lock on '%s' was broken meanwhile", l->name);
     return 0;
   }
-  if (!st) raise_err(L, "LEASE_ERROR", 0, "lease:release: the store of '%s' is gone", l->name);
+  if (!st) dh_raise(L, "LEASE_ERROR", "lease:release: the store of '%s' is gone", l->name);
   lua_getiuservalue(L, 1, 1); /* the store userdata */
   int si = lua_gettop(L);
   op *o = op_new(L);
@@ -1185,13 +1164,13 @@ static int lease_release(lua_State *L) {
   run(L, o);
   if (o->resp.status == 200) return 0;
   if (o->resp.status == 409 || o->resp.status == 412)
-    raise_err(L, "LEASE_LOST", o->resp.status, "lease:release: the lease on '%s' was lost (%s)", l->name, err_code_of(o));
+    dh_raise_status(L, "LEASE_LOST", o->resp.status, "lease:release: the lease on '%s' was lost (%s)", l->name, err_code_of(o));
   return blob_error(L, o, "release lease");
 }
 
 static int lease_index(lua_State *L) {
   lease *l = check_lease(L, 1);
-  const char *k = luaL_checkstring(L, 2);
+  const char *k = dh_checkstring(L, 2);
   if (strcmp(k, "release") == 0) {
     lua_pushcfunction(L, lease_release);
     return 1;
@@ -1215,7 +1194,7 @@ static int lease_index(lua_State *L) {
 
 static int l_break_lock(lua_State *L) {
   store *st = check_store(L, 1);
-  const char *name = luaL_checkstring(L, 2);
+  const char *name = dh_checkstring(L, 2);
   check_name(L, name, "store:break_lock");
   if (st->local) {
     char lk[4200];
@@ -1228,7 +1207,7 @@ static int l_break_lock(lua_State *L) {
     int held = flock(fd, LOCK_SH | LOCK_NB) != 0;
     close(fd);
     /* the holder keeps a lock on the unlinked file; the next lock() makes a new one */
-    if (unlink(lk) != 0 && errno != ENOENT) raise_err(L, "IO_ERROR", 0, "blobstate: cannot remove %s: %s", lk, strerror(errno));
+    if (unlink(lk) != 0 && errno != ENOENT) dh_raise(L, "IO_ERROR", "blobstate: cannot remove %s: %s", lk, strerror(errno));
     lua_pushboolean(L, held);
     return 1;
   }
@@ -1296,7 +1275,7 @@ static int l_versions_local(lua_State *L, store *st, const char *name) {
   char **names = malloc(cap * sizeof *names);
   if (!names) {
     closedir(d);
-    raise_err(L, "MEMORY", 0, "out of memory");
+    dh_raise(L, "MEMORY", "out of memory");
   }
   struct dirent *e;
   while ((e = readdir(d)) != NULL) {
@@ -1333,7 +1312,7 @@ static int l_versions_local(lua_State *L, store *st, const char *name) {
 
 static int l_versions(lua_State *L) {
   store *st = check_store(L, 1);
-  const char *name = luaL_checkstring(L, 2);
+  const char *name = dh_checkstring(L, 2);
   check_name(L, name, "store:versions");
   if (st->local) return l_versions_local(L, st, name);
   ensure_container(L, st, 1);
@@ -1361,7 +1340,7 @@ static int l_versions(lua_State *L) {
       size_t vl, p2 = 0;
       if (dh_xml_element(blob, bl, &p2, "Name", &v, &vl) != 0) continue;
       char *nm = malloc(vl + 1);
-      if (!nm) raise_err(L, "MEMORY", 0, "out of memory");
+      if (!nm) dh_raise(L, "MEMORY", "out of memory");
       size_t nml = dh_xml_unescape(v, vl, nm);
       const char *etag = NULL, *mod = NULL;
       size_t etl = 0, ml = 0;

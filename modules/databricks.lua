@@ -27,20 +27,18 @@ local Client = {}
 Client.__index = Client
 Client.__name = "drhost.databricks"
 
-local function fail(t, level) error(errors.new(t, (level or 1) + 1), 0) end
-
 local function new_client(kind, opts, level)
   if type(opts) ~= "table" then
-    fail({ code = "INVALID_ARGUMENT", message = "databricks." .. kind .. "(opts): opts must be a table" }, level)
+    errors.raise({ code = "INVALID_ARGUMENT", message = "databricks." .. kind .. "(opts): opts must be a table" }, level)
   end
   local host = opts.host
   if type(host) ~= "string" or not host:match("^https?://[^/]+") then
-    fail({ code = "INVALID_ARGUMENT", message = "databricks." .. kind
+    errors.raise({ code = "INVALID_ARGUMENT", message = "databricks." .. kind
            .. ": host must be an http(s) URL like https://adb-1234.5.azuredatabricks.net, got "
            .. tostring(host) }, level)
   end
   if type(opts.credential) ~= "table" or type(opts.credential.token) ~= "function" then
-    fail({ code = "INVALID_ARGUMENT", message = "databricks." .. kind
+    errors.raise({ code = "INVALID_ARGUMENT", message = "databricks." .. kind
            .. ": credential must be an auth credential (auth.credential/from_env)" }, level)
   end
   host = host:gsub("/+$", "")
@@ -57,7 +55,7 @@ end
 function M.account(opts)
   local c = new_client("account", opts, 3)
   if type(opts.account_id) ~= "string" or opts.account_id == "" then
-    fail({ code = "INVALID_ARGUMENT", message = "databricks.account: account_id must be a non-empty string" }, 2)
+    errors.raise({ code = "INVALID_ARGUMENT", message = "databricks.account: account_id must be a non-empty string" }, 2)
   end
   c.account_id = opts.account_id
   c.base = "/api/2.0/accounts/" .. opts.account_id
@@ -73,11 +71,11 @@ end
 
 function Client:url(path, query)
   if type(path) ~= "string" or path == "" then
-    fail({ code = "INVALID_ARGUMENT", message = "databricks: path must be a non-empty string" }, 3)
+    errors.raise({ code = "INVALID_ARGUMENT", message = "databricks: path must be a non-empty string" }, 3)
   end
   if path:match("^https?://") then
     if web.origin(path) ~= web.origin(self.host) then
-      fail({ code = "INVALID_ARGUMENT", message = "databricks: refusing to send credentials to "
+      errors.raise({ code = "INVALID_ARGUMENT", message = "databricks: refusing to send credentials to "
              .. tostring(web.origin(path)) .. " (client host is " .. self.host .. ")" }, 3)
     end
     return web.append_query(path, query)

@@ -285,7 +285,7 @@ void dh_http_certs_unref(void *certs) {
 static void detach_all(dh_http_ctx *c);
 
 static int ctx_gc(lua_State *L) {
-  dh_http_ctx *c = luaL_checkudata(L, 1, CTX_MT);
+  dh_http_ctx *c = dh_checkudata(L, 1, CTX_MT, "an http context");
   detach_all(c);
   if (c->multi) curl_multi_cleanup(c->multi);
   c->multi = NULL;
@@ -298,18 +298,6 @@ void dh_http_push_error(lua_State *L, const char *code, const char *msg) {
   dh_error_push(L, code, "%s", msg);
 }
 
-__attribute__((noreturn, format(printf, 3, 4))) static int raise_err(lua_State *L, const char *code,
-                                                                      const char *fmt, ...) {
-  char msg[512];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  int idx = dh_error_push(L, code, "%s", msg);
-  dh_raise_table(L, idx);
-  __builtin_unreachable(); /* lua_error longjmps */
-}
-
 dh_http_ctx *dh_http_ctx_get(lua_State *L) {
   if (lua_getfield(L, LUA_REGISTRYINDEX, CTX_KEY) == LUA_TUSERDATA) {
     dh_http_ctx *c = lua_touserdata(L, -1);
@@ -318,7 +306,7 @@ dh_http_ctx *dh_http_ctx_get(lua_State *L) {
   }
   lua_pop(L, 1);
   pthread_once(&global_once, global_init);
-  if (global_rc != CURLE_OK) raise_err(L, "HTTP_ERROR", "curl_global_init failed: %s", curl_easy_strerror(global_rc));
+  if (global_rc != CURLE_OK) dh_raise(L, "HTTP_ERROR", "curl_global_init failed: %s", curl_easy_strerror(global_rc));
   dh_http_ctx *c = lua_newuserdatauv(L, sizeof *c, 0);
   memset(c, 0, sizeof *c);
   if (luaL_newmetatable(L, CTX_MT)) {
@@ -333,11 +321,11 @@ dh_http_ctx *dh_http_ctx_get(lua_State *L) {
     c->certs = load_certs(ca, msg, sizeof msg);
     if (!c->certs) {
       lua_pop(L, 1); /* collected later; nothing to free yet */
-      raise_err(L, "CONFIG_ERROR", "%s", msg);
+      dh_raise(L, "CONFIG_ERROR", "%s", msg);
     }
   }
   c->multi = curl_multi_init();
-  if (!c->multi) raise_err(L, "HTTP_ERROR", "curl_multi_init failed");
+  if (!c->multi) dh_raise(L, "HTTP_ERROR", "curl_multi_init failed");
   curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
   curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, 64L);
   lua_setfield(L, LUA_REGISTRYINDEX, CTX_KEY);
@@ -829,7 +817,7 @@ static void batch_free(batch *b) {
 }
 
 static int batch_gc(lua_State *L) {
-  batch_free(luaL_checkudata(L, 1, BATCH_MT));
+  batch_free(dh_checkudata(L, 1, BATCH_MT, "an http batch"));
   return 0;
 }
 
@@ -844,7 +832,7 @@ static batch *batch_new(lua_State *L, size_t n) {
   size_t cnt = n ? n : 1;
   b->reqs = calloc(cnt, sizeof *b->reqs);
   b->resps = calloc(cnt, sizeof *b->resps);
-  if (!b->reqs || !b->resps) raise_err(L, "HTTP_ERROR", "out of memory for %zu requests", n);
+  if (!b->reqs || !b->resps) dh_raise(L, "HTTP_ERROR", "out of memory for %zu requests", n);
   b->n = n;
   for (size_t i = 0; i < n; i++) dh_http_req_init(&b->reqs[i]);
   return b;
@@ -862,7 +850,7 @@ static double opt_number(lua_State *L, int t, const char *field, const char *who
     int ok;
     v = lua_tonumberx(L, -1, &ok);
     if (!ok || ty != LUA_TNUMBER || v != v || v < min || v > max)
-      raise_err(L, "INVALID_ARGUMENT", "%s: field '%s' must be a number in [%g, %g]", who, field, min, max);
+      dh_raise(L, "INVALID_ARGUMENT", "%s: field '%s' must be a number in [%g, %g]", who, field, min, max);
   }
   lua_pop(L, 1);
   return v;
@@ -871,7 +859,7 @@ static double opt_number(lua_State *L, int t, const char *field, const char *who
 /* Reads the request table at index t into r. */
 static void read_req(lua_State *L, int t, dh_http_req *r, const char *who) {
   t = lua_absindex(L, t);
-  if (lua_type(L, t) != LUA_TTABLE) raise_err(L, "INVALID_ARGUMENT", "%s: expected a request table, got %s", who, luaL_typename(L, t));
+  if (lua_type(L, t) != LUA_TTABLE) dh_raise(L, "INVALID_ARGUMENT", "%s: expected a request table, got %s", who, luaL_typename(L, t));
   lua_pushnil(L);
   while (lua_next(L, t)) {
     lua_pop(L, 1);
@@ -881,20 +869,20 @@ static void read_req(lua_State *L, int t, dh_http_req *r, const char *who) {
       for (int i = 0; req_fields[i]; i++)
         if (strcmp(k, req_fields[i]) == 0) known = 1;
       if (!known)
-        raise_err(L, "INVALID_ARGUMENT",
+        dh_raise(L, "INVALID_ARGUMENT",
                   "%s: unknown field '%s' (expected method, url, headers, body, timeout, connect_timeout, "
                   "retries, retry_statuses, retry_codes, retry_for, max_backoff, backoff_base, max_retry_after)",
                   who, k);
     } else {
-      raise_err(L, "INVALID_ARGUMENT", "%s: request keys must be strings", who);
+      dh_raise(L, "INVALID_ARGUMENT", "%s: request keys must be strings", who);
     }
   }
-  if (lua_getfield(L, t, "url") != LUA_TSTRING) raise_err(L, "INVALID_ARGUMENT", "%s: field 'url' must be a string", who);
+  if (lua_getfield(L, t, "url") != LUA_TSTRING) dh_raise(L, "INVALID_ARGUMENT", "%s: field 'url' must be a string", who);
   const char *url = lua_tostring(L, -1);
   char msg[512];
   const char *bad = dh_http_check_url(url, msg, sizeof msg);
-  if (bad) raise_err(L, bad, "%s: %s", who, msg);
-  if (strlen(url) != lua_rawlen(L, -1)) raise_err(L, "INVALID_URL", "%s: URL contains a NUL byte", who);
+  if (bad) dh_raise(L, bad, "%s: %s", who, msg);
+  if (strlen(url) != lua_rawlen(L, -1)) dh_raise(L, "INVALID_URL", "%s: URL contains a NUL byte", who);
   r->url = xstrdup(url);
   lua_pop(L, 1);
   int ty = lua_getfield(L, t, "method");
@@ -902,19 +890,19 @@ static void read_req(lua_State *L, int t, dh_http_req *r, const char *who) {
   if (ty == LUA_TSTRING) {
     m = lua_tostring(L, -1);
     if (!*m || strlen(m) > 16 || strspn(m, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != strlen(m))
-      raise_err(L, "INVALID_ARGUMENT", "%s: field 'method' must be an upper-case HTTP method, got '%.20s'", who, m);
+      dh_raise(L, "INVALID_ARGUMENT", "%s: field 'method' must be an upper-case HTTP method, got '%.20s'", who, m);
   } else if (ty != LUA_TNIL) {
-    raise_err(L, "INVALID_ARGUMENT", "%s: field 'method' must be a string", who);
+    dh_raise(L, "INVALID_ARGUMENT", "%s: field 'method' must be a string", who);
   }
   r->method = xstrdup(m);
   lua_pop(L, 1);
-  if (!r->url || !r->method) raise_err(L, "HTTP_ERROR", "out of memory");
+  if (!r->url || !r->method) dh_raise(L, "HTTP_ERROR", "out of memory");
   ty = lua_getfield(L, t, "body");
   if (ty == LUA_TSTRING) {
     r->body = lua_tolstring(L, -1, &r->body_len); /* the request table keeps it alive */
     r->has_body = 1;
   } else if (ty != LUA_TNIL) {
-    raise_err(L, "INVALID_ARGUMENT", "%s: field 'body' must be a string, got %s", who, luaL_typename(L, -1));
+    dh_raise(L, "INVALID_ARGUMENT", "%s: field 'body' must be a string, got %s", who, luaL_typename(L, -1));
   }
   lua_pop(L, 1);
   ty = lua_getfield(L, t, "headers");
@@ -923,22 +911,22 @@ static void read_req(lua_State *L, int t, dh_http_req *r, const char *who) {
     lua_pushnil(L);
     while (lua_next(L, h)) {
       if (lua_type(L, -2) != LUA_TSTRING || (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER))
-        raise_err(L, "INVALID_ARGUMENT", "%s: headers must map names (strings) to strings or numbers", who);
+        dh_raise(L, "INVALID_ARGUMENT", "%s: headers must map names (strings) to strings or numbers", who);
       lua_pushvalue(L, -1);
       const char *v = lua_tostring(L, -1);
       const char *k = lua_tostring(L, -3);
       if (dh_http_req_header(r, k, v) != 0)
-        raise_err(L, "INVALID_ARGUMENT", "%s: header '%.60s' has an invalid name or a CR/LF in its value", who, k);
+        dh_raise(L, "INVALID_ARGUMENT", "%s: header '%.60s' has an invalid name or a CR/LF in its value", who, k);
       lua_pop(L, 2);
     }
   } else if (ty != LUA_TNIL) {
-    raise_err(L, "INVALID_ARGUMENT", "%s: field 'headers' must be a table", who);
+    dh_raise(L, "INVALID_ARGUMENT", "%s: field 'headers' must be a table", who);
   }
   lua_pop(L, 1);
   /* curl would add a form Content-Type to bodies, and Expect: 100-continue to large ones */
   if (!r->has_content_type && !(r->headers = curl_slist_append(r->headers, "Content-Type:")))
-    raise_err(L, "HTTP_ERROR", "out of memory");
-  if (!(r->headers = curl_slist_append(r->headers, "Expect:"))) raise_err(L, "HTTP_ERROR", "out of memory");
+    dh_raise(L, "HTTP_ERROR", "out of memory");
+  if (!(r->headers = curl_slist_append(r->headers, "Expect:"))) dh_raise(L, "HTTP_ERROR", "out of memory");
   r->timeout_ms = (long)(opt_number(L, t, "timeout", who, 60, 0.001, 86400) * 1000);
   r->connect_timeout_ms = (long)(opt_number(L, t, "connect_timeout", who, 10, 0.001, 3600) * 1000);
   r->retries = (int)opt_number(L, t, "retries", who, 4, 0, 100);
@@ -950,37 +938,37 @@ static void read_req(lua_State *L, int t, dh_http_req *r, const char *who) {
   if (ty == LUA_TTABLE) {
     lua_Integer cnt = luaL_len(L, -1);
     if (cnt > DH_HTTP_MAX_RETRY_CODES)
-      raise_err(L, "INVALID_ARGUMENT", "%s: at most %d retry_codes", who, DH_HTTP_MAX_RETRY_CODES);
+      dh_raise(L, "INVALID_ARGUMENT", "%s: at most %d retry_codes", who, DH_HTTP_MAX_RETRY_CODES);
     for (lua_Integer i = 1; i <= cnt; i++) {
       size_t cl = 0;
       const char *c = lua_geti(L, -1, i) == LUA_TSTRING ? lua_tolstring(L, -1, &cl) : NULL;
       if (!c || cl == 0 || cl > 128 || strlen(c) != cl)
-        raise_err(L, "INVALID_ARGUMENT", "%s: retry_codes[%d] must be a non-empty error code string", who, (int)i);
-      if (!(r->retry_codes[r->n_retry_codes] = xstrdup(c))) raise_err(L, "HTTP_ERROR", "out of memory");
+        dh_raise(L, "INVALID_ARGUMENT", "%s: retry_codes[%d] must be a non-empty error code string", who, (int)i);
+      if (!(r->retry_codes[r->n_retry_codes] = xstrdup(c))) dh_raise(L, "HTTP_ERROR", "out of memory");
       r->n_retry_codes++;
       lua_pop(L, 1);
     }
   } else if (ty != LUA_TNIL) {
-    raise_err(L, "INVALID_ARGUMENT", "%s: field 'retry_codes' must be an array of error codes", who);
+    dh_raise(L, "INVALID_ARGUMENT", "%s: field 'retry_codes' must be an array of error codes", who);
   }
   lua_pop(L, 1);
   ty = lua_getfield(L, t, "retry_statuses");
   if (ty == LUA_TTABLE) {
     lua_Integer cnt = luaL_len(L, -1);
     if (cnt > DH_HTTP_MAX_RETRY_STATUSES)
-      raise_err(L, "INVALID_ARGUMENT", "%s: at most %d retry_statuses", who, DH_HTTP_MAX_RETRY_STATUSES);
+      dh_raise(L, "INVALID_ARGUMENT", "%s: at most %d retry_statuses", who, DH_HTTP_MAX_RETRY_STATUSES);
     r->n_retry_statuses = 0;
     for (lua_Integer i = 1; i <= cnt; i++) {
       lua_geti(L, -1, i);
       int ok;
       lua_Integer s = lua_tointegerx(L, -1, &ok);
       if (!ok || s < 100 || s > 599)
-        raise_err(L, "INVALID_ARGUMENT", "%s: retry_statuses[%d] must be an HTTP status (100..599)", who, (int)i);
+        dh_raise(L, "INVALID_ARGUMENT", "%s: retry_statuses[%d] must be an HTTP status (100..599)", who, (int)i);
       r->retry_statuses[r->n_retry_statuses++] = (int)s;
       lua_pop(L, 1);
     }
   } else if (ty != LUA_TNIL) {
-    raise_err(L, "INVALID_ARGUMENT", "%s: field 'retry_statuses' must be an array of statuses", who);
+    dh_raise(L, "INVALID_ARGUMENT", "%s: field 'retry_statuses' must be an array of statuses", who);
   }
   lua_pop(L, 1);
 }
@@ -1040,7 +1028,7 @@ static int in_task(lua_State *L) {
 /* The `concurrency` field of the options table at index 2 (default 16). */
 static int opt_concurrency(lua_State *L, const char *who) {
   if (lua_isnoneornil(L, 2)) return 16;
-  luaL_checktype(L, 2, LUA_TTABLE);
+  dh_checktable(L, 2);
   return (int)opt_number(L, 2, "concurrency", who, 16, 1, 1024);
 }
 
@@ -1067,7 +1055,7 @@ static void check_reqs(lua_State *L, int t, lua_Integer n, const char *who_all) 
 
 /* http.cooperate(co): marks co as a task (see above); returns co. */
 static int l_cooperate(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTHREAD);
+  if (lua_type(L, 1) != LUA_TTHREAD) dh_argerror(L, 1, "a coroutine");
   if (lua_getfield(L, LUA_REGISTRYINDEX, TASKS_KEY) != LUA_TTABLE) {
     lua_pop(L, 1);
     lua_newtable(L);
@@ -1090,9 +1078,9 @@ static int l_cooperate(lua_State *L) {
 static int k_request(lua_State *L, int status, lua_KContext kctx) {
   (void)status;
   (void)kctx;
-  if (lua_type(L, -1) != LUA_TTABLE) raise_err(L, "HTTP_ERROR", "http.request: the runtime resumed the task without responses");
+  if (lua_type(L, -1) != LUA_TTABLE) dh_raise(L, "HTTP_ERROR", "http.request: the runtime resumed the task without responses");
   lua_geti(L, -1, 1);
-  if (lua_type(L, -1) != LUA_TTABLE) raise_err(L, "HTTP_ERROR", "http.request: the runtime returned no response");
+  if (lua_type(L, -1) != LUA_TTABLE) dh_raise(L, "HTTP_ERROR", "http.request: the runtime returned no response");
   if (lua_getfield(L, -1, "error") != LUA_TNIL) return lua_error(L);
   lua_pop(L, 1);
   return 1;
@@ -1101,7 +1089,7 @@ static int k_request(lua_State *L, int status, lua_KContext kctx) {
 static int k_all(lua_State *L, int status, lua_KContext kctx) {
   (void)status;
   (void)kctx;
-  if (lua_type(L, -1) != LUA_TTABLE) raise_err(L, "HTTP_ERROR", "http.all: the runtime resumed the task without responses");
+  if (lua_type(L, -1) != LUA_TTABLE) dh_raise(L, "HTTP_ERROR", "http.all: the runtime resumed the task without responses");
   return 1;
 }
 
@@ -1129,7 +1117,7 @@ static void push_resps(lua_State *L, const dh_http_req *reqs, const dh_http_resp
 }
 
 static int l_request(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
+  dh_checktable(L, 1);
   if (in_task(L)) {
     lua_createtable(L, 1, 0);
     lua_pushvalue(L, 1);
@@ -1154,10 +1142,10 @@ static int l_request(lua_State *L) {
 }
 
 static int l_all(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
+  dh_checktable(L, 1);
   int concurrency = opt_concurrency(L, "http.all");
   lua_Integer n = luaL_len(L, 1);
-  if (n < 0 || n > 1000000) raise_err(L, "INVALID_ARGUMENT", "http.all: too many requests (%lld)", (long long)n);
+  if (n < 0 || n > 1000000) dh_raise(L, "INVALID_ARGUMENT", "http.all: too many requests (%lld)", (long long)n);
   if (in_task(L)) {
     check_reqs(L, 1, n, "http.all");
     lua_settop(L, 2);
@@ -1187,8 +1175,8 @@ static int l_now(lua_State *L) {
 
 /* http.sleep(s): waits s seconds (0..3600) in short slices so that SIGINT cancels it promptly. */
 static int l_sleep(lua_State *L) {
-  double s = luaL_checknumber(L, 1);
-  if (!(s >= 0 && s <= 3600)) raise_err(L, "INVALID_ARGUMENT", "http.sleep: seconds must be within 0..3600");
+  double s = dh_checknumber(L, 1);
+  if (!(s >= 0 && s <= 3600)) dh_raise(L, "INVALID_ARGUMENT", "http.sleep: seconds must be within 0..3600");
   if (in_task(L)) {
     lua_settop(L, 1);
     lua_pushliteral(L, "sleep");
@@ -1200,7 +1188,6 @@ static int l_sleep(lua_State *L) {
   for (;;) {
     if (dh_cancelled()) {
       dh_wait_end();
-      dh_cancel_consume();
       dh_http_push_error(L, "CANCELLED", "http.sleep: cancelled by SIGINT");
       return lua_error(L);
     }
@@ -1240,7 +1227,7 @@ static void handle_forget(lua_State *L, handle *h) {
 }
 
 static int handle_gc(lua_State *L) {
-  handle *h = luaL_checkudata(L, 1, HANDLE_MT);
+  handle *h = dh_checkudata(L, 1, HANDLE_MT, "an http handle");
   if (h->s.active) {
     set_cancel(&h->s);
     set_unlink(&h->s);
@@ -1255,14 +1242,14 @@ static int handle_gc(lua_State *L) {
 }
 
 static int l_handle_results(lua_State *L) {
-  handle *h = luaL_checkudata(L, 1, HANDLE_MT);
-  if (h->s.done < h->s.n) raise_err(L, "INVALID_ARGUMENT", "http handle: results() before the requests finished");
+  handle *h = dh_checkudata(L, 1, HANDLE_MT, "an http handle");
+  if (h->s.done < h->s.n) dh_raise(L, "INVALID_ARGUMENT", "http handle: results() before the requests finished");
   push_resps(L, h->b.reqs, h->b.resps, h->b.n);
   return 1;
 }
 
 static int l_handle_cancel(lua_State *L) {
-  handle *h = luaL_checkudata(L, 1, HANDLE_MT);
+  handle *h = dh_checkudata(L, 1, HANDLE_MT, "an http handle");
   if (h->s.active) {
     set_cancel(&h->s);
     handle_forget(L, h);
@@ -1271,11 +1258,11 @@ static int l_handle_cancel(lua_State *L) {
 }
 
 static int l_start(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
+  dh_checktable(L, 1);
   int concurrency = opt_concurrency(L, "http.start");
   dh_http_ctx *ctx = dh_http_ctx_get(L);
   lua_Integer n = luaL_len(L, 1);
-  if (n < 0 || n > 1000000) raise_err(L, "INVALID_ARGUMENT", "http.start: too many requests (%lld)", (long long)n);
+  if (n < 0 || n > 1000000) dh_raise(L, "INVALID_ARGUMENT", "http.start: too many requests (%lld)", (long long)n);
   handle *h = lua_newuserdatauv(L, sizeof *h, 1);
   memset(h, 0, sizeof *h);
   if (luaL_newmetatable(L, HANDLE_MT)) {
@@ -1295,7 +1282,7 @@ static int l_start(lua_State *L) {
   h->b.reqs = calloc(cnt, sizeof *h->b.reqs);
   h->b.resps = calloc(cnt, sizeof *h->b.resps);
   h->xs = calloc(cnt, sizeof *h->xs);
-  if (!h->b.reqs || !h->b.resps || !h->xs) raise_err(L, "HTTP_ERROR", "out of memory for %lld requests", (long long)n);
+  if (!h->b.reqs || !h->b.resps || !h->xs) dh_raise(L, "HTTP_ERROR", "out of memory for %lld requests", (long long)n);
   h->b.n = (size_t)n;
   for (size_t i = 0; i < h->b.n; i++) dh_http_req_init(&h->b.reqs[i]);
   read_reqs(L, 1, h->b.reqs, n, "http.start");
@@ -1319,9 +1306,9 @@ static int l_start(lua_State *L) {
 }
 
 static int l_poll(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE); /* keys: the handles this caller waits for */
+  dh_checktable(L, 1); /* keys: the handles this caller waits for */
   double timeout = luaL_optnumber(L, 2, 0);
-  if (!(timeout >= 0 && timeout <= 3600)) raise_err(L, "INVALID_ARGUMENT", "http.poll: timeout must be within 0..3600");
+  if (!(timeout >= 0 && timeout <= 3600)) dh_raise(L, "INVALID_ARGUMENT", "http.poll: timeout must be within 0..3600");
   dh_http_ctx *ctx = dh_http_ctx_get(L);
   double until = now_mono() + timeout;
   dh_wait_begin();
@@ -1331,7 +1318,6 @@ static int l_poll(lua_State *L) {
       lua_pushnil(L);
       lua_setfield(L, LUA_REGISTRYINDEX, ACTIVE_KEY);
       dh_wait_end();
-      dh_cancel_consume();
       dh_http_push_error(L, "CANCELLED", "http.poll: cancelled by SIGINT");
       return lua_error(L);
     }

@@ -61,7 +61,7 @@ static int l_is_object(lua_State *L) {
 /* Walks the decoded value at idx: marks tables, restores empty arrays, integral floats -> ints. */
 static void fix_decoded(lua_State *L, int idx, int depth) {
   idx = lua_absindex(L, idx);
-  luaL_checkstack(L, 4, "json: nesting too deep");
+  dh_checkstack(L, 4, "json: nesting too deep");
   if (depth > MAX_DEPTH) return; /* cjson already limits depth */
   lua_Integer n = 0;
   int strkeys = 0;
@@ -309,7 +309,7 @@ static void enc_object(enc *e, int idx, lua_Integer count, int depth) {
 static void enc_table(enc *e, int idx, int depth) {
   lua_State *L = e->L;
   if (depth >= MAX_DEPTH) enc_fail(e, "a table nested more than 1000 deep (a cycle?)");
-  luaL_checkstack(L, 8, "json: nesting too deep");
+  dh_checkstack(L, 8, "json: nesting too deep");
   if (has_mt(L, idx, ARRAY_MT)) {
     enc_array(e, idx, (lua_Integer)lua_rawlen(L, idx), depth);
     return;

@@ -54,7 +54,7 @@ static int emit(lua_State *L, int level) {
     lua_pushvalue(L, list);
     lua_call(L, 1, 0);
     size_t total = lua_rawlen(L, list);
-    luaL_checkstack(L, (int)(3 * (total < MAX_FIELDS ? total : MAX_FIELDS)) + 4, "log: too many fields");
+    dh_checkstack(L, (int)(3 * (total < MAX_FIELDS ? total : MAX_FIELDS)) + 4, "log: too many fields");
     for (size_t i = 1; i <= total && n < MAX_FIELDS; i++) {
       lua_rawgeti(L, list, (lua_Integer)i);
       keys[n] = lua_tostring(L, -1);

@@ -14,12 +14,7 @@ local M = {}
 local cur = {}
 M.current = cur
 
-local function errors() return require("errors") end
-local function fail(code, message, fields)
-  local t = { code = code, message = message }
-  for k, v in pairs(fields or {}) do t[k] = v end
-  error(errors().new(t, 3), 0)
-end
+local errors = require("errors")
 
 local function getenv(name)
   local v = os.getenv(name)
@@ -48,7 +43,7 @@ end
 function M.env_path(name)
   if name:find("/", 1, true) or name:match("%.lua$") then return name end
   if not name:match("^[%w_%-]+$") then
-    fail("BAD_INPUT", string.format(":env %s: an environment name is letters, digits, _ and - "
+    errors.raise("BAD_INPUT", string.format(":env %s: an environment name is letters, digits, _ and - "
       .. "(or give a path to a .lua file)", name))
   end
   local local_path = "env/" .. name .. ".lua"
@@ -60,15 +55,15 @@ end
 function M.load_env(name)
   local path = M.env_path(name)
   if not file_exists(path) then
-    fail("ENV_NOT_FOUND", string.format(":env %s: %s does not exist", name, path), { path = path })
+    errors.raise("ENV_NOT_FOUND", string.format(":env %s: %s does not exist", name, path), { path = path })
   end
   local sandbox = setmetatable({}, { __index = _G })
   local chunk, err = loadfile(path, "t", sandbox)
-  if not chunk then fail("ENV_INVALID", path .. ": " .. tostring(err), { path = path }) end
+  if not chunk then errors.raise("ENV_INVALID", path .. ": " .. tostring(err), { path = path }) end
   local ok, value = pcall(chunk)
-  if not ok then fail("ENV_INVALID", path .. ": " .. tostring(value), { path = path }) end
+  if not ok then errors.raise("ENV_INVALID", path .. ": " .. tostring(value), { path = path }) end
   if type(value) ~= "table" then
-    fail("ENV_INVALID", string.format("%s: must return a table, got %s", path, type(value)), { path = path })
+    errors.raise("ENV_INVALID", string.format("%s: must return a table, got %s", path, type(value)), { path = path })
   end
   return value, path
 end
@@ -150,7 +145,7 @@ end
 
 local function need_ws()
   if not cur.ws then
-    fail("NOT_CONNECTED", "no workspace: use :env NAME (e.g. :env dr) or :connect HOST first")
+    errors.raise("NOT_CONNECTED", "no workspace: use :env NAME (e.g. :env dr) or :connect HOST first")
   end
   return cur.ws
 end
@@ -167,7 +162,7 @@ local function warehouse()
   end
   chosen = chosen or list[1]
   if not chosen then
-    fail("NO_WAREHOUSE", "workspace " .. cur.host .. " has no SQL warehouse; set DRHOST_WAREHOUSE_ID or :warehouse ID")
+    errors.raise("NO_WAREHOUSE", "workspace " .. cur.host .. " has no SQL warehouse; set DRHOST_WAREHOUSE_ID or :warehouse ID")
   end
   cur.warehouse_id = chosen.id
   return chosen.id
@@ -222,9 +217,9 @@ end
 local function split(name)
   local parts = {}
   if name == nil or name == "" then return parts end
-  if type(name) ~= "string" then fail("BAD_INPUT", "expected a dotted name like catalog.schema, got " .. type(name)) end
+  if type(name) ~= "string" then errors.raise("BAD_INPUT", "expected a dotted name like catalog.schema, got " .. type(name)) end
   for p in (name .. "."):gmatch("([^.]*)%.") do
-    if p == "" then fail("BAD_INPUT", string.format("%q has an empty name part", name)) end
+    if p == "" then errors.raise("BAD_INPUT", string.format("%q has an empty name part", name)) end
     parts[#parts + 1] = p
   end
   return parts
@@ -254,7 +249,7 @@ function M.uc.ls(path)
                           owner = val(t.owner) }
     end
   else
-    fail("BAD_INPUT", "uc.ls: give nothing, a catalog or catalog.schema, got " .. tostring(path))
+    errors.raise("BAD_INPUT", "uc.ls: give nothing, a catalog or catalog.schema, got " .. tostring(path))
   end
   table.sort(rows, function(a, b) return a.name < b.name end)
   return rows
@@ -267,10 +262,10 @@ local SECURABLE_BY_DEPTH = { "catalog", "schema", "table" }
 function M.uc.grants(name, securable_type)
   local ws = need_ws()
   local parts = split(name)
-  if #parts == 0 then fail("BAD_INPUT", "uc.grants: give a securable name like catalog.schema.table") end
+  if #parts == 0 then errors.raise("BAD_INPUT", "uc.grants: give a securable name like catalog.schema.table") end
   securable_type = securable_type or SECURABLE_BY_DEPTH[#parts]
   if not securable_type then
-    fail("BAD_INPUT", "uc.grants: cannot tell the securable type of " .. name .. "; pass it as 2nd argument")
+    errors.raise("BAD_INPUT", "uc.grants: cannot tell the securable type of " .. name .. "; pass it as 2nd argument")
   end
   local body = ws:request{ method = "GET",
     path = "/api/2.1/unity-catalog/permissions/" .. enc(securable_type) .. "/" .. enc(name) }
@@ -321,7 +316,7 @@ function commands.env(args)
   local env, path = M.load_env(name)
   local host, wh, source = M.resolve(name, env)
   if not host then
-    fail("ENV_INVALID", string.format("%s: no workspace host: set DRHOST_%s_WORKSPACE_HOST, a field %s, "
+    errors.raise("ENV_INVALID", string.format("%s: no workspace host: set DRHOST_%s_WORKSPACE_HOST, a field %s, "
       .. "or deploy it (its outputs give primary_workspace_url)",
       path, (name:upper():gsub("[^%w]", "_")), table.concat(HOST_FIELDS, " / ")))
   end
@@ -332,7 +327,7 @@ function commands.env(args)
 end
 
 function commands.connect(args)
-  if not args[1] then fail("BAD_INPUT", ":connect HOST [WAREHOUSE_ID]") end
+  if not args[1] then errors.raise("BAD_INPUT", ":connect HOST [WAREHOUSE_ID]") end
   connect(as_url(args[1]), { warehouse_id = args[2] })
   cur.name, cur.env, cur.source = nil, nil, ":connect"
   verify()
@@ -340,13 +335,13 @@ function commands.connect(args)
 end
 
 function commands.warehouse(args)
-  if not args[1] then fail("BAD_INPUT", ":warehouse WAREHOUSE_ID") end
+  if not args[1] then errors.raise("BAD_INPUT", ":warehouse WAREHOUSE_ID") end
   cur.warehouse_id, cur.conn = args[1], nil
   return status()
 end
 
 function commands.use(args)
-  if not args[1] then fail("BAD_INPUT", ":use CATALOG [SCHEMA]") end
+  if not args[1] then errors.raise("BAD_INPUT", ":use CATALOG [SCHEMA]") end
   cur.catalog, cur.schema, cur.conn = args[1], args[2], nil
   return status()
 end
@@ -356,9 +351,9 @@ function commands.status() return status() end
 -- replenv.command(":env dr") -> the command's result (the REPL prints it).
 function M.command(line)
   local name, rest = line:match("^%s*:(%S+)%s*(.-)%s*$")
-  if not name then fail("BAD_INPUT", "not a command: " .. tostring(line)) end
+  if not name then errors.raise("BAD_INPUT", "not a command: " .. tostring(line)) end
   local f = commands[name]
-  if not f then fail("BAD_INPUT", string.format("unknown command :%s (:help lists them)", name)) end
+  if not f then errors.raise("BAD_INPUT", string.format("unknown command :%s (:help lists them)", name)) end
   local args = {}
   for a in rest:gmatch("%S+") do args[#args + 1] = a end
   return f(args)

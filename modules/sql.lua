@@ -20,23 +20,21 @@ M.DEFAULT_WAIT = "10s"
 M.DEFAULT_TIMEOUT = 600
 M.MAX_POLL = 2          -- seconds: the longest pause between two polls
 
-local function fail(t, level) error(errors.new(t, (level or 1) + 1), 0) end
-
 ---------------------------------------------------------------------------------------------------
 -- identifiers
 ---------------------------------------------------------------------------------------------------
 -- sql.ident_part(s) -> "`s`" with backticks doubled. Refuses empty names and control characters.
 function M.ident_part(s, whole)
   if type(s) ~= "string" then
-    fail({ code = "INVALID_IDENTIFIER", message = "SQL identifier must be a string, got " .. type(s) }, 2)
+    errors.raise({ code = "INVALID_IDENTIFIER", message = "SQL identifier must be a string, got " .. type(s) }, 2)
   end
   local context = whole and (" in " .. string.format("%q", whole)) or ""
   if s == "" then
-    fail({ code = "INVALID_IDENTIFIER", message = "SQL identifier has an empty name part" .. context }, 2)
+    errors.raise({ code = "INVALID_IDENTIFIER", message = "SQL identifier has an empty name part" .. context }, 2)
   end
   local bad = s:find("%c")
   if bad then
-    fail({ code = "INVALID_IDENTIFIER", message = string.format(
+    errors.raise({ code = "INVALID_IDENTIFIER", message = string.format(
       "SQL identifier %q contains a control character (byte %d at position %d)%s",
       s, s:byte(bad), bad, context) }, 2)
   end
@@ -48,10 +46,10 @@ function M.ident(name)
   local parts = {}
   if type(name) == "table" then
     for i, p in ipairs(name) do parts[i] = p end
-    if #parts == 0 then fail({ code = "INVALID_IDENTIFIER", message = "SQL identifier has no parts" }, 2) end
+    if #parts == 0 then errors.raise({ code = "INVALID_IDENTIFIER", message = "SQL identifier has no parts" }, 2) end
     name = table.concat(parts, ".")
   elseif type(name) == "string" then
-    if name == "" then fail({ code = "INVALID_IDENTIFIER", message = "SQL identifier is empty" }, 2) end
+    if name == "" then errors.raise({ code = "INVALID_IDENTIFIER", message = "SQL identifier is empty" }, 2) end
     local start = 1
     while true do
       local dot = name:find(".", start, true)
@@ -60,7 +58,7 @@ function M.ident(name)
       start = dot + 1
     end
   else
-    fail({ code = "INVALID_IDENTIFIER", message = "SQL identifier must be a string, got " .. type(name) }, 2)
+    errors.raise({ code = "INVALID_IDENTIFIER", message = "SQL identifier must be a string, got " .. type(name) }, 2)
   end
   local quoted = {}
   for i, p in ipairs(parts) do
@@ -76,7 +74,7 @@ end
 ---------------------------------------------------------------------------------------------------
 local function param_of(name, v)
   if type(name) ~= "string" or not name:match("^[%a_][%w_]*$") then
-    fail({ code = "INVALID_PARAMETER", message = string.format(
+    errors.raise({ code = "INVALID_PARAMETER", message = string.format(
       "SQL parameter name %s must match [A-Za-z_][A-Za-z0-9_]*", tostring(name)) }, 3)
   end
   local typ
@@ -85,7 +83,7 @@ local function param_of(name, v)
     v = v.value
     if v == nil then v = json.null end
     if typ ~= nil and (type(typ) ~= "string" or not typ:match("^[%a][%w_ (),]*$")) then
-      fail({ code = "INVALID_PARAMETER", message = "SQL parameter :" .. name .. ": type must be a SQL type name" }, 3)
+      errors.raise({ code = "INVALID_PARAMETER", message = "SQL parameter :" .. name .. ": type must be a SQL type name" }, 3)
     end
   end
   local p = { name = name }
@@ -97,7 +95,7 @@ local function param_of(name, v)
     p.value, p.type = v and "true" or "false", typ or "BOOLEAN"
   elseif tv == "number" then
     if v ~= v or v == math.huge or v == -math.huge then
-      fail({ code = "INVALID_PARAMETER", message = "SQL parameter :" .. name .. " is not a finite number" }, 3)
+      errors.raise({ code = "INVALID_PARAMETER", message = "SQL parameter :" .. name .. " is not a finite number" }, 3)
     end
     if math.type(v) == "integer" then
       p.value, p.type = string.format("%d", v), typ or "BIGINT"
@@ -107,7 +105,7 @@ local function param_of(name, v)
   elseif tv == "string" then
     p.value, p.type = v, typ or "STRING"
   else
-    fail({ code = "INVALID_PARAMETER", message = "SQL parameter :" .. name
+    errors.raise({ code = "INVALID_PARAMETER", message = "SQL parameter :" .. name
            .. " has a " .. tv .. " value (expected string, number, boolean or json.null)" }, 3)
   end
   return p
@@ -119,12 +117,12 @@ function M.parameters(params)
   local list = {}
   if params == nil then return json.array and json.array(list) or list end
   if type(params) ~= "table" then
-    fail({ code = "INVALID_PARAMETER", message = "SQL parameters must be a table, got " .. type(params) }, 2)
+    errors.raise({ code = "INVALID_PARAMETER", message = "SQL parameters must be a table, got " .. type(params) }, 2)
   end
   if #params > 0 then
     for _, p in ipairs(params) do
       if type(p) ~= "table" then
-        fail({ code = "INVALID_PARAMETER", message = "SQL parameter list entries must be {name=, value=}" }, 2)
+        errors.raise({ code = "INVALID_PARAMETER", message = "SQL parameter list entries must be {name=, value=}" }, 2)
       end
       list[#list + 1] = param_of(p.name, { value = p.value, type = p.type })
     end
@@ -188,7 +186,7 @@ Conn.__name = "drhost.sql"
 local function check_wait(w)
   local n = type(w) == "string" and tonumber(w:match("^(%d+)s$"))
   if not n or not (n == 0 or (n >= 5 and n <= 50)) then
-    fail({ code = "INVALID_ARGUMENT", message = "sql.connect: wait_timeout must be \"0s\" or \"5s\"..\"50s\", got "
+    errors.raise({ code = "INVALID_ARGUMENT", message = "sql.connect: wait_timeout must be \"0s\" or \"5s\"..\"50s\", got "
            .. tostring(w) }, 3)
   end
   return w
@@ -197,14 +195,14 @@ end
 -- sql.connect{workspace=, warehouse_id=, catalog=, schema=, wait_timeout="10s", timeout=600}
 function M.connect(opts)
   if type(opts) ~= "table" then
-    fail({ code = "INVALID_ARGUMENT", message = "sql.connect(opts): opts must be a table" }, 2)
+    errors.raise({ code = "INVALID_ARGUMENT", message = "sql.connect(opts): opts must be a table" }, 2)
   end
   local ws = opts.workspace
   if type(ws) ~= "table" or type(ws.all) ~= "function" then
-    fail({ code = "INVALID_ARGUMENT", message = "sql.connect: workspace must be a databricks.workspace client" }, 2)
+    errors.raise({ code = "INVALID_ARGUMENT", message = "sql.connect: workspace must be a databricks.workspace client" }, 2)
   end
   if type(opts.warehouse_id) ~= "string" or opts.warehouse_id == "" then
-    fail({ code = "INVALID_ARGUMENT", message = "sql.connect: warehouse_id must be a non-empty string" }, 2)
+    errors.raise({ code = "INVALID_ARGUMENT", message = "sql.connect: warehouse_id must be a non-empty string" }, 2)
   end
   return setmetatable({
     workspace = ws, warehouse_id = opts.warehouse_id, catalog = opts.catalog, schema = opts.schema,
@@ -218,7 +216,7 @@ end
 -- The request body of one statement.
 function Conn:body(statement, params)
   if type(statement) ~= "string" or statement:match("^%s*$") then
-    fail({ code = "INVALID_ARGUMENT", message = "SQL statement must be a non-empty string" }, 3)
+    errors.raise({ code = "INVALID_ARGUMENT", message = "SQL statement must be a non-empty string" }, 3)
   end
   local body = {
     statement = statement, warehouse_id = self.warehouse_id,

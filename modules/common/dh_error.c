@@ -1,6 +1,7 @@
 #include "dh_error.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "lauxlib.h"
@@ -41,12 +42,36 @@ static void set_where(lua_State *L, int idx) {
   }
 }
 
+/* Pushes the formatted message; long ones go through a userdata buffer (freed by the GC, so a
+ * memory error cannot leak it). */
+static void push_vformat(lua_State *L, const char *fmt, va_list ap) {
+  char small[512];
+  va_list ap2;
+  va_copy(ap2, ap);
+  int n = vsnprintf(small, sizeof small, fmt, ap);
+  if (n < 0) {
+    va_end(ap2);
+    lua_pushstring(L, fmt);
+    return;
+  }
+  if ((size_t)n < sizeof small) {
+    va_end(ap2);
+    lua_pushlstring(L, small, (size_t)n);
+    return;
+  }
+  char *big = lua_newuserdatauv(L, (size_t)n + 1, 0);
+  vsnprintf(big, (size_t)n + 1, fmt, ap2);
+  va_end(ap2);
+  lua_pushlstring(L, big, (size_t)n);
+  lua_remove(L, -2);
+}
+
 static int error_pushv(lua_State *L, const char *code, const char *fmt, va_list ap) {
   lua_createtable(L, 0, 4);
   int idx = lua_gettop(L);
   lua_pushstring(L, code);
   lua_setfield(L, idx, "code");
-  lua_pushvfstring(L, fmt, ap);
+  push_vformat(L, fmt, ap);
   lua_setfield(L, idx, "message");
   set_where(L, idx);
   dh_error_metatable(L);
@@ -65,9 +90,21 @@ int dh_error_push(lua_State *L, const char *code, const char *fmt, ...) {
 int dh_raise(lua_State *L, const char *code, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  error_pushv(L, code, fmt, ap);
+  int idx = error_pushv(L, code, fmt, ap);
   va_end(ap);
-  return lua_error(L);
+  dh_raise_table(L, idx);
+}
+
+int dh_raise_status(lua_State *L, const char *code, long status, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int idx = error_pushv(L, code, fmt, ap);
+  va_end(ap);
+  if (status) {
+    lua_pushinteger(L, status);
+    lua_setfield(L, idx, "status");
+  }
+  dh_raise_table(L, idx);
 }
 
 int dh_raise_table(lua_State *L, int idx) {
@@ -79,7 +116,8 @@ int dh_raise_table(lua_State *L, int idx) {
     lua_setmetatable(L, idx);
   }
   lua_pushvalue(L, idx);
-  return lua_error(L);
+  lua_error(L);
+  __builtin_unreachable(); /* lua_error longjmps */
 }
 
 /* Pushes "module.name" for the running C function when a loaded module holds it, else the
@@ -116,7 +154,9 @@ int dh_argerror(lua_State *L, int arg, const char *expected) {
                         expected, got);
   lua_pushinteger(L, arg);
   lua_setfield(L, e, "argument");
-  return dh_raise_table(L, e);
+  lua_pushstring(L, fname);
+  lua_setfield(L, e, "function");
+  dh_raise_table(L, e);
 }
 
 const char *dh_checklstring(lua_State *L, int arg, size_t *len) {
@@ -132,10 +172,27 @@ lua_Integer dh_checkinteger(lua_State *L, int arg) {
   return n;
 }
 
+lua_Number dh_checknumber(lua_State *L, int arg) {
+  int isnum = 0;
+  lua_Number n = lua_tonumberx(L, arg, &isnum);
+  if (!isnum) dh_argerror(L, arg, "a number");
+  return n;
+}
+
 void dh_checktable(lua_State *L, int arg) {
   if (!lua_istable(L, arg)) dh_argerror(L, arg, "a table");
 }
 
 void dh_checkany(lua_State *L, int arg) {
   if (lua_type(L, arg) == LUA_TNONE) dh_argerror(L, arg, "a value");
+}
+
+void *dh_checkudata(lua_State *L, int arg, const char *tname, const char *expected) {
+  void *p = luaL_testudata(L, arg, tname);
+  if (!p) dh_argerror(L, arg, expected);
+  return p;
+}
+
+void dh_checkstack(lua_State *L, int n, const char *what) {
+  if (!lua_checkstack(L, n)) dh_raise(L, "TOO_DEEP", "%s", what);
 }

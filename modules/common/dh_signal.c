@@ -9,8 +9,6 @@ int dh_cancelled(void) { return cancel_flag != 0; }
 
 void dh_set_cancelled(int on) { cancel_flag = on ? 1 : 0; }
 
-void dh_cancel_consume(void) { cancel_flag = 0; }
-
 void dh_wait_begin(void) { wait_depth = wait_depth + 1; }
 
 void dh_wait_end(void) {

@@ -75,7 +75,7 @@ describe("deploy command line", function()
 
   it("exits 2 with the usage error on stderr (the host)", function()
     local out = run("prod plna")
-    assert.matches("deploy: USAGE: unknown command plna", out, 1, true)
+    assert.matches("drhost: USAGE: unknown command plna", out, 1, true)
     assert.matches("rc=2", out, 1, true)
     assert.is_nil(out:find("cli.lua", 1, true))
     local out2 = run("")

@@ -108,6 +108,37 @@ describe("drhost command line", function()
     assert.matches("^drhost: %(command line%):1: boom\nstack traceback:", out)
   end)
 
+  it("prints a user error as one readable block: no source position, no traceback", function()
+    write(dir .. "/user.lua", table.concat({
+      "local errors = require('errors')",
+      "errors.raise('CONFIG_INVALID', 'env/dr.replication.lua: `parallelism` must be an integer (got \"x\")',",
+      "  { file = 'env/dr.replication.lua', key = 'parallelism', expected = 'an integer 1..64' })",
+    }, "\n"))
+    local out, rc = sh(DRHOST .. " " .. q(dir .. "/user.lua"))
+    assert.are.equal(1, rc)
+    assert.are.equal("drhost: CONFIG_INVALID: env/dr.replication.lua: `parallelism` must be an integer (got \"x\")\n" ..
+      "  expected: an integer 1..64\n", out)
+    out = sh(DRHOST .. " -v " .. q(dir .. "/user.lua") .. " 2>&1 | grep -v level=debug")
+    assert.matches("user%.lua:2: CONFIG_INVALID", out)
+    assert.matches("stack traceback:", out)
+  end)
+
+  it("exits 2 for an uncaught USAGE error", function()
+    local out, rc = sh(DRHOST .. " -e 'require(\"errors\").raise(\"USAGE\", \"unknown command plna\")'")
+    assert.are.equal(2, rc)
+    assert.are.equal("drhost: USAGE: unknown command plna\n", out)
+  end)
+
+  it("prints deploy.lua's errors through the host (user errors without internals)", function()
+    local out, rc = sh("cd " .. q(dir) .. " && mkdir -p env && DRHOST_HOME=" .. q(os.getenv("PWD")) .. " " ..
+      (DRHOST:match("^/") and DRHOST or (os.getenv("PWD") .. "/" .. DRHOST)) .. " " ..
+      q(os.getenv("PWD") .. "/scripts/deploy.lua") .. " nope validate")
+    assert.are.equal(2, rc)
+    assert.matches("^drhost: USAGE: [^\n]*nope", out)
+    assert.not_matches("traceback", out)
+    assert.not_matches("scripts/lib", out)
+  end)
+
   it("searches modules/ and scripts/lib/ under DRHOST_HOME before Lua's defaults", function()
     write(dir .. "/drhome/modules/mymod.lua", "return { name = 'mymod' }")
     write(dir .. "/drhome/scripts/lib/pkg/init.lua", "return { name = 'pkg' }")
@@ -138,22 +169,47 @@ end)
 describe("drhost SIGINT", function()
   local function interrupt(code)
     -- start, let it run, send SIGINT, collect status and output
-    return sh(("%s -e %s > /tmp/drhost-sigint.$$ 2>&1 & pid=$!; sleep 0.5; kill -INT $pid; wait $pid; " ..
-      "rc=$?; cat /tmp/drhost-sigint.$$; rm -f /tmp/drhost-sigint.$$; exit $rc"):format(DRHOST, q(code)))
+    -- (a watchdog kills a process that ignored the cancellation, so a failing spec cannot hang)
+    return sh(("%s -e %s > /tmp/drhost-sigint.$$ 2>&1 & pid=$!; sleep 0.5; kill -INT $pid; " ..
+      "(sleep 8; kill -9 $pid 2>/dev/null) & dog=$!; wait $pid; rc=$?; kill $dog 2>/dev/null; " ..
+      "cat /tmp/drhost-sigint.$$; rm -f /tmp/drhost-sigint.$$; exit $rc"):format(DRHOST, q(code)))
   end
 
   it("cancels running Lua code with a CANCELLED error and exits 130", function()
     local out, rc = interrupt("while true do end")
     assert.are.equal(130, rc)
-    assert.matches("drhost: %(command line%):1: CANCELLED: interrupted by SIGINT", out)
+    assert.matches("drhost: CANCELLED: interrupted by SIGINT", out)
+    assert.not_matches("stack traceback", out)
   end)
 
-  it("lets a script catch the cancellation as a structured error", function()
-    local out, rc = interrupt("local ok, e = pcall(function() while true do end end) print(e.code, e.message)")
-    assert.are.equal(0, rc)
-    assert.matches("^CANCELLED\tinterrupted by SIGINT", out)
+  it("cannot be swallowed by pcall: every later step raises CANCELLED again", function()
+    local out, rc = interrupt("for i = 1, 3 do pcall(function() while true do end end) print('swallowed', i) end " ..
+      "print('carried on')")
+    assert.are.equal(130, rc)
+    assert.not_matches("carried on", out)
+    assert.not_matches("swallowed 2", out)
+    assert.matches("CANCELLED", out)
+  end)
+
+  it("runs the errors.on_cancel cleanups once the cancellation has unwound", function()
+    local out, rc = interrupt("local errors = require('errors') " ..
+      "errors.on_cancel(function() print('cleanup ran', require('http').now() > 0) end) " ..
+      "local done = errors.on_cancel(function() print('never') end) done() " ..
+      "pcall(function() while true do end end) print('after pcall')")
+    assert.are.equal(130, rc)
+    assert.matches("cleanup ran\ttrue", out)
+    assert.not_matches("never", out)
+    assert.not_matches("after pcall", out)
+  end)
+
+  it("cancels a C wait (http.sleep) and the pcall around it cannot swallow that either", function()
+    local out, rc = interrupt("pcall(require('http').sleep, 5) print('carried on')")
+    assert.are.equal(130, rc)
+    assert.matches("CANCELLED", out)
+    assert.not_matches("carried on", out)
   end)
 end)
+
 
 describe("drhost REPL (stdin not a terminal)", function()
   local dir
@@ -184,6 +240,13 @@ describe("drhost REPL (stdin not a terminal)", function()
   it("prints a list of rows as an aligned table", function()
     local out = repl("{ { id = 1, name = 'alpha' }, { id = 22, name = 'b' } }\n")
     assert.are.equal("id | name\n---+------\n1  | alpha\n22 | b\n(2 rows)\n", out)
+  end)
+
+  it("prints a structured error (a SQL error) as one line and keeps going", function()
+    local out, rc = repl("require('errors').raise('SQL_ERROR', 'TABLE_OR_VIEW_NOT_FOUND: t', { status = 400 })\n" ..
+      "print('after')\n")
+    assert.are.equal(0, rc)
+    assert.are.equal("drhost: SQL_ERROR: TABLE_OR_VIEW_NOT_FOUND: t\n  status: 400\nafter\n", out)
   end)
 
   it("reports errors and keeps going", function()

@@ -45,7 +45,12 @@ describe("replicate.cli", function()
     assert.are.equal("x.json", cli.parse({ "dr", "apply", "x.json" }).file)
   end)
   it("refuses bad usage with a specific message", function()
-    local function usage(args) local ok, e = pcall(cli.parse, args); assert.is_false(ok); return e.usage end
+    local function usage(args)
+      local ok, e = pcall(cli.parse, args)
+      assert.is_false(ok)
+      assert.is_true(require("errors").is(e, "USAGE"))
+      return e.message
+    end
     assert.truthy(usage({}):match("missing ENV"))
     assert.truthy(usage({ "dr", "frobnicate" }):match("unknown or missing COMMAND"))
     assert.truthy(usage({ "dr", "apply" }):match("needs the plan FILE"))

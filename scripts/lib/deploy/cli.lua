@@ -10,7 +10,7 @@ local compose = require("deploy.compose")
 local engine = require("deploy.engine")
 local statefile = require("deploy.statefile")
 local render = require("deploy.render")
-local err = require("deploy.err")
+local err = require("errors")
 
 local M = {}
 

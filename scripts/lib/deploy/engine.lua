@@ -8,7 +8,7 @@ local dag = require("dag")
 local task = require("task")
 local resource = require("deploy.resource")
 local drivers = require("deploy.drivers")
-local err = require("deploy.err")
+local err = require("errors")
 
 local M = {}
 

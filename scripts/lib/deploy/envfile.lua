@@ -1,7 +1,7 @@
 -- Environment files (env/<name>.lua): loading in a sandbox, validation with specific errors
 -- (file, key, what was expected), and the derived layout (subnets, names).
 local cidr = require("deploy.cidr")
-local err = require("deploy.err")
+local err = require("errors")
 local loader = require("loader")
 
 local M = {}

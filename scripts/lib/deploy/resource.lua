@@ -12,7 +12,7 @@
 -- preserve (paths carried over from the live body on update), retain (destroy forgets instead of
 -- deleting).
 local lazy = require("deploy.lazy")
-local err = require("deploy.err")
+local err = require("errors")
 
 local M = {}
 M.ref = lazy.ref

@@ -6,7 +6,7 @@
 -- The lease is held for the whole run; every save is conditional on the ETag of the last read or
 -- write, so a concurrent writer is detected instead of overwritten. Previous versions are kept by
 -- the store (blob versions or numbered local copies).
-local err = require("deploy.err")
+local err = require("errors")
 
 local M = {}
 

@@ -6,7 +6,7 @@
 -- reason; everything independent goes on. Every few dozen finished clones the replication state
 -- in dr is written (one DELETE + one INSERT, named parameters), so a run killed at any point
 -- converges on the next one.
-local util = require("replicate.util")
+local errors = require("errors")
 local plan_lib = require("replicate.plan")
 local q = require("replicate.sqltext")
 local dag = require("dag")
@@ -99,14 +99,14 @@ function M.run(plan, ctx)
         if s.rest.method == "POST" and (code == "RESOURCE_ALREADY_EXISTS" or r.status == 409) then
           a.notes = "already existed"
         else
-          return util.errtext(r.error)
+          return errors.text(r.error)
         end
       end
       return nil
     end
     local r = side.conn_for(s.catalog, s.schema):many({ { s.sql, s.params } }, { concurrency = 1 })[1]
     stats.sql = stats.sql + 1
-    if r.error then return util.errtext(r.error) end
+    if r.error then return errors.text(r.error) end
     if s.clone and r.rows and r.rows[1] then
       local m = r.rows[1]
       results[a.id].metrics = { num_copied_files = m.num_copied_files, copied_files_size = m.copied_files_size,
@@ -171,7 +171,7 @@ function M.run(plan, ctx)
       for _, a in ipairs(chunk) do
         if err then
           results[a.id].status = "failed"
-          results[a.id].error = "cloned, but the replication state could not be written: " .. util.errtext(err)
+          results[a.id].error = "cloned, but the replication state could not be written: " .. errors.text(err)
           failed_objects[a.object] = results[a.id].error
         else
           results[a.id].recorded_version = a.record.source_version
@@ -205,7 +205,7 @@ function M.run(plan, ctx)
           mark(a, "skipped", blocked(a) or ("needs " .. cause.object .. ", which failed"))
         end,
         on_done = function(a, ok, e)
-          if not ok then mark(a, "failed", util.errtext(e)) end
+          if not ok then mark(a, "failed", errors.text(e)) end
           finished = finished + 1
           if recording and results[a.id].status == "ok" and a.record then records[#records + 1] = a end
           if #records >= batch then record(records); records = {} end

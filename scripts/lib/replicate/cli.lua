@@ -1,7 +1,7 @@
 -- `drhost scripts/replicate.lua ENV COMMAND ...`: plan, apply, sync, status. Wires configuration,
 -- connections, discovery, the plan and its execution; prints progress on stderr and the result
 -- (text or --json) on stdout. Returns the process exit code.
-local util = require("replicate.util")
+local errors = require("errors")
 local config = require("replicate.config")
 local inventory = require("replicate.inventory")
 local plan_lib = require("replicate.plan")
@@ -26,7 +26,7 @@ function M.parse(args)
   local i = 1
   local function need(flag)
     i = i + 1
-    if not args[i] then error({ usage = flag .. " needs a value" }, 0) end
+    if not args[i] then errors.raise("USAGE", flag .. " needs a value") end
     return args[i]
   end
   local pos = {}
@@ -36,17 +36,17 @@ function M.parse(args)
     elseif a == "-out" or a == "--out" then o.out = need(a)
     elseif a == "--config" then o.config = need(a)
     elseif a == "-h" or a == "--help" then o.help = true
-    elseif a:sub(1, 1) == "-" then error({ usage = "unknown option " .. a }, 0)
+    elseif a:sub(1, 1) == "-" then errors.raise("USAGE", "unknown option " .. a)
     else pos[#pos + 1] = a end
     i = i + 1
   end
   o.env, o.command, o.file = pos[1], pos[2], pos[3]
   if o.help then return o end
-  if not o.env then error({ usage = "missing ENV (e.g. dr)" }, 0) end
+  if not o.env then errors.raise("USAGE", "missing ENV (e.g. dr)") end
   local cmds = { plan = true, apply = true, sync = true, status = true }
-  if not cmds[o.command or ""] then error({ usage = "unknown or missing COMMAND " .. tostring(o.command) }, 0) end
-  if o.command == "apply" and not o.file then error({ usage = "apply needs the plan FILE" }, 0) end
-  if pos[4] or (o.command ~= "apply" and o.file) then error({ usage = "unexpected argument " .. tostring(pos[4] or o.file) }, 0) end
+  if not cmds[o.command or ""] then errors.raise("USAGE", "unknown or missing COMMAND " .. tostring(o.command)) end
+  if o.command == "apply" and not o.file then errors.raise("USAGE", "apply needs the plan FILE") end
+  if pos[4] or (o.command ~= "apply" and o.file) then errors.raise("USAGE", "unexpected argument " .. tostring(pos[4] or o.file)) end
   return o
 end
 
@@ -82,7 +82,7 @@ end
 -- state cannot be read.
 function M.deployment_outputs(env_name)
   local ok, outputs = pcall(require("deploy.outputs").read, env_name)
-  if not ok then return nil, util.errtext(outputs) end
+  if not ok then return nil, errors.text(outputs) end
   return outputs
 end
 
@@ -126,7 +126,7 @@ function M.locate(side_name, side_cfg, partial)
   if host and not host:match("^https?://") then host = "https://" .. host end
   if partial then return host, wh, from end
   if not host or not wh then
-    util.error{ code = "WORKSPACE_NOT_FOUND", message = string.format(
+    errors.raise{ code = "WORKSPACE_NOT_FOUND", message = string.format(
       "cannot find the %s workspace (%s): set DRHOST_%s_HOST and DRHOST_%s_WAREHOUSE_ID, or %s.host/%s.warehouse_id "
       .. "in the replication config, or deploy %s first (its outputs give workspace_url and warehouse_id)",
       side_name, side_cfg.env or "?", up, up, side_name, side_name, side_cfg.env or "the environment") }
@@ -154,18 +154,18 @@ end
 
 local function write_file(path, text)
   local f, err = io.open(path, "w")
-  if not f then util.error{ code = "WRITE_FAILED", message = "cannot write " .. path .. ": " .. tostring(err) } end
+  if not f then errors.raise{ code = "WRITE_FAILED", message = "cannot write " .. path .. ": " .. tostring(err) } end
   f:write(text); f:close()
 end
 
 local function read_plan(path)
   local json = require("json")
   local f, err = io.open(path, "r")
-  if not f then util.error{ code = "PLAN_NOT_FOUND", message = "cannot read plan " .. path .. ": " .. tostring(err) } end
+  if not f then errors.raise{ code = "PLAN_NOT_FOUND", message = "cannot read plan " .. path .. ": " .. tostring(err) } end
   local text = f:read("a"); f:close()
   local ok, p = pcall(json.decode, text)
   if not ok or type(p) ~= "table" or p.format ~= "drhost-replication-plan" then
-    util.error{ code = "PLAN_INVALID", message = path .. " is not a drhost replication plan (saved with plan -out)" }
+    errors.raise{ code = "PLAN_INVALID", message = path .. " is not a drhost replication plan (saved with plan -out)" }
   end
   return p
 end
@@ -195,7 +195,8 @@ function M.main(args, opts)
   local ok, o = pcall(M.parse, args)
   local errout = opts.stderr or stderr
   if not ok then
-    errout("replicate: " .. (type(o) == "table" and o.usage or tostring(o)))
+    if not errors.is(o, "USAGE") then error(o, 0) end
+    errout("replicate: " .. o.message)
     errout(M.USAGE)
     return 2
   end
@@ -218,7 +219,7 @@ function M.main(args, opts)
   if o.command == "apply" then
     plan = read_plan(o.file)
     if plan.source ~= src.host or plan.target ~= dst.host then
-      util.error{ code = "PLAN_MISMATCH", message = string.format("plan %s was made for %s -> %s, not %s -> %s",
+      errors.raise{ code = "PLAN_MISMATCH", message = string.format("plan %s was made for %s -> %s, not %s -> %s",
         o.file, tostring(plan.source), tostring(plan.target), src.host, dst.host) }
     end
   else

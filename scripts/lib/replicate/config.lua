@@ -1,6 +1,7 @@
 -- luacheck: max line length 160
 -- The replication configuration (env/dr.replication.lua, named by env/dr.lua's `replication` key):
 -- loading, defaults and validation. Every error names the file, the key and what was expected.
+local errors = require("errors")
 local util = require("replicate.util")
 
 local M = {}
@@ -28,11 +29,11 @@ M.defaults = {
 -- Catalogs that are never replicated, whatever the configuration says.
 M.never_catalogs = { system = true, hive_metastore = true, __databricks_internal = true, samples = true }
 
+-- A CONFIG_INVALID user error naming the file, the key and what was expected.
 local function fail(file, key, expected, got)
-  util.error({ code = "CONFIG_INVALID",
-    message = string.format("%s: `%s` %s%s", file, key, expected,
+  errors.raise("CONFIG_INVALID", string.format("%s: `%s` %s%s", file, key, expected,
       got ~= nil and (" (got " .. got .. ")") or ""),
-    details = { file = file, key = key } }, 2)
+    { file = file, key = key, details = { file = file, key = key } }, 2)
 end
 
 local function describe(v)
@@ -266,13 +267,13 @@ end
 function M.load(path)
   local f, err = io.open(path, "r")
   if not f then
-    util.error{ code = "CONFIG_NOT_FOUND", message = "cannot read replication config " .. path .. ": " .. tostring(err) }
+    errors.raise{ code = "CONFIG_NOT_FOUND", message = "cannot read replication config " .. path .. ": " .. tostring(err) }
   end
   local src = f:read("a"); f:close()
   local chunk, perr = load(src, "@" .. path, "t", M.sandbox(path))
-  if not chunk then util.error{ code = "CONFIG_SYNTAX", message = path .. ": " .. tostring(perr) } end
+  if not chunk then errors.raise{ code = "CONFIG_SYNTAX", message = path .. ": " .. tostring(perr) } end
   local ok, raw = pcall(chunk)
-  if not ok then util.error{ code = "CONFIG_ERROR", message = path .. ": " .. util.errtext(raw) } end
+  if not ok then errors.raise{ code = "CONFIG_ERROR", message = path .. ": " .. errors.text(raw) } end
   return M.validate(raw, path)
 end
 
@@ -288,7 +289,7 @@ function M.check_catalogs(cfg, src_catalogs)
   for _, name in ipairs(util.sorted_keys(src_catalogs)) do
     if not M.never_catalogs[name] then have[#have + 1] = name end
   end
-  util.error({ code = "CONFIG_INVALID", details = { file = cfg.file, key = "catalogs." .. missing[1] },
+  errors.raise({ code = "CONFIG_INVALID", details = { file = cfg.file, key = "catalogs." .. missing[1] },
     message = string.format("%s: `catalogs.%s` names a catalog prod does not have (or an ISOLATED one not bound to the "
       .. "replication workspace); prod has: %s", tostring(cfg.file), table.concat(missing, "`, `catalogs."),
       #have > 0 and table.concat(have, ", ") or "(none)") }, 2)

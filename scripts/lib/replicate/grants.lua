@@ -4,6 +4,7 @@
 -- beyond the primary is revoked, except for protected principals (the job's identity, break-glass
 -- groups), whose grants are never removed. Effective/inherited grants are never an input here:
 -- callers pass direct grants only.
+local errors = require("errors")
 local util = require("replicate.util")
 local kinds = require("replicate.kinds")
 
@@ -65,7 +66,7 @@ end
 function M.desired(source, kind, principal_cfg)
   local valid = M.valid[kind]
   if not valid then
-    util.error{ code = "INVALID_SECURABLE", message = "grants: unknown securable kind '" .. tostring(kind) .. "'" }
+    errors.raise{ code = "INVALID_SECURABLE", message = "grants: unknown securable kind '" .. tostring(kind) .. "'" }
   end
   local desired, notes = {}, { unmapped = {}, invalid = {}, dropped = {} }
   for _, principal in ipairs(util.sorted_keys(source)) do

@@ -6,6 +6,7 @@
 -- returns in the table listing (no extra call); external Delta tables and tables without a usable
 -- stamp from DESCRIBE HISTORY ... LIMIT 1, concurrently, on the prod warehouse (see
 -- docs/replication.md "Incremental clones").
+local errors = require("errors")
 local util = require("replicate.util")
 local q = require("replicate.sqltext")
 local grants_lib = require("replicate.grants")
@@ -110,7 +111,7 @@ function M.read(side)
   local schema_list = {}
   for i, items in ipairs(res) do
     if items.error then
-      inv.errors[#inv.errors + 1] = { object = order[i], reason = util.errtext(items.error) }
+      inv.errors[#inv.errors + 1] = { object = order[i], reason = errors.text(items.error) }
     end
     for _, s in ipairs(items) do
       local obj = keep(inv, "schemas", s)
@@ -137,7 +138,7 @@ function M.read(side)
     local r = reqs[i]
     if items.error then
       inv.errors[#inv.errors + 1] = { object = r.query.catalog_name .. "." .. r.query.schema_name,
-        reason = "cannot list " .. r.key .. ": " .. util.errtext(items.error) }
+        reason = "cannot list " .. r.key .. ": " .. errors.text(items.error) }
     end
     for _, o in ipairs(items) do keep(inv, r.collection, o) end
   end
@@ -218,7 +219,7 @@ function M.read_grants_api(side, inv, stats, fallback)
   stats.rest = stats.rest + #reqs
   for i, r in ipairs(rs) do
     if r.error then
-      inv.errors[#inv.errors + 1] = { object = keys[i], reason = "cannot read grants: " .. util.errtext(r.error) }
+      inv.errors[#inv.errors + 1] = { object = keys[i], reason = "cannot read grants: " .. errors.text(r.error) }
     else
       inv.grants[keys[i]] = grants_lib.to_map((r.body or {}).privilege_assignments)
     end
@@ -233,7 +234,7 @@ function M.read_tags(side, inv, stats)
   for i, r in ipairs(res) do
     local m = meta[i]
     if r.error then
-      failed[#failed + 1] = m.cat .. ".information_schema." .. m.v.view .. ": " .. util.errtext(r.error)
+      failed[#failed + 1] = m.cat .. ".information_schema." .. m.v.view .. ": " .. errors.text(r.error)
     else
       for _, row in ipairs(r.rows) do
         local k, value = row.tag_name, val(row.tag_value) or ""
@@ -309,7 +310,7 @@ function M.read_versions(side, tables, stats)
   stats.sql = (stats.sql or 0) + #list
   for i, r in ipairs(res) do
     if r.error then
-      errs[tables[i]] = util.errtext(r.error)
+      errs[tables[i]] = errors.text(r.error)
     else
       local row = r.rows[1]
       if row then

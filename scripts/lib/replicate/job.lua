@@ -2,7 +2,7 @@
 -- (scripts/lib/deploy): a schedule from the environment, one launcher task that runs
 -- `drhost scripts/replicate.lua dr sync --json` on a small job cluster, failure notifications, and
 -- credentials read from a secret scope (never stored in the job). See docs/replication.md.
-local util = require("replicate.util")
+local errors = require("errors")
 
 local M = {}
 
@@ -25,7 +25,7 @@ M.SECRET_KEYS = {
 
 local function need(opts, k, what)
   if opts[k] == nil or opts[k] == "" then
-    util.error{ code = "JOB_INVALID", message = "replicate.job.settings: `" .. k .. "` is required (" .. what .. ")" }
+    errors.raise{ code = "JOB_INVALID", message = "replicate.job.settings: `" .. k .. "` is required (" .. what .. ")" }
   end
 end
 
@@ -39,7 +39,7 @@ function M.settings(opts)
   need(opts, "env", "the dr environment table, for replication_schedule")
   local sch = opts.env.replication_schedule
   if type(sch) ~= "table" or type(sch.quartz_cron) ~= "string" then
-    util.error{ code = "JOB_INVALID", message = "replicate.job.settings: env.replication_schedule.quartz_cron is required" }
+    errors.raise{ code = "JOB_INVALID", message = "replicate.job.settings: env.replication_schedule.quartz_cron is required" }
   end
   for _, k in ipairs({ "source_host", "target_host", "source_warehouse_id", "target_warehouse_id" }) do
     need(opts, k, "from the deployment outputs")
@@ -54,7 +54,7 @@ function M.settings(opts)
   -- DRHOST_PROD_EXTERNAL_URL, DRHOST_DR_EXTERNAL_URL, DRHOST_REPLICATE_CATALOGS, DRHOST_RECIPIENT...
   for k, v in pairs(opts.extra_env or {}) do
     if type(k) ~= "string" or not k:match("^[A-Z][A-Z0-9_]*$") or M.SECRET_KEYS[k] then
-      util.error{ code = "JOB_INVALID", message = "replicate.job.settings: extra_env key " .. tostring(k)
+      errors.raise{ code = "JOB_INVALID", message = "replicate.job.settings: extra_env key " .. tostring(k)
         .. " must be an upper-case variable name other than the credential variables" }
     end
     env_vars[k] = v

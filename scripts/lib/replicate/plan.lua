@@ -5,6 +5,7 @@
 -- What is particular to a kind (catalog, schema, table, view, function, volume) lives in its
 -- module under replicate/kinds/; this file selects objects, runs the hooks and plans what every
 -- kind shares: tags, grants, owners, prune and the state table.
+local errors = require("errors")
 local util = require("replicate.util")
 local urlencode = require("web").urlencode
 local grants = require("replicate.grants")
@@ -86,7 +87,7 @@ function Planner:hook(name, obj, kind)
   local o = util.copy(obj)
   o.kind, o.tags, o.full = kind.name, o.tags or {}, o.full or o.name
   local ok, res = pcall(h, o)
-  if not ok then return false, "hook " .. name .. " failed: " .. util.errtext(res) end
+  if not ok then return false, "hook " .. name .. " failed: " .. errors.text(res) end
   return true, res
 end
 
@@ -130,7 +131,7 @@ function Planner:target_name(obj, kind, parent, default)
   if not ok then return nil, new end
   if new == nil then return default or (parent .. "." .. obj.name) end
   if not kind.renames then
-    util.error{ code = "CONFIG_INVALID", details = { file = self.cfg.file, key = "hooks.rename" },
+    errors.raise{ code = "CONFIG_INVALID", details = { file = self.cfg.file, key = "hooks.rename" },
       message = string.format("%s: `hooks.rename` returned %s for %s %s: only %s can be renamed "
         .. "(return nil for the others; target catalogs are named by `catalogs`)",
         tostring(self.cfg.file), type(new) == "string" and string.format("%q", new) or tostring(new),

@@ -1,6 +1,5 @@
 -- Rendering: the plan (Terraform-like), the run summary table, the status table, and the JSON
 -- documents behind --json. Pure functions of plan/results data.
-local util = require("replicate.util")
 
 local M = {}
 

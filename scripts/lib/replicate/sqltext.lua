@@ -2,16 +2,17 @@
 -- Databricks SQL accepts them (the state table); DDL positions that only take literals (COMMENT,
 -- LOCATION, TAGS, TBLPROPERTIES) get a string literal escaped here, and names are always
 -- backtick-quoted. Both are covered by unit specs.
+local errors = require("errors")
 local util = require("replicate.util")
 
 local M = {}
 
 function M.ident(part)
   if type(part) ~= "string" or part == "" then
-    util.error{ code = "INVALID_NAME", message = "empty or non-string name part: " .. tostring(part) }
+    errors.raise{ code = "INVALID_NAME", message = "empty or non-string name part: " .. tostring(part) }
   end
   if part:find("[%z\1-\31]") then
-    util.error{ code = "INVALID_NAME", message = string.format("control character in name %q", part) }
+    errors.raise{ code = "INVALID_NAME", message = string.format("control character in name %q", part) }
   end
   return "`" .. part:gsub("`", "``") .. "`"
 end
@@ -26,7 +27,7 @@ end
 -- A Databricks SQL string literal: backslash escapes, so both \ and ' are escaped.
 function M.literal(s)
   s = tostring(s)
-  if s:find("%z") then util.error{ code = "INVALID_LITERAL", message = "NUL byte in a string literal" } end
+  if s:find("%z") then errors.raise{ code = "INVALID_LITERAL", message = "NUL byte in a string literal" } end
   return "'" .. s:gsub("\\", "\\\\"):gsub("'", "\\'"):gsub("\n", "\\n"):gsub("\r", "\\r") .. "'"
 end
 

@@ -5,7 +5,7 @@
 -- rewrites the catalog part of three-or-more-part names through a mapping, keeping every other
 -- byte of the text as it was.
 local lpeg = require("lpeg")
-local util = require("replicate.util")
+local errors = require("errors")
 
 local P, S, R, C, Cp, Ct, V = lpeg.P, lpeg.S, lpeg.R, lpeg.C, lpeg.Cp, lpeg.Ct, lpeg.V
 
@@ -47,18 +47,18 @@ function M.tokenize(text)
   local toks, stop = stream:match(text)
   if stop <= #text then
     local snippet = text:sub(stop, stop + 20)
-    util.error{ code = "SQL_TOKENIZE_ERROR",
+    errors.raise{ code = "SQL_TOKENIZE_ERROR",
       message = string.format("cannot tokenize SQL at offset %d near %q (unterminated string, comment or quoted name?)",
         stop, snippet), details = { offset = stop } }
   end
   -- An unterminated construct is caught by 'other' one character at a time: detect the opener.
   for _, t in ipairs(toks) do
     if t.kind == "other" and (t.text == "'" or t.text == '"' or t.text == "`") then
-      util.error{ code = "SQL_TOKENIZE_ERROR",
+      errors.raise{ code = "SQL_TOKENIZE_ERROR",
         message = string.format("unterminated %s starting at offset %d", t.text == "`" and "quoted name"
           or "string literal", t.pos), details = { offset = t.pos } }
     elseif t.kind == "other" and t.text == "/" and text:sub(t.pos, t.pos + 1) == "/*" then
-      util.error{ code = "SQL_TOKENIZE_ERROR",
+      errors.raise{ code = "SQL_TOKENIZE_ERROR",
         message = string.format("unterminated block comment starting at offset %d", t.pos),
         details = { offset = t.pos } }
     end

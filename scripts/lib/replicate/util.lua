@@ -1,45 +1,6 @@
--- Small helpers shared by the replication library: structured errors, set/list utilities,
--- glob patterns. No I/O here.
+-- Small helpers shared by the replication library: set/list utilities and glob patterns.
+-- No I/O here (errors: modules/errors.lua).
 local M = {}
-
-local ok_errors, errors = pcall(require, "errors")
-
--- Raise (or build) a drhost.error table. Uses the host's `errors` module when present so the
--- error carries the drhost.error metatable; otherwise a plain table with the same fields.
-function M.error(fields, level)
-  if ok_errors and type(errors) == "table" and errors.new then
-    local e = errors.new(fields)
-    error(e, (level or 1) + 1)
-  end
-  local info = debug.getinfo((level or 1) + 1, "Sl")
-  fields.where = fields.where or (info and (info.short_src .. ":" .. tostring(info.currentline)))
-  setmetatable(fields, { __tostring = function(t) return tostring(t.code) .. ": " .. tostring(t.message) end })
-  error(fields, (level or 1) + 1)
-end
-
--- Build an error value without raising it (for per-object failures kept in reports).
-function M.make_error(fields)
-  if ok_errors and type(errors) == "table" and errors.new then
-    local okn, e = pcall(errors.new, fields)
-    if okn and type(e) == "table" then return e end
-  end
-  return fields
-end
-
--- Text of any error value (a drhost.error table, a string, anything).
-function M.errtext(e)
-  if type(e) == "table" then
-    local code = e.code or e.error_code
-    local msg = e.message or e.msg
-    if code or msg then
-      return (code and (tostring(code) .. ": ") or "") .. tostring(msg or "")
-    end
-    local mt = getmetatable(e)
-    if mt and mt.__tostring then return tostring(e) end
-    return "error"
-  end
-  return tostring(e)
-end
 
 function M.set(list)
   local s = {}

@@ -48,7 +48,7 @@ function M.require_env(ctx, name, what)
   local v = M.getenv(ctx, name)
   if (v == nil or v == "") and ctx.offline then return "${" .. name .. "}" end  -- `validate`: no cloud
   if v == nil or v == "" then
-    require("deploy.err").raise("ENV_VARIABLE_MISSING", "environment variable " .. name .. " is not set (" .. what .. ")")
+    require("errors").raise("ENV_VARIABLE_MISSING", "environment variable " .. name .. " is not set (" .. what .. ")")
   end
   return v
 end

@@ -7,7 +7,7 @@
 --               connection an NCC private endpoint rule opens on a storage account).
 -- Each driver gets `rr`, the resource with its lazy fields resolved (id, body, ...).
 local util = require("deploy.util")
-local err = require("deploy.err")
+local err = require("errors")
 
 local M = {}
 

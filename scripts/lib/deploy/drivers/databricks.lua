@@ -3,7 +3,7 @@
 -- or natural key, create, update and delete; `view` turns the server's object into the shape the
 -- declared body is compared with.
 local util = require("deploy.util")
-local err = require("deploy.err")
+local err = require("errors")
 local lazy = require("deploy.lazy")
 
 local M = {}

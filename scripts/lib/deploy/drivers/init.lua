@@ -1,5 +1,5 @@
 -- Driver registry: provider + type -> driver (read/create/update/delete/id/view).
-local err = require("deploy.err")
+local err = require("errors")
 
 local M = {}
 local custom = {}

@@ -1,5 +1,6 @@
 -- SQL functions: created in dr with their bodies' catalog names (and renamed objects) rewritten;
 -- functions in other languages are skipped and reported.
+local errors = require("errors")
 local util = require("replicate.util")
 local q = require("replicate.sqltext")
 
@@ -51,7 +52,7 @@ local function plan_one(p, f, full, tgt)
     return
   end
   local okr, body = pcall(p.rewrite, p, f.body or "")
-  if not okr then return p:fail(tgt, util.errtext(body), "function") end
+  if not okr then return p:fail(tgt, errors.text(body), "function") end
   local d = (p.dst.functions or {})[tgt]
   local same = d and d.body == body and signature(d) == signature(f)
     and (d.returns or ""):upper() == (f.returns or ""):upper() and q.comment(d.comment) == q.comment(f.comment)

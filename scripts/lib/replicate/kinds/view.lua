@@ -1,6 +1,7 @@
 -- Views: their definitions with catalog names (and renamed objects) rewritten for dr, created in
 -- dependency order (waves); a view whose dependency is not replicated, or that sits in a
 -- reference cycle, fails alone.
+local errors = require("errors")
 local util = require("replicate.util")
 local q = require("replicate.sqltext")
 local tokenizer = require("replicate.tokenizer")
@@ -24,7 +25,7 @@ local function dependencies(p, views)
   local deps = {}
   for _, v in ipairs(views) do
     local okr, refs = pcall(tokenizer.references, v.obj.view_definition or "", v.obj.catalog)
-    if not okr then p:fail(v.tgt, util.errtext(refs), "view") else
+    if not okr then p:fail(v.tgt, errors.text(refs), "view") else
       local ds = {}
       for _, r in ipairs(refs) do ds[#ds + 1] = r end
       for _, r in ipairs(v.obj.view_dependencies or {}) do ds[#ds + 1] = r:lower() end
@@ -36,7 +37,7 @@ end
 
 local function plan_one(p, t, full, tgt, rank, deps)
   local okr, body = pcall(p.rewrite, p, t.view_definition or "")
-  if not okr then return p:fail(tgt, util.errtext(body), "view") end
+  if not okr then return p:fail(tgt, errors.text(body), "view") end
   local needs, blocked_by = {}, nil
   for _, d in ipairs(deps or {}) do
     local dt = p.target_of[d] or p.target_of[d:lower()]
