@@ -132,5 +132,4 @@ function M.epoch(ts)
   return days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(s)
 end
 
-local _ = util
 return M
