@@ -214,9 +214,11 @@ end
 -- Loading -------------------------------------------------------------------------------------
 
 --- run(path, opts) -> the table the file returns (no schema check).
--- opts.globals: what the sandbox holds (default: nothing); opts.code: the error code
--- (default CONFIG_INVALID); opts.not_found_code (default CONFIG_NOT_FOUND); opts.what: what the
--- file is, for messages ("environment file").
+-- opts.globals: what the sandbox holds (default: nothing; copied), or opts.sandbox: the chunk's
+-- environment table itself (e.g. one that reads through to _G); opts.code: the error code
+-- (default CONFIG_INVALID); opts.not_found_code (default CONFIG_NOT_FOUND), opts.syntax_code and
+-- opts.run_code (a syntax error, an error while the file runs; default opts.code); opts.what:
+-- what the file is, for messages ("environment file").
 function M.run(path, opts)
   opts = opts or {}
   local code = opts.code or "CONFIG_INVALID"
@@ -228,17 +230,20 @@ function M.run(path, opts)
   end
   local src = f:read("a")
   f:close()
-  local sandbox = {}
-  for k, v in pairs(opts.globals or {}) do sandbox[k] = v end
+  local sandbox = opts.sandbox
+  if sandbox == nil then
+    sandbox = {}
+    for k, v in pairs(opts.globals or {}) do sandbox[k] = v end
+  end
   local chunk, perr = load(src, "@" .. path, "t", sandbox)
   if not chunk then
-    errors.raise{ code = code, message = tostring(perr), target = path, details = { file = path } }
+    errors.raise{ code = opts.syntax_code or code, message = tostring(perr), target = path, details = { file = path } }
   end
   local ok, t = pcall(chunk)
   if not ok then
     local msg = errors.is(t) and tostring(t.message) or tostring(t)
     if not msg:find(path, 1, true) then msg = path .. ": " .. msg end
-    errors.raise{ code = code, message = msg, target = path, details = { file = path } }
+    errors.raise{ code = opts.run_code or code, message = msg, target = path, details = { file = path } }
   end
   if type(t) ~= "table" then
     raise_problems({ { path = "", text = string.format("%s: expected the file to return a table, got %s", path,

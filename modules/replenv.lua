@@ -57,14 +57,9 @@ function M.load_env(name)
   if not file_exists(path) then
     errors.raise("ENV_NOT_FOUND", string.format(":env %s: %s does not exist", name, path), { path = path })
   end
-  local sandbox = setmetatable({}, { __index = _G })
-  local chunk, err = loadfile(path, "t", sandbox)
-  if not chunk then errors.raise("ENV_INVALID", path .. ": " .. tostring(err), { path = path }) end
-  local ok, value = pcall(chunk)
-  if not ok then errors.raise("ENV_INVALID", path .. ": " .. tostring(value), { path = path }) end
-  if type(value) ~= "table" then
-    errors.raise("ENV_INVALID", string.format("%s: must return a table, got %s", path, type(value)), { path = path })
-  end
+  -- the one loader of env and config files; the REPL's env files may read the globals
+  local value = require("loader").run(path, { sandbox = setmetatable({}, { __index = _G }), code = "ENV_INVALID",
+    not_found_code = "ENV_NOT_FOUND", what = "environment file" })
   return value, path
 end
 

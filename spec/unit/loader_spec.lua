@@ -53,6 +53,15 @@ describe("loader", function()
     assert.matches("num.lua: expected the file to return a table, got number 3", e.message, 1, true)
   end)
 
+  it("takes a sandbox table as it is, and distinct codes for syntax and runtime errors", function()
+    local p = write("g.lua", "return { name = type(1) }")
+    assert.equal("number", loader.run(p, { sandbox = setmetatable({}, { __index = _G }) }).name)
+    local e = raised(loader.run, write("s.lua", "return {"), { syntax_code = "CONFIG_SYNTAX", run_code = "CONFIG_ERROR" })
+    assert.equal("CONFIG_SYNTAX", e.code)
+    e = raised(loader.run, write("r.lua", "return nil .. 1"), { syntax_code = "CONFIG_SYNTAX", run_code = "CONFIG_ERROR" })
+    assert.equal("CONFIG_ERROR", e.code)
+  end)
+
   it("type-checks every key at every level and names the full path", function()
     local p = write("bad.lua", [[return { name = "ok", debug = "false", size = 2.5, hosts = { "a", 3 },
       spokes = { sales = { cidr = "x", private = "false" }, ops = {} }, mode = "c" }]])

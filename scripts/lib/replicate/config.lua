@@ -263,17 +263,11 @@ function M.sandbox(path)
   return env
 end
 
--- Load a config file (a Lua chunk returning a table) in the sandbox.
+-- Load a config file (a Lua chunk returning a table) in the sandbox, through the one loader of
+-- env and config files (modules/loader.lua).
 function M.load(path)
-  local f, err = io.open(path, "r")
-  if not f then
-    errors.raise{ code = "CONFIG_NOT_FOUND", message = "cannot read replication config " .. path .. ": " .. tostring(err) }
-  end
-  local src = f:read("a"); f:close()
-  local chunk, perr = load(src, "@" .. path, "t", M.sandbox(path))
-  if not chunk then errors.raise{ code = "CONFIG_SYNTAX", message = path .. ": " .. tostring(perr) } end
-  local ok, raw = pcall(chunk)
-  if not ok then errors.raise{ code = "CONFIG_ERROR", message = path .. ": " .. errors.text(raw) } end
+  local raw = require("loader").run(path, { globals = M.sandbox(path), what = "replication config",
+    not_found_code = "CONFIG_NOT_FOUND", syntax_code = "CONFIG_SYNTAX", run_code = "CONFIG_ERROR" })
   return M.validate(raw, path)
 end
 
