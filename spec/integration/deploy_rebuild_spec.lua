@@ -11,6 +11,21 @@ local function applied(fx, env_name, what)
   return out
 end
 
+-- what replication reads through: dr's provider for prod sees prod's first share, and prod's
+-- recipient names dr's metastore as it is now
+local function sharing_works(fx)
+  local c = H.clients()
+  local outp, outs = H.outputs(fx, fx.primary), H.outputs(fx, fx.secondary)
+  local rec = c.workspace_client(outp.primary_workspace_url):get("/api/2.1/unity-catalog/recipients/" ..
+    outp.sharing.recipient)
+  assert.equal(outs.global_metastore_id, rec.data_recipient_global_metastore_id)
+  local shares = c.workspace_client(outs.primary_workspace_url):list("/api/2.1/unity-catalog/providers/" ..
+    outs.provider_name .. "/shares", nil, "shares")
+  local names = {}
+  for _, sh in ipairs(shares) do names[#names + 1] = sh.name end
+  assert.same({ outp.sharing.share_prefix .. "_1" }, names)
+end
+
 local function empty_plans(fx)
   for _, e in ipairs({ fx.primary, fx.secondary }) do
     local rc, out = H.run(fx, e, "plan")
@@ -30,6 +45,7 @@ describe_sim("deploy: a region destroyed and rebuilt", function()
     applied(fx, fx.primary, "apply")
     applied(fx, fx.secondary, "apply")
     empty_plans(fx)
+    sharing_works(fx)
   end)
 
   it("rebuilds the secondary: dr destroy, dr apply, then both plans are empty", function()
@@ -37,8 +53,7 @@ describe_sim("deploy: a region destroyed and rebuilt", function()
     assert.matches("hub.metastore will be removed from state only (retained)", out, 1, true)
     applied(fx, fx.secondary, "apply")
     empty_plans(fx)
-    local outs = H.outputs(fx, fx.secondary)
-    assert.is_string(outs.provider_name)
+    sharing_works(fx)
   end)
 
   it("rebuilds the primary: prod destroy, prod apply, dr apply, then both plans are empty", function()
@@ -46,6 +61,7 @@ describe_sim("deploy: a region destroyed and rebuilt", function()
     applied(fx, fx.primary, "apply")
     applied(fx, fx.secondary, "apply")
     empty_plans(fx)
+    sharing_works(fx)
   end)
 
   it("converges when the secondary's metastore was replaced (deleted outside the deployment)", function()
@@ -63,5 +79,6 @@ describe_sim("deploy: a region destroyed and rebuilt", function()
     applied(fx, fx.primary, "apply")
     applied(fx, fx.secondary, "apply")
     empty_plans(fx)
+    sharing_works(fx)
   end)
 end)
