@@ -1,7 +1,11 @@
 """Workload identity federation: service principal federation policies and the token exchange,
 driven through the databricks-sdk's own github-oidc credentials (as the bundle workflow's CLI)."""
+import json
+import os
+import subprocess
+import sys
+
 import pytest
-from databricks.sdk import WorkspaceClient
 from databricks.sdk.service import oauth2 as O
 
 from drsim.databricks.testkit import estate
@@ -72,16 +76,34 @@ def test_exchange_checks_subject_and_audience(client, e, sp):
     assert bad_aud.status_code == 400
 
 
-def test_databricks_sdk_github_oidc(client, e, sp, monkeypatch):
-    """The SDK's github-oidc flow, as `DATABRICKS_AUTH_TYPE=github-oidc` in the workflow."""
+SDK_CLIENT = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from drsim import testing
+testing.patch_dns()
+from databricks.sdk import WorkspaceClient
+w = WorkspaceClient(host=sys.argv[2], auth_type="github-oidc", client_id=sys.argv[3])
+print(json.dumps([j.settings.name for j in w.jobs.list()]))
+"""
+
+
+def test_databricks_sdk_github_oidc(client, e, sp):
+    """The SDK's github-oidc flow, as `DATABRICKS_AUTH_TYPE=github-oidc` in the workflow, in its own
+    process (as the CLI runs in a workflow step)."""
     _policy(client, sp)
-    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_URL", SIM.config.url("admin", "/github-oidc/token") + "?subject=" + SUB)
-    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "runner-request-token")
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", client.running.ca)
-    for k in ("DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_CLIENT_SECRET", "DATABRICKS_CONFIG_PROFILE"):
-        monkeypatch.delenv(k, raising=False)
-    w = WorkspaceClient(host=e.dr.ws["url"], auth_type="github-oidc", client_id=sp["applicationId"],
-                        token_audience=SIM.config.account_id)
     client.post(e.dr.ws, "/api/2.2/jobs/create", json={"name": "daily", "tasks": [
         {"task_key": "t", "notebook_task": {"notebook_path": "/x"}}]})
-    assert [j.settings.name for j in w.jobs.list()] == ["daily"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABRICKS_", "AZURE_", "ARM_"))}
+    env.update({"ACTIONS_ID_TOKEN_REQUEST_URL": SIM.config.url("admin", "/github-oidc/token") + "?subject=",
+                "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "runner-request-token", "REQUESTS_CA_BUNDLE": client.running.ca,
+                "DATABRICKS_TOKEN_AUDIENCE": SIM.config.account_id, "HOME": os.environ.get("HOME", "/tmp")})
+    sim_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    args = [sys.executable, "-c", SDK_CLIENT, sim_dir, e.dr.ws["url"], sp["applicationId"]]
+    env["ACTIONS_ID_TOKEN_REQUEST_URL"] += SUB
+    r = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout.strip().splitlines()[-1]) == ["daily"]
+    # the prod environment's token is refused for this principal
+    env["ACTIONS_ID_TOKEN_REQUEST_URL"] = env["ACTIONS_ID_TOKEN_REQUEST_URL"].replace(":dr", ":prod")
+    r = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "No federation policy" in r.stderr, r.stderr[-2000:]
