@@ -163,7 +163,9 @@ def operation_status(op_id, result=False):
         body["endTime"] = op.end
     if op.error:
         body["error"] = op.error
-    return 200, body, {}
+    # ARM repeats Retry-After on the status of a running operation; pollers (azure-core's among
+    # them) take their next wait from the latest response, not from the first one.
+    return 200, body, ({"Retry-After": str(SIM.config.retry_after)} if op.status == "InProgress" else {})
 
 
 # ---- helpers -----------------------------------------------------------------------------------
