@@ -284,14 +284,8 @@ def dbx_workspace_meta(req):
     return _oauth_server_meta("https://" + req.workspace["host"] + "/oidc")
 
 
-# Host metadata (/.well-known/databricks-config): newer databricks-sdk releases read it before any
-# OAuth flow to find the OIDC root (discovery_url), the account and the workspace id.
-@route("workspace", "GET", "/.well-known/databricks-config", auth=False)
-def dbx_workspace_config(req):
-    return {"oidc_endpoint": "https://" + req.workspace["host"] + "/oidc", "cloud": "azure",
-            "account_id": SIM.config.account_id, "workspace_id": str(req.workspace["id"])}
-
-
+# Host metadata of the account host (the workspace one is in databricks/federation.py): newer
+# databricks-sdk releases read it before any OAuth flow to find the OIDC root.
 @route("accounts", "GET", "/.well-known/databricks-config", auth=False)
 def dbx_account_config(req):
     return {"oidc_endpoint": SIM.config.url("accounts", "/oidc/accounts/{account_id}"),
