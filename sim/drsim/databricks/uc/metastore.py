@@ -123,6 +123,34 @@ class UCStore:
             for h in list(self._reset_hooks):
                 h()
 
+    def __getstate__(self) -> dict:
+        # Metastores point back at their store: pickling one pickles this, without the lock and
+        # the reset hooks (they belong to the running process).
+        return {"metastores": self.metastores, "assignments": self.assignments}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__()
+        self.metastores.update(state["metastores"])
+        self.assignments.update(state["assignments"])
+
+    def dump_state(self) -> bytes:
+        """The whole model (metastores, every securable, assignments) as bytes, for --state-dir."""
+        import pickle
+        with self.lock:
+            return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def load_state(self, data: bytes) -> None:
+        """Replace the model with one written by dump_state() (a restart with --state-dir)."""
+        import pickle
+        with self.lock:
+            other = pickle.loads(data)  # noqa: S301 - the simulator's own state file
+            self.metastores.clear()
+            self.assignments.clear()
+            for m in other.metastores.values():
+                m.store = self
+            self.metastores.update(other.metastores)
+            self.assignments.update(other.assignments)
+
     def on_reset(self, fn) -> None:
         """Register a callback run by reset() (other stores: warehouses, jobs, files...)."""
         self._reset_hooks.append(fn)
