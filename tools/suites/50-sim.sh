@@ -19,5 +19,8 @@ if [ "$rc" -eq 5 ]; then
   echo "0 passed, 0 failed"; exit 0
 fi
 if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+# DuckDB's bindings may print reference-leak notes at interpreter exit without a final newline:
+# the result line must start a line of its own.
+echo
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
