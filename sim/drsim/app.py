@@ -8,11 +8,11 @@ from . import tls
 from .state import SIM
 
 _loaded = False
-ROUTE_PACKAGES = ("drsim.routes", "drsim.databricks")
+ROUTE_PACKAGES = ("drsim.routes", "drsim.arm", "drsim.databricks")
 
 
 def load_routes():
-    """Import every module under drsim/routes/ and drsim/databricks/ (recursively) once, so
+    """Import every module under drsim/routes/, drsim/arm/ and drsim/databricks/ (recursively) once, so
     their @route decorators register. A package that does not exist is skipped."""
     global _loaded
     if _loaded:

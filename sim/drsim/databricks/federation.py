@@ -49,7 +49,7 @@ UC.on_reset(_reset)
 
 
 def _sp(req):
-    from .account_routes import ACCOUNT
+    from .routes.account import ACCOUNT
     check_account(req)
     sp_id = req.params["sp_id"]
     with ACCOUNT.lock:
@@ -125,7 +125,7 @@ def _grant_error(desc):
 
 def exchange(form):
     """-> (client_id, scope) for a valid token-exchange request, else an OAuth error."""
-    from .account_routes import ACCOUNT
+    from .routes.account import ACCOUNT
     if form.get("subject_token_type") != JWT_TYPE:
         raise _grant_error(f"subject_token_type must be {JWT_TYPE}")
     cid, assertion = form.get("client_id") or "", form.get("subject_token") or ""

@@ -1,6 +1,6 @@
 """Unity Catalog model of the simulator: metastores and every securable in them.
 
-Pure Python, no HTTP: the REST routes (drsim.databricks.uc_routes, sharing_routes, account_routes)
+Pure Python, no HTTP: the REST routes (drsim.databricks.routes: unity_catalog, sharing, account)
 and the SQL engine (drsim.databricks.sql) both act on this model, which is the single source of
 truth for metadata. The public API is documented in ../UCMODEL.md; keep them in step. Callers
 import it from drsim.databricks.ucmodel (the names below).

@@ -13,10 +13,10 @@ from fnmatch import fnmatchcase
 
 from databricks.sdk.service import catalog as C
 
-from ..state import SIM
-from .common import (api, bad, body, check_fields, check_list_of, fields_of, listing, metastore, out, page,
+from ...state import SIM
+from ..common import (api, bad, body, check_fields, check_list_of, fields_of, listing, metastore, out, page,
                      params_of, qbool, required_query, who, ws_id)
-from .ucmodel import UC, split_name, split_parts
+from ..ucmodel import UC, split_name, split_parts
 
 P = "/api/2.1/unity-catalog"
 

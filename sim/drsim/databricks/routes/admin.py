@@ -1,11 +1,11 @@
 """Admin helpers for tests and demos (admin host): pre-seed metastores and assignments without
 going through the account API."""
 
-from ..errors import DatabricksError
-from ..http import route
-from ..state import SIM
-from .common import to_dbx_error
-from .ucmodel import UC, UCError
+from ...errors import DatabricksError
+from ...http import route
+from ...state import SIM
+from ..common import to_dbx_error
+from ..ucmodel import UC, UCError
 
 
 @route("admin", "POST", "/dbx/metastores")
@@ -34,7 +34,8 @@ def list_seeded(req):
 
 def dump_state():
     """JSON-able snapshot of the Databricks side (for --state-dir inspection)."""
-    from . import account_routes, jobs, policies, warehouses, wsobjects
+    from . import account
+    from .. import jobs, policies, warehouses, wsobjects
 
     def sec(o):
         d = {"owner": o.owner}
@@ -74,7 +75,7 @@ def dump_state():
             for n, s in m.shares.items():
                 md["shares"][n] = dict(s.info(), **sec(s))
             out["metastores"][m.metastore_id] = md
-    acc = account_routes.ACCOUNT
+    acc = account.ACCOUNT
     with acc.lock:
         out["account"] = {
             "nccs": acc.nccs,
@@ -105,8 +106,9 @@ class _Snapshot:
         self.last = {}
 
     def dump(self):
-        from . import account_routes, jobs, policies, warehouses, wsobjects
-        locks = [UC.lock, account_routes.ACCOUNT.lock, warehouses.STORE.lock, jobs.STORE.lock,
+        from . import account
+        from .. import jobs, policies, warehouses, wsobjects
+        locks = [UC.lock, account.ACCOUNT.lock, warehouses.STORE.lock, jobs.STORE.lock,
                  wsobjects.STORE.lock, policies.STORE.lock]
         taken = []
         try:

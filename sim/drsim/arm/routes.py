@@ -1,6 +1,6 @@
 """Azure Resource Manager (management host): every path goes to the generic engine."""
-from ..arm import engine
-from ..arm.ids import parse
+from . import engine
+from .ids import parse
 from ..errors import ArmError
 from ..http import route
 

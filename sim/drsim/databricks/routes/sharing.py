@@ -9,7 +9,7 @@ protocol server exists.
 
 from databricks.sdk.service import sharing as S
 
-from .common import (api, bad, body, check_fields, check_list_of, check_shape, fields_of, listing, metastore,
+from ..common import (api, bad, body, check_fields, check_list_of, check_shape, fields_of, listing, metastore,
                      out, page, params_of, qbool, who)
 
 P = "/api/2.1/unity-catalog"

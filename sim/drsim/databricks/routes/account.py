@@ -13,11 +13,11 @@ from databricks.sdk.service import iam as I
 from databricks.sdk.service import provisioning as PV
 from databricks.sdk.service import settings as ST
 
-from ..errors import DatabricksError
-from ..state import SIM
-from .common import (api, bad, body, check_account, check_shape, fields_of, out, page, qbool,
+from ...errors import DatabricksError
+from ...state import SIM
+from ..common import (api, bad, body, check_account, check_shape, fields_of, out, page, qbool,
                      qint, who)
-from .ucmodel import UC
+from ..ucmodel import UC
 
 A = "/api/2.0/accounts/{account_id}"
 
@@ -76,7 +76,7 @@ def _region(r):
 def _known_region(r, where):
     """Azure region names the simulator's ARM knows (FIDELITY: the real list is longer)."""
     try:
-        from ..arm.engine import REGIONS
+        from ...arm.engine import REGIONS
     except ImportError:   # pragma: no cover - ARM part absent
         return
     if r and _region(r) not in REGIONS:
