@@ -1,7 +1,7 @@
 /* The REPL: libedit line editing and history on a terminal, plain line reading otherwise.
  * Multi-line input (an incomplete chunk asks for more), `=expr` and bare expressions print their
  * values through drhost.pretty.show (row lists as aligned tables), `:...` lines go to
- * replenv.command(line) when the replenv module is present. */
+ * drhost.repl_helpers.command(line). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +23,7 @@
 typedef struct repl {
   lua_State *L;
   int tty;
-  int replenv; /* registry ref of the replenv module, or LUA_NOREF */
+  int helpers; /* registry ref of drhost.repl_helpers, or LUA_NOREF when it failed to load */
   char history[4096];
 } repl;
 
@@ -109,13 +109,13 @@ static void run_loaded(repl *r, int base) {
   show_results(r, base);
 }
 
-/* `:command args` -> replenv.command(line), or the built-ins. Returns 1 to quit. */
+/* `:command args` -> the helpers' command(line), or the built-ins. Returns 1 to quit. */
 static int colon_command(repl *r, const char *line) {
   lua_State *L = r->L;
   if (!strcmp(line, ":q") || !strcmp(line, ":quit") || !strcmp(line, ":exit")) return 1;
   int base = lua_gettop(L);
-  if (r->replenv != LUA_NOREF) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, r->replenv);
+  if (r->helpers != LUA_NOREF) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->helpers);
     if (lua_getfield(L, -1, "command") == LUA_TFUNCTION) {
       lua_remove(L, -2);
       lua_pushstring(L, line);
@@ -135,7 +135,7 @@ static int colon_command(repl *r, const char *line) {
            "  =expr or expr   print the value (row lists print as tables)\n"
            "  :q              quit\n");
   } else {
-    fprintf(stderr, "unknown command %s (no replenv helpers loaded; :help)\n", line);
+    fprintf(stderr, "unknown command %s (the REPL helpers are not loaded; :help)\n", line);
   }
   return 0;
 }
@@ -147,34 +147,23 @@ static void add_history_entry(repl *r, const char *chunk) {
   if (r->history[0]) write_history(r->history);
 }
 
-static void load_replenv(repl *r) {
+/* The embedded helpers (host/lua/repl_helpers.lua): install(globals) puts sql, uc and api into the
+ * globals; command(line) runs the `:` lines. A failure to load them is reported and the REPL goes
+ * on with the built-ins. */
+static void load_helpers(repl *r) {
   lua_State *L = r->L;
-  r->replenv = LUA_NOREF;
+  r->helpers = LUA_NOREF;
   lua_getglobal(L, "require");
-  lua_pushliteral(L, "replenv");
-  int status = dh_docall(L, 1, 1);
-  if (status != LUA_OK) {
-    const char *msg = lua_tostring(L, -1);
-    /* Absent module: silent. Present but broken: say why. */
-    if (msg && !strstr(msg, "module 'replenv' not found")) {
-      fprintf(stderr, "drhost: replenv helpers not loaded:\n");
-      dh_print_report(L);
-    } else {
-      lua_pop(L, 1);
-    }
+  lua_pushliteral(L, "drhost.repl_helpers");
+  if (dh_docall(L, 1, 1) != LUA_OK) {
+    fprintf(stderr, "drhost: REPL helpers not loaded:\n");
+    dh_print_report(L);
     return;
   }
-  if (!lua_istable(L, -1)) {
-    lua_pop(L, 1);
-    return;
-  }
-  if (lua_getfield(L, -1, "install") == LUA_TFUNCTION) {
-    lua_pushglobaltable(L);
-    if (dh_docall(L, 1, 0) != LUA_OK) dh_print_report(L);
-  } else {
-    lua_pop(L, 1);
-  }
-  r->replenv = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_getfield(L, -1, "install");
+  lua_pushglobaltable(L);
+  if (dh_docall(L, 1, 0) != LUA_OK) dh_print_report(L);
+  r->helpers = luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
 int dh_repl(lua_State *L) {
@@ -195,7 +184,7 @@ int dh_repl(lua_State *L) {
     printf("drhost %s (%s) - :help for help, :q or Ctrl-D to quit\n", DRHOST_VERSION, LUA_RELEASE);
   }
   dh_set_brief_reports(1);
-  load_replenv(&r);
+  load_helpers(&r);
   dh_buf chunk;
   dh_buf_init(&chunk);
   char *line;
@@ -252,7 +241,7 @@ int dh_repl(lua_State *L) {
   }
   dh_buf_free(&chunk);
   if (r.tty) printf("\n");
-  if (r.replenv != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, r.replenv);
+  if (r.helpers != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, r.helpers);
   dh_set_brief_reports(0);
   return 0;
 }

@@ -124,8 +124,10 @@ describe("REPL helpers (simulator, piped into drhost)", function()
   it(":env dr without a host in env/dr.lua finds it in the deployment's outputs", function()
     local state_dir = dir .. "/state"
     local store = require("blobstate").open{ path = state_dir }
-    store:write("dr.tfstate", require("json").encode{ outputs = { primary_workspace_url = w.host,
-                                                                   warehouse_id = wh } })
+    -- a state document as deploy.lua writes it (read through deploy.outputs)
+    local json = require("json")
+    store:write("dr.tfstate", json.encode{ version = 1, serial = 1, env = "dr", resources = json.object({}),
+                                           outputs = { primary_workspace_url = w.host, warehouse_id = wh } })
     local out = run_repl(dir, ':env dr\nsql "SELECT 7 AS seven"\n',
       "DRHOST_STATE=local DRHOST_STATE_DIR=" .. shell_quote(state_dir) .. " DRHOST_DR_HOST= DATABRICKS_HOST=")
     assert.truthy(out:find("deployment outputs of dr", 1, true), out)

@@ -257,15 +257,11 @@ describe("drhost REPL (stdin not a terminal)", function()
     assert.matches("after\n$", out)
   end)
 
-  it("installs replenv helpers and passes :commands to replenv.command", function()
-    write(dir .. "/drhome/modules/replenv.lua", table.concat({
-      "local M = {}",
-      "function M.install(env) env.hello = function(n) return 'hello ' .. n end end",
-      "function M.command(line) return 'cmd:' .. line end",
-      "return M",
-    }, "\n"))
-    local out = repl("hello('you')\n:env dr\n", "DRHOST_HOME=" .. q(dir .. "/drhome"))
-    assert.are.equal('"hello you"\n"cmd::env dr"\n', out)
+  it("installs the embedded REPL helpers and passes :commands to them", function()
+    local out = repl("type(uc.ls)\ntype(api.get)\ntype(sql.ident)\n:status\n:nope\nprint('after')\n")
+    assert.matches('^"function"\n"function"\n"function"\n', out)
+    assert.matches('env = "%-"', out)
+    assert.matches("drhost: BAD_INPUT: unknown command :nope %(:help lists them%)\nafter\n$", out)
   end)
 
   it("quits on :q", function()

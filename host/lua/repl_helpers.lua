@@ -1,4 +1,4 @@
--- replenv: helpers for ad-hoc Unity Catalog work in the drhost REPL.
+-- The REPL's helpers for ad-hoc Unity Catalog work, embedded in the binary as drhost.repl_helpers.
 --
 --   drhost> :env dr                      -- load env/dr.lua, build credentials, connect
 --   drhost> sql("SELECT * FROM main.s.t WHERE id = :id", { id = 1 })
@@ -6,7 +6,7 @@
 --   drhost> uc.grants("main.s.t")        -- direct grants as rows
 --   drhost> api.get("/api/2.1/unity-catalog/metastore_summary")
 --
--- The host's REPL calls replenv.install(_G) once and replenv.command(line) for ":..." lines.
+-- The host's REPL (host/repl.c) calls install(_G) once and command(line) for ":..." lines.
 -- Reference: docs/repl.md.
 local M = {}
 
@@ -87,18 +87,13 @@ local function as_url(host)
   return (host:gsub("/+$", ""))
 end
 
--- The deployment's outputs for environment `name` (its state document <name>.tfstate in the
--- state store configured by DRHOST_STATE / DRHOST_BLOB_*), or nil when there is none.
+-- The deployment's outputs for environment `name` (deploy.outputs: its state in the store named by
+-- DRHOST_STATE / DRHOST_BLOB_*), or nil when no state store is configured.
 function M.deployment_outputs(name)
-  local ok, st = pcall(require, "deploy.statefile")
-  if not ok or type(st) ~= "table" or type(st.open_store) ~= "function" then return nil end
-  local ok2, store = pcall(st.open_store)
-  if not ok2 or not store then return nil end
-  local ok3, body = pcall(store.read, store, name .. ".tfstate")
-  if not ok3 or type(body) ~= "string" then return nil end
-  local ok4, doc = pcall(require("json").decode, body)
-  if ok4 and type(doc) == "table" and type(doc.outputs) == "table" then return doc.outputs end
-  return nil
+  local ok, outputs = pcall(require("deploy.outputs").read, name)
+  if ok then return outputs end
+  if type(outputs) == "table" and outputs.code == "STATE_BACKEND" then return nil end
+  error(outputs, 0)
 end
 
 -- Where the workspace of environment `name` is: DRHOST_<NAME>_WORKSPACE_HOST or DRHOST_<NAME>_HOST,
@@ -343,7 +338,7 @@ end
 
 function commands.status() return status() end
 
--- replenv.command(":env dr") -> the command's result (the REPL prints it).
+-- command(":env dr") -> the command's result (the REPL prints it).
 function M.command(line)
   local name, rest = line:match("^%s*:(%S+)%s*(.-)%s*$")
   if not name then errors.raise("BAD_INPUT", "not a command: " .. tostring(line)) end
@@ -354,7 +349,7 @@ function M.command(line)
   return f(args)
 end
 
--- replenv.install(globals): sql, uc, api into the REPL's globals. `sql` is callable and also
+-- install(globals): sql, uc, api into the REPL's globals. `sql` is callable and also
 -- gives the sql module's functions (sql.ident(...)).
 function M.install(g)
   g.sql = setmetatable({}, {
