@@ -120,12 +120,23 @@ void bs_push_version(lua_State *L, const char *name, size_t nl, const char *etag
   }
 }
 
-int bs_raise_locked(lua_State *L, const char *name, int holder_idx, int since_idx) {
+int bs_raise_locked(lua_State *L, const char *name, int holder_idx, int since_idx, int expires_in) {
   holder_idx = lua_absindex(L, holder_idx);
   since_idx = lua_absindex(L, since_idx);
-  int idx = dh_error_push(L, "LOCKED", "blobstate: '%s' is locked by %s since %s", name,
+  char expiry[160];
+  if (expires_in >= 0)
+    snprintf(expiry, sizeof expiry, "; if that run is gone, its lease expires within %d s", expires_in);
+  else if (expires_in == BS_LEASE_INFINITE)
+    snprintf(expiry, sizeof expiry, "; its lease is infinite: it lasts until it is released or broken");
+  else
+    expiry[0] = '\0';
+  int idx = dh_error_push(L, "LOCKED", "blobstate: '%s' is locked by %s since %s%s", name,
                           lua_isstring(L, holder_idx) ? lua_tostring(L, holder_idx) : "(unknown)",
-                          lua_isstring(L, since_idx) ? lua_tostring(L, since_idx) : "(unknown)");
+                          lua_isstring(L, since_idx) ? lua_tostring(L, since_idx) : "(unknown)", expiry);
+  if (expires_in >= 0) {
+    lua_pushinteger(L, expires_in);
+    lua_setfield(L, idx, "expires_in");
+  }
   lua_pushvalue(L, holder_idx);
   lua_setfield(L, idx, "holder");
   lua_pushvalue(L, since_idx);
@@ -142,6 +153,30 @@ int bs_raise_condition(lua_State *L, const char *name, const bs_cond *cond, cons
     dh_raise_status(L, "CONDITION_NOT_MET", 412, "blobstate: write of '%s': condition not met (%s)", name, why);
   dh_raise_status(L, "CONDITION_NOT_MET", 412, "blobstate: write of '%s': %s", name,
                   cond->if_none_match ? "it already exists (if_none_match)" : "its ETag changed (if_match)");
+}
+
+/* A value of the environment fit for a holder (printable ASCII without spaces), or NULL. */
+static const char *holder_part(const char *var) {
+  const char *v = getenv(var);
+  if (!v || !*v || strlen(v) > 120) return NULL;
+  for (const char *p = v; *p; p++)
+    if ((unsigned char)*p <= 32 || (unsigned char)*p > 126) return NULL;
+  return v;
+}
+
+void bs_default_holder(char *out, size_t n) {
+  char host[128] = "";
+  if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  host[sizeof host - 1] = '\0';
+  for (char *p = host; *p; p++)
+    if ((unsigned char)*p <= 32 || (unsigned char)*p > 126) *p = '_';
+  const char *user = holder_part("USER");
+  if (!user) user = holder_part("LOGNAME");
+  int w = snprintf(out, n, "%s@%s pid %ld", user ? user : "unknown", host[0] ? host : "unknown", (long)getpid());
+  const char *server = holder_part("GITHUB_SERVER_URL"), *repo = holder_part("GITHUB_REPOSITORY"),
+             *run = holder_part("GITHUB_RUN_ID");
+  if (w > 0 && (size_t)w < n && server && repo && run)
+    snprintf(out + w, n - (size_t)w, " run %s/%s/actions/runs/%s", server, repo, run);
 }
 
 /* Blob names: [A-Za-z0-9._/-], no empty, "." or ".." segment, at most 512 bytes. */
@@ -303,11 +338,7 @@ static int l_lock(lua_State *L) {
     }
   }
   if (!holder) {
-    char host[128] = "host";
-    gethostname(host, sizeof host - 1);
-    host[sizeof host - 1] = '\0';
-    const char *user = getenv("USER");
-    snprintf(holder_buf, sizeof holder_buf, "%s@%s:%ld", user ? user : "user", host, (long)getpid());
+    bs_default_holder(holder_buf, 201); /* a holder is at most 200 characters */
     holder = holder_buf;
   }
   size_t hl = strlen(holder);

@@ -108,8 +108,16 @@ void bs_version_name(char *out, size_t n, const char *name, const char *etag);
 /* Pushes a version entry {name, time, etag, size, modified}; etag and modified may be NULL. */
 void bs_push_version(lua_State *L, const char *name, size_t nl, const char *etag, size_t el, lua_Integer size,
                      const char *modified, size_t ml);
-/* LOCKED (409) naming the holder and since at the given stack indexes (strings or nil). */
-__attribute__((noreturn)) int bs_raise_locked(lua_State *L, const char *name, int holder_idx, int since_idx);
+/* LOCKED (409) naming the holder and since at the given stack indexes (strings or nil) and, for a
+ * lease that outlives a holder that died, how long it can still last: expires_in seconds at the
+ * most, BS_LEASE_INFINITE, or BS_LEASE_WITH_HOLDER (it ends with its holder process). */
+#define BS_LEASE_INFINITE (-1)
+#define BS_LEASE_WITH_HOLDER (-2)
+__attribute__((noreturn)) int bs_raise_locked(lua_State *L, const char *name, int holder_idx, int since_idx,
+                                               int expires_in);
+/* The holder of a lease when the caller names none: "user@host pid N", and in a GitHub Actions run
+ * " run <server>/<repository>/actions/runs/<id>". */
+void bs_default_holder(char *out, size_t n);
 /* CONDITION_NOT_MET (412) for a write whose condition failed; `why` may be NULL. */
 __attribute__((noreturn)) int bs_raise_condition(lua_State *L, const char *name, const bs_cond *cond,
                                                   const char *why);

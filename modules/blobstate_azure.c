@@ -18,6 +18,7 @@
 
 #define OP_MT "drhost.blobstate.op"
 #define PLACEHOLDER_META "x-ms-meta-drhostplaceholder"
+#define LEASE_SECONDS_META "x-ms-meta-leaseseconds"
 
 /* ------------------------------------------------------------------ one request (GC-owned) */
 
@@ -174,7 +175,29 @@ static void ensure_container(lua_State *L, store *st) {
   lua_pop(L, 1);
 }
 
-/* HEAD the blob and raise LOCKED with the holder and since of its metadata. */
+/* The holder's metadata on a leased blob (holder, since, the lease's length in seconds). */
+static void holder_metadata(bs_hdrs *h, const lease *l) {
+  char secs[16];
+  snprintf(secs, sizeof secs, "%d", l->duration);
+  bs_hset(h, "x-ms-meta-holder", l->holder);
+  bs_hset(h, "x-ms-meta-since", l->since);
+  bs_hset(h, LEASE_SECONDS_META, secs);
+}
+
+/* How long a lease seen now can outlast a holder that died: its length (a renewal resets it to
+ * the full length, so nothing after now is longer), -1 for an infinite lease. The length comes
+ * from the holder's metadata, else the service's at most 60 s for a fixed lease. */
+static int lease_expiry(const op *head) {
+  const char *kind = dh_http_header(&head->resp, "x-ms-lease-duration");
+  if (kind && strcmp(kind, "infinite") == 0) return BS_LEASE_INFINITE;
+  const char *secs = dh_http_header(&head->resp, LEASE_SECONDS_META);
+  char *end = NULL;
+  long n = secs ? strtol(secs, &end, 10) : 0;
+  if (secs && end && *end == '\0' && n >= 15 && n <= 60) return (int)n;
+  return 60;
+}
+
+/* HEAD the blob and raise LOCKED with the holder and since of its metadata and the lease's expiry. */
 __attribute__((noreturn)) static int raise_remote_locked(lua_State *L, store *st, const char *name) {
   bs_hdrs h = {.n = 0};
   op *o = call(L, st, "HEAD", name, NULL, 0, &h, NULL, 0, 0);
@@ -182,7 +205,7 @@ __attribute__((noreturn)) static int raise_remote_locked(lua_State *L, store *st
   const char *since = dh_http_header(&o->resp, "x-ms-meta-since");
   if (holder) lua_pushstring(L, holder); else lua_pushnil(L);
   if (since) lua_pushstring(L, since); else lua_pushnil(L);
-  bs_raise_locked(L, name, -2, -1);
+  bs_raise_locked(L, name, -2, -1, lease_expiry(o));
 }
 
 /* ------------------------------------------------------------------ read, write */
@@ -242,8 +265,7 @@ static int azure_write(lua_State *L, store *st, const char *name, const char *bo
   else if (if_none_match) bs_hset(&h, "If-None-Match", "*");
   if (ls) {
     bs_hset(&h, "x-ms-lease-id", ls->id);
-    bs_hset(&h, "x-ms-meta-holder", ls->holder);
-    bs_hset(&h, "x-ms-meta-since", ls->since);
+    holder_metadata(&h, ls);
   }
   op *o = call(L, st, "PUT", name, NULL, 0, &h, body, blen, 1);
   if (o->resp.status == 201) {
@@ -293,15 +315,14 @@ static op *acquire(lua_State *L, store *st, const char *name, const char *propos
   }
 }
 
-/* Holder and since as the blob's metadata (kept with the placeholder flag, if any). */
+/* The holder's metadata on the blob (kept with the placeholder flag, if any). */
 static void set_holder_metadata(lua_State *L, store *st, const char *name, const lease *l) {
   bs_hdrs hh = {.n = 0};
   op *hd = call(L, st, "HEAD", name, NULL, 0, &hh, NULL, 0, 0);
   int is_placeholder = dh_http_header(&hd->resp, PLACEHOLDER_META) != NULL;
   bs_hdrs hm = {.n = 0};
   bs_hset(&hm, "x-ms-lease-id", l->id);
-  bs_hset(&hm, "x-ms-meta-holder", l->holder);
-  bs_hset(&hm, "x-ms-meta-since", l->since);
+  holder_metadata(&hm, l);
   if (is_placeholder) bs_hset(&hm, PLACEHOLDER_META, "1");
   bs_qparam qm[] = {{"comp", "metadata"}};
   op *m = call(L, st, "PUT", name, qm, 1, &hm, "", 0, 1);

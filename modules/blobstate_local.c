@@ -175,7 +175,7 @@ static int local_write(lua_State *L, store *st, const char *name, const char *bo
         push_lock_info(L, lfd);
         close(lfd);
         close(wfd);
-        return bs_raise_locked(L, name, -2, -1);
+        return bs_raise_locked(L, name, -2, -1, BS_LEASE_WITH_HOLDER);
       }
       close(lfd);
     }
@@ -229,7 +229,7 @@ static int local_lock(lua_State *L, store *st, const char *name, const char *hol
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
       push_lock_info(L, fd);
       close(fd);
-      return bs_raise_locked(L, name, -2, -1);
+      return bs_raise_locked(L, name, -2, -1, BS_LEASE_WITH_HOLDER);
     }
     if (same_file(fd, lk)) {
       l->fd = fd;

@@ -25,6 +25,32 @@ local function fresh(prefix)
   return string.format("%s/%s-%d.json", RUN, prefix, counter)
 end
 
+-- A child drhost that takes the lock with the default holder (in a GitHub Actions run, as the
+-- GITHUB_* variables say) and dies by kill -9 while it holds it; -> its pid.
+local CI_ENV = { GITHUB_SERVER_URL = "https://github.example", GITHUB_REPOSITORY = "team/estate",
+                 GITHUB_RUN_ID = "4242", USER = "ci-runner" }
+local function killed_holder(child_open, name)
+  local code = child_open .. string.format([[
+    local lease = store:lock(%q, { duration = 15 })
+    local p = io.popen("echo $PPID")
+    local pid = p:read("l")
+    p:close()
+    print(pid .. " " .. lease.holder)
+    io.stdout:flush()
+    os.execute("kill -9 " .. pid)
+  ]], name)
+  local _, out = server.run_child(code, CI_ENV)
+  local pid, holder = out:match("^(%d+) ([^\n]+)")
+  assert.is_not_nil(pid, out)
+  return pid, holder
+end
+
+local function assert_default_holder(holder, pid)
+  local host = io.popen("hostname"):read("l")
+  assert.are.equal("ci-runner@" .. host .. " pid " .. pid .. " run https://github.example/team/estate/actions/runs/4242",
+    holder)
+end
+
 -- Shared behaviour; `open()` returns a new store on the same backend, `child_open` is Lua code
 -- that opens the same store in a child drhost.
 local function behaves_like_a_state_store(open, child_open)
@@ -204,6 +230,19 @@ describe("blobstate on Azurite", function()
     assert.are.equal(before, threads())
   end)
 
+  it("names the holder of a lease whose run was killed, and says when the lease expires", function()
+    local name = fresh("killed")
+    local pid, holder = killed_holder(child_open, name)
+    assert_default_holder(holder, pid)
+    local s = open()
+    local err = raises("LOCKED", s.lock, s, name, { holder = "next-run" })
+    assert.are.equal(holder, err.holder)
+    assert.are.equal(15, err.expires_in)
+    assert.matches("if that run is gone, its lease expires within 15 s", err.message, 1, true)
+    os.execute("sleep 16")
+    s:lock(name, { holder = "next-run" }):release()
+  end)
+
   it("rejects a wrong key with BLOB_ERROR 403", function()
     local s = blobstate.open{ endpoint = ENDPOINT, container = container, account = ACCOUNT,
       key = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==" }
@@ -261,6 +300,14 @@ describe("blobstate local backend", function()
   end)
 
   behaves_like_a_state_store(open, child_open)
+
+  it("names the holder (user, host, pid, run URL) and frees the lock of a killed run at once", function()
+    local name = fresh("killed")
+    local pid, holder = killed_holder(child_open, name)
+    assert_default_holder(holder, pid)
+    local s = open()
+    s:lock(name, { holder = "next-run" }):release()
+  end)
 
   it("rejects mixing path with endpoint options", function()
     raises("INVALID_ARGUMENT", blobstate.open, { path = dir, container = "x" })

@@ -43,19 +43,12 @@ function M.open_store(getenv)
     account = getenv("DRHOST_BLOB_ACCOUNT"), key = key }, "blob"
 end
 
---- new(store, env, opts): a state handle. opts.holder names this run in the lease.
+--- new(store, env, opts): a state handle. opts.holder names this run in the lease (default:
+-- blobstate's "user@host pid N", with the run's URL in GitHub Actions).
 function M.new(store, env, opts)
   opts = opts or {}
   return setmetatable({ store = store, env = env, name = env .. ".tfstate",
-    holder = opts.holder or M.default_holder(), lease_duration = opts.lease_duration or 60 }, State)
-end
-
-function M.default_holder()
-  local user = os.getenv("USER") or os.getenv("GITHUB_ACTOR") or "drhost"
-  local host = os.getenv("HOSTNAME") or ""
-  local run = os.getenv("GITHUB_RUN_ID")
-  return user .. (host ~= "" and ("@" .. host) or "") .. (run and (" run " .. run) or "") ..
-    " pid-ish " .. tostring(os.time())
+    holder = opts.holder, lease_duration = opts.lease_duration or 60 }, State)
 end
 
 function M.empty(env)
@@ -73,9 +66,11 @@ function State:lock()
   if not ok then
     local e = lease
     if type(e) == "table" and e.code == "LOCKED" then
+      local expiry = e.expires_in and ("; if that run is gone, its lease expires within " .. e.expires_in ..
+        " s, or `force-unlock` breaks it now") or "; `force-unlock` only if that run is gone"
       err.raise("LOCKED", "state " .. self.name .. " is locked by " .. tostring(e.holder) ..
-        " since " .. tostring(e.since) .. " (another run is in progress; " ..
-        "`force-unlock` only if it is dead)", { holder = e.holder, since = e.since })
+        " since " .. tostring(e.since) .. " (another run is in progress" .. expiry .. ")",
+        { holder = e.holder, since = e.since, expires_in = e.expires_in })
     end
     error(e, 0)
   end
