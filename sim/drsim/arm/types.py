@@ -62,6 +62,7 @@ ROLES = {
     "12338af0-0e69-4776-bea7-57ae8d297424": "Key Vault Crypto User",
     "e147488a-f6f5-4113-8e2d-b22465e65bf6": "Key Vault Crypto Service Encryption User",
     "4633458b-17de-408a-b874-0445c86b69e6": "Key Vault Secrets User",
+    "b86a8fe4-44ce-4948-aee5-eccb2c155cd7": "Key Vault Secrets Officer",
 }
 
 
@@ -878,6 +879,97 @@ def _key_build(ctx, res):
     return res
 
 
+def _secret_version(vault, name, p, value):
+    """A new version of a secret: its value is stored, never rendered (ARM never returns it)."""
+    import time
+    version = new_guid().replace("-", "")
+    base = vault["properties"]["vaultUri"].rstrip("/")
+    p["value"] = value
+    p["secretUri"] = f"{base}/secrets/{name}"
+    p["secretUriWithVersion"] = f"{base}/secrets/{name}/{version}"
+    a = p.setdefault("attributes", {})
+    t = int(time.time())
+    a.setdefault("enabled", True)
+    a.setdefault("created", t)
+    a["updated"] = t
+    a["recoveryLevel"] = "Recoverable" if vault["properties"].get("enablePurgeProtection") else "Recoverable+Purgeable"
+
+
+def _secret_build(ctx, res):
+    import re
+    name = ctx.rid.name
+    if not re.fullmatch(r"[0-9a-zA-Z-]{1,127}", name):
+        raise ArmError(400, "BadRequest", f"The secret name '{name}' is invalid: 1-127 letters, digits and dashes.")
+    p = _props(res)
+    value = p.get("value")
+    if value is None:
+        # FIDELITY: ARM deployments create a secret with its value; here a PUT without one is refused.
+        raise ArmError(400, "BadRequest", "properties.value is required to create or update a secret.")
+    if len(value.encode()) > 25 * 1024:
+        raise ArmError(400, "BadRequest", "A secret value is limited to 25 KB.")
+    old = ((ctx.existing or {}).get("properties") or {}).get("attributes") or {}
+    if old.get("created"):
+        p.setdefault("attributes", {})["created"] = old["created"]
+    # every PUT is a new version (the latest is what readers get)
+    _secret_version(ctx.parent, name, p, value)
+    res.pop("location", None)
+    return res
+
+
+def _secret_patch(ctx, existing, clean):
+    """PATCH: tags, contentType and attributes merged; a value, if given, is a new version."""
+    res = deep_merge(existing, {k: v for k, v in clean.items() if k != "properties"})
+    cp = dict(clean.get("properties") or {})
+    value = cp.pop("value", None)
+    res["properties"] = deep_merge(res.get("properties") or {}, cp)
+    if value is not None:
+        vault = SIM.arm.get(existing["id"].rsplit("/secrets/", 1)[0])
+        _secret_version(vault, existing["name"], res["properties"], value)
+    return res
+
+
+def _secret_render(r):
+    _props(r).pop("value", None)   # 'value' is never returned from the service
+    return r
+
+
+def vault_secrets(vault_id):
+    """-> {name: (value, updated unix seconds)} of the vault's enabled secrets (the data plane's view)."""
+    out = {}
+    pre = (vault_id or "").rstrip("/").lower() + "/secrets/"
+    for s in _all_of("microsoft.keyvault/vaults/secrets"):
+        if s["id"].lower().startswith(pre):
+            p = s["properties"]
+            if (p.get("attributes") or {}).get("enabled", True):
+                out[s["name"]] = (p.get("value"), (p.get("attributes") or {}).get("updated"))
+    return out
+
+
+def has_secret_access(vault, principal_id):
+    """May principal_id get and list the vault's secrets (RBAC role or access policy)?"""
+    vp = vault["properties"]
+    if vp.get("enableRbacAuthorization"):
+        for ra in _all_of("microsoft.authorization/roleassignments"):
+            rp = ra["properties"]
+            if rp["principalId"] != principal_id or not vault["id"].lower().startswith(rp["scope"].lower()):
+                continue
+            if ROLES.get(rp["roleDefinitionId"].rsplit("/", 1)[-1]) in (
+                    "Key Vault Secrets User", "Key Vault Secrets Officer", "Key Vault Administrator"):
+                return True
+        return False
+    for ap in vp.get("accessPolicies") or []:
+        if ap.get("objectId") == principal_id:
+            perms = {k.lower() for k in ((ap.get("permissions") or {}).get("secrets") or [])}
+            if {"get", "list"} <= perms or "all" in perms:
+                return True
+    return False
+
+
+def find_vault(vault_id):
+    r = SIM.arm.get(vault_id) if vault_id else None
+    return r if r is not None and r.get("type", "").lower() == "microsoft.keyvault/vaults" else None
+
+
 def find_key(vault_uri, key_name, key_version=None):
     """-> the key resource for a vault URI + key name (+ version) or None."""
     vu = (vault_uri or "").rstrip("/").lower()
@@ -1273,6 +1365,9 @@ register(Spec("Microsoft.KeyVault/vaults", KVMOD, "VaultCreateOrUpdateParameters
               update_model="VaultPatchParameters", build=_vault_build, render=_vault_render))
 register(Spec("Microsoft.KeyVault/vaults/keys", KVMOD, "KeyCreateParameters", KV, has_location=False, lro=False,
               put_existing="return", build=_key_build))
+register(Spec("Microsoft.KeyVault/vaults/secrets", KVMOD, "SecretCreateOrUpdateParameters", KV, has_location=False,
+              lro=False, update_model="SecretPatchParameters", build=_secret_build, patch=_secret_patch,
+              render=_secret_render))
 register(Spec("Microsoft.Databricks/workspaces", DBXMOD, "Workspace", DBX, update_model="WorkspaceUpdate",
               build=_ws_build, on_complete=_ws_complete, on_delete=_ws_on_delete, conflict_when_busy=True,
               busy_error=_dbx_busy, patch=_ws_patch, patch_lro=True, not_required=_ws_not_required))

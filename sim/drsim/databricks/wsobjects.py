@@ -376,6 +376,19 @@ def _scope(req, name):
     return s
 
 
+def _vault_of(kv):
+    """The simulated vault a KV-backed scope names, or a 400 as the service answers."""
+    from ..arm import types as AT
+    vault = AT.find_vault(kv.get("resource_id"))
+    if vault is None:
+        raise bad(f"Azure KeyVault {kv.get('resource_id')} does not exist or is not accessible.")
+    uri = vault["properties"].get("vaultUri") or ""
+    if (kv.get("dns_name") or "").rstrip("/").lower() != uri.rstrip("/").lower():
+        raise bad(f"backend_azure_keyvault.dns_name '{kv.get('dns_name')}' is not the DNS name of "
+                  f"{kv.get('resource_id')} ({uri}).")
+    return vault
+
+
 @api("workspace", "POST", SEC + "/scopes/create")
 def create_scope(req):
     b = body(req, params_of(WS.SecretsAPI.create_scope), ("scope",))
@@ -388,9 +401,20 @@ def create_scope(req):
     kv = b.get("backend_azure_keyvault")
     if kv is not None:
         check_shape(kv, WS.AzureKeyVaultSecretScopeMetadata, "backend_azure_keyvault.")
-    if bt == "AZURE_KEYVAULT" and not (kv and kv.get("resource_id") and kv.get("dns_name")):
-        raise bad("backend_azure_keyvault.resource_id and dns_name are required for an "
-                  "AZURE_KEYVAULT scope.")
+    if bt == "AZURE_KEYVAULT":
+        if not (kv and kv.get("resource_id") and kv.get("dns_name")):
+            raise bad("backend_azure_keyvault.resource_id and dns_name are required for an "
+                      "AZURE_KEYVAULT scope.")
+        # The service looks the vault up in Azure with the caller's own Entra ID token: a
+        # Databricks token (PAT, OAuth M2M, federated) cannot create a Key Vault-backed scope.
+        if (req.principal or {}).get("dbx_m2m") or not (req.principal or {}).get("tid"):
+            raise bad("Scope with Azure KeyVault must have userAADToken defined!")
+        # FIDELITY: the real service also needs the caller to hold Contributor or Owner on the vault
+        # (an ARM check with the caller's token) and, for an access-policy vault, adds a get/list
+        # policy for AzureDatabricks itself; here any Entra caller may create it and nothing is added.
+        _vault_of(kv)
+    elif kv is not None:
+        raise bad("backend_azure_keyvault is only allowed for an AZURE_KEYVAULT scope.")
     imp = b.get("initial_manage_principal")
     if imp not in (None, "users"):
         raise bad("initial_manage_principal: only 'users' is supported.")
@@ -402,6 +426,28 @@ def create_scope(req):
         if imp == "users":
             _scopes(req)[name]["acls"]["users"] = "MANAGE"
     return {}
+
+
+def _kv_secrets(s):
+    """A KV-backed scope reads its vault at request time with the AzureDatabricks application's
+    identity: {key: (bytes, ms)}, or 403 when that application may not get and list secrets."""
+    from ..arm import types as AT
+    from ..state import DATABRICKS_SP_OBJECT_ID
+    vault = AT.find_vault(s["keyvault_metadata"]["resource_id"])
+    if vault is None:
+        raise DatabricksError(404, "RESOURCE_DOES_NOT_EXIST",
+                              f"Azure KeyVault {s['keyvault_metadata']['resource_id']} does not exist.")
+    if not AT.has_secret_access(vault, DATABRICKS_SP_OBJECT_ID):
+        raise DatabricksError(403, "PERMISSION_DENIED",
+                              f"The AzureDatabricks application (object id {DATABRICKS_SP_OBJECT_ID}) does not "
+                              f"have secrets get/list permission on key vault {vault['name']}: grant it 'Key Vault "
+                              "Secrets User' (RBAC vault) or a get/list access policy.")
+    # FIDELITY: the vault's network rules (public access, trusted-services bypass) are not checked.
+    return {k: ((v or "").encode(), int(ts or 0) * 1000) for k, (v, ts) in AT.vault_secrets(vault["id"]).items()}
+
+
+def _secrets_of(s):
+    return _kv_secrets(s) if s["backend_type"] == "AZURE_KEYVAULT" else s["secrets"]
 
 
 @api("workspace", "GET", SEC + "/scopes/list")
@@ -444,8 +490,8 @@ def put_secret(req):
     with STORE.lock:
         s = _scope(req, b["scope"])
         if s["backend_type"] == "AZURE_KEYVAULT":
-            raise bad(f"Scope {b['scope']} is backed by Azure Key Vault: write secrets to the "
-                      "vault instead.")
+            raise bad(f"Scope {b['scope']} is backed by Azure Key Vault, a read-only interface to the "
+                      "vault: set the secret in Azure Key Vault instead.")
         if b["key"] not in s["secrets"] and len(s["secrets"]) >= 1000:
             raise bad("A scope holds at most 1000 secrets.", "MAX_SECRETS_EXCEEDED")
         s["secrets"][b["key"]] = (data, _now())
@@ -458,7 +504,7 @@ def list_secrets(req):
     with STORE.lock:
         s = _scope(req, scope)
         return {"secrets": [{"key": k, "last_updated_timestamp": v[1]}
-                            for k, v in sorted(s["secrets"].items())]}
+                            for k, v in sorted(_secrets_of(s).items())]}
 
 
 @api("workspace", "GET", SEC + "/get")
@@ -466,9 +512,10 @@ def get_secret(req):
     scope, key = req.query.get("scope") or "", req.query.get("key") or ""
     with STORE.lock:
         s = _scope(req, scope)
-        if key not in s["secrets"]:
+        sec = _secrets_of(s)
+        if key not in sec:
             raise not_found(f"Secret {key} does not exist in scope {scope}.")
-        return {"key": key, "value": base64.b64encode(s["secrets"][key][0]).decode()}
+        return {"key": key, "value": base64.b64encode(sec[key][0]).decode()}
 
 
 @api("workspace", "POST", SEC + "/delete")
@@ -476,6 +523,9 @@ def delete_secret(req):
     b = body(req, {"scope", "key"}, ("scope", "key"))
     with STORE.lock:
         s = _scope(req, b["scope"])
+        if s["backend_type"] == "AZURE_KEYVAULT":
+            raise bad(f"Scope {b['scope']} is backed by Azure Key Vault, a read-only interface to the "
+                      "vault: delete the secret in Azure Key Vault instead.")
         if s["secrets"].pop(b["key"], None) is None:
             raise not_found(f"Secret {b['key']} does not exist in scope {b['scope']}.")
     return {}
