@@ -25,6 +25,13 @@ describe_sim("deploy estate on the simulator", function()
     local rc, out = H.run(fx, fx.primary, "apply")
     assert.equal(0, rc, out)
     assert.matches("0 failed, 0 skipped", out)
+    -- the secondary's plan shows the Key Vault-backed scope, the placeholder and the job's references
+    rc, out = H.run(fx, fx.secondary, "plan")
+    assert.equal(2, rc, out)
+    assert.matches('scope_backend_type%s*=%s*"AZURE_KEYVAULT"', out)
+    assert.matches("replication.key_vault_role.azure_databricks_secrets will be created", out)
+    assert.matches("drhost placeholder", out, 1, true)
+    assert.matches("{{secrets/drhost/azure-client-secret}}", out, 1, true)
     rc, out = H.run(fx, fx.secondary, "apply")
     assert.equal(0, rc, out)
     outp = H.outputs(fx, fx.primary)
@@ -158,11 +165,83 @@ describe_sim("deploy estate on the simulator", function()
     assert.equal("DATABRICKS", rec.authentication_type)
   end)
 
+  it("the replication job's credential: a Key Vault-backed scope on the hub's vault, referenced by the job", function()
+    local c = H.clients()
+    local ws = c.workspace_client(outs.primary_workspace_url)
+    local scope
+    for _, x in ipairs(ws:get("/api/2.0/secrets/scopes/list").scopes or {}) do
+      if x.name == "drhost" then scope = x end
+    end
+    assert.is_not_nil(scope)
+    assert.equal("AZURE_KEYVAULT", scope.backend_type)
+    assert.equal(outs.key_vault_id:lower(), scope.keyvault_metadata.resource_id:lower())
+    local kv = arm:get(outs.key_vault_id, "2026-05-15")
+    assert.equal(kv.properties.vaultUri, scope.keyvault_metadata.dns_name)
+    -- Databricks reads the vault (the AzureDatabricks application holds Key Vault Secrets User)
+    local keys = {}
+    for _, x in ipairs(ws:get("/api/2.0/secrets/list", { scope = "drhost" }).secrets or {}) do keys[#keys + 1] = x.key end
+    table.sort(keys)
+    assert.same({ "azure-client-id", "azure-client-secret", "azure-tenant-id" }, keys)
+    -- the client secret is a placeholder until the operator sets it; ARM never returns a value
+    local cred = arm:get(outs.key_vault_id .. "/secrets/azure-client-secret", "2026-05-15")
+    assert.is_nil(cred.properties.value)
+    local v = ws:get("/api/2.0/secrets/get", { scope = "drhost", key = "azure-client-secret" })
+    assert.matches("placeholder", require("crypto").base64_decode(v.value))
+    -- the job names the secrets by reference
+    local job = ws:get("/api/2.1/jobs/get", { job_id = tostring(outs.job_id) })
+    local ev = job.settings.job_clusters[1].new_cluster.spark_env_vars
+    assert.equal("{{secrets/drhost/azure-client-secret}}", ev.AZURE_CLIENT_SECRET)
+    assert.equal("{{secrets/drhost/azure-client-id}}", ev.AZURE_CLIENT_ID)
+    -- a Key Vault-backed scope is read-only through the Secrets API
+    local ok, e = pcall(ws.post, ws, "/api/2.0/secrets/put",
+      { scope = "drhost", key = "azure-client-secret", string_value = "x" })
+    assert.is_false(ok)
+    assert.matches("Key Vault", tostring(e.message or e))
+  end)
+
+  it("the operator's value set out of band survives the next plan and apply (no change, never overwritten)", function()
+    local c = H.clients()
+    -- out of band, as docs/cicd.md says (here through ARM; `az keyvault secret set` in Azure)
+    arm:put(outs.key_vault_id .. "/secrets/azure-client-secret", "2026-05-15",
+      { properties = { value = "operator-set-value" } })
+    local rc, out = H.run(fx, fx.secondary, "plan")
+    assert.equal(0, rc, out)
+    assert.matches("No changes", out)
+    rc, out = H.run(fx, fx.secondary, "apply")
+    assert.equal(0, rc, out)
+    local ws = c.workspace_client(outs.primary_workspace_url)
+    local v = ws:get("/api/2.0/secrets/get", { scope = "drhost", key = "azure-client-secret" })
+    assert.equal("operator-set-value", require("crypto").base64_decode(v.value))
+  end)
+
+  it("destroy removes the scope (the vault keeps its secrets); the next apply recreates it, then no change", function()
+    local c = H.clients()
+    local ws = c.workspace_client(outs.primary_workspace_url)
+    local function scopes()
+      local n = {}
+      for _, x in ipairs(ws:get("/api/2.0/secrets/scopes/list").scopes or {}) do n[x.name] = x.backend_type end
+      return n
+    end
+    local rc, out = H.run(fx, fx.secondary, "destroy --target replication.secret_scope")
+    assert.equal(0, rc, out)
+    assert.is_nil(scopes().drhost)
+    assert.is_not_nil(arm:get(outs.key_vault_id .. "/secrets/azure-client-secret", "2026-05-15"))
+    rc, out = H.run(fx, fx.secondary, "apply")
+    assert.equal(0, rc, out)
+    assert.equal("AZURE_KEYVAULT", scopes().drhost)
+    rc, out = H.run(fx, fx.secondary, "plan")
+    assert.equal(0, rc, out)
+    local v = ws:get("/api/2.0/secrets/get", { scope = "drhost", key = "azure-client-secret" })
+    assert.equal("operator-set-value", require("crypto").base64_decode(v.value))
+  end)
+
   it("destroys the secondary in reverse order (retained objects, both metastores, only forgotten), leaving an empty state", function()
     local rc, out = H.run(fx, fx.secondary, "destroy --compact")
     assert.equal(0, rc, out)
     assert.matches("0 failed, 0 skipped", out)
-    assert.matches("2 forget", out)        -- its own metastore and the primary's are retained
+    -- its own metastore and the primary's are retained, and the operator's credential in the vault
+    assert.matches("3 forget", out)
+    assert.matches("replication.secret_scope", out)
     assert.equal(0, #H.state_doc(fx, fx.secondary))
     local ws = arm:get(outs.workspaces.a.arm_id, "2026-01-01")
     assert.is_nil(ws)

@@ -279,6 +279,37 @@ describe("deploy plan and apply", function()
     assert.equal(0, engine.plan({}, s2, st.doc).changes)
   end)
 
+  it("write_once: sent with the create only; never compared; an update leaves it out", function()
+    local arm_driver = require("deploy.drivers.arm").arm
+    local calls = {}
+    local fake_arm = {
+      put = function(_, id, _, body) calls[#calls + 1] = { "PUT", id, body }; return body end,
+      patch = function(_, id, _, body) calls[#calls + 1] = { "PATCH", id, body }; return body end,
+    }
+    local rr = { id = "/v/secrets/s", api_version = "1", write_once = { "properties.value" },
+      body = { tags = { a = "2" }, properties = { value = "placeholder" } } }
+    arm_driver.create({ arm = fake_arm }, rr)
+    assert.equal("PUT", calls[1][1])
+    assert.equal("placeholder", calls[1][3].properties.value)
+    arm_driver.update({ arm = fake_arm }, rr, {})
+    assert.equal("PATCH", calls[2][1])
+    assert.same({ tags = { a = "2" } }, calls[2][3])
+    -- a plain ARM resource is still updated by PUT of its whole body
+    arm_driver.update({ arm = fake_arm }, { id = "/x", api_version = "1", body = { properties = { v = 1 } } }, {})
+    assert.same({ "PUT", "/x", { properties = { v = 1 } } }, calls[3])
+    -- the live object never shows the value (ARM does not return it): no change is planned
+    local s = resource.stack()
+    local r = add(s, { addr = "kv.secret", id = "/v/secrets/s", body = { properties = { value = "placeholder" } },
+      write_once = { "properties.value" } })
+    cloud.objects[r.id] = { id = r.id, properties = { secretUri = "https://v/secrets/s" } }
+    local doc = state.empty("t")
+    doc.resources[r.addr] = { id = r.id, provider = "fake", type = "thing" }
+    local p = engine.plan({}, s, doc)
+    assert.equal("noop", p.actions[1].action, p.actions[1].reason)
+    r.write_once = nil
+    assert.equal("update", engine.plan({}, s, doc).actions[1].action)
+  end)
+
   it("adopts an existing matching resource instead of creating it", function()
     local s = estate()
     cloud.objects["/other"] = { id = "/other", x = 1, extra = "server" }

@@ -189,6 +189,73 @@ describe("deploy estate (declared)", function()
     assert.equal("azure:northeurope:m-1", gid)
   end)
 
+  it("dr: the replication credential is in the hub's Key Vault, read through a Key Vault-backed scope", function()
+    local dr = build("dr")
+    local prod = build("prod")
+    assert.is_nil(prod.by_addr["replication.secret_scope"])
+    assert.is_nil(prod.by_addr["replication.key_vault_secret.azure-client-secret"])
+    local vault = dr.by_addr["hub.key_vault"]
+    local scope = dr.by_addr["replication.secret_scope"]
+    assert.equal("AZURE_KEYVAULT", scope.body.scope_backend_type)
+    local kv = lazy.resolve(scope.body.backend_azure_keyvault, function(res)
+      if res == vault then return { id = vault.id, properties = { vaultUri = "https://" .. vault.name .. ".vault.azure.net/" } } end
+    end)
+    assert.same({ resource_id = vault.id, dns_name = "https://" .. vault.name .. ".vault.azure.net/" }, kv)
+    -- a scope cannot be updated: another backend or vault replaces it
+    assert.same({ "scope_backend_type", "backend_azure_keyvault" }, scope.create_only)
+    -- three vault secrets; the ids written, the client secret only a placeholder, sent once
+    local keys = {}
+    for _, r in ipairs(dr.resources) do
+      if r.type == "Microsoft.KeyVault/vaults/secrets" then
+        keys[#keys + 1] = r.id:match("/secrets/([^/]+)$")
+        assert.equal(vault.id .. "/secrets/" .. keys[#keys], r.id)
+      end
+    end
+    table.sort(keys)
+    assert.same({ "azure-client-id", "azure-client-secret", "azure-tenant-id" }, keys)
+    local cred = dr.by_addr["replication.key_vault_secret.azure-client-secret"]
+    assert.equal(require("deploy.components.replication").PLACEHOLDER, cred.body.properties.value)
+    assert.matches("placeholder", cred.body.properties.value)
+    assert.same({ "properties.value" }, cred.write_once)
+    assert.is_true(cred.retain)
+    assert.equal(VARS.DRHOST_REPLICATION_SP_APP_ID,
+      dr.by_addr["replication.key_vault_secret.azure-client-id"].body.properties.value)
+    -- nothing the deployment writes comes from a client-secret variable any more
+    for _, r in ipairs(dr.resources) do assert.is_not.equal("secret", r.type) end
+    -- the AzureDatabricks application may read the vault's secrets ("Key Vault Secrets User")
+    local role = dr.by_addr["replication.key_vault_role.azure_databricks_secrets"]
+    assert.matches("/roleDefinitions/4633458b%-17de%-408a%-b874%-0445c86b69e6$", role.body.properties.roleDefinitionId)
+    assert.equal(VARS.DRHOST_DATABRICKS_SP_OBJECT_ID, role.body.properties.principalId)
+    -- the scope waits for the role; the job for the scope and the vault secrets
+    local g = engine.graph(dr.resources)
+    local function dep(a, b)
+      for _, x in ipairs(g.deps[dr.by_addr[a]] or {}) do if x.addr == b then return true end end
+      return false
+    end
+    assert.is_true(dep("replication.secret_scope", "replication.key_vault_role.azure_databricks_secrets"))
+    assert.is_true(dep("replication.job", "replication.secret_scope"))
+    assert.is_true(dep("replication.job", "replication.key_vault_secret.azure-client-secret"))
+  end)
+
+  it("dr: the replication job reads its credential from the scope by reference, never by value", function()
+    local dr = build("dr")
+    local body = lazy.resolve(dr.by_addr["replication.job"].body, function() return {} end)
+    local ev = body.job_clusters[1].new_cluster.spark_env_vars
+    assert.equal("{{secrets/drhost/azure-client-secret}}", ev.AZURE_CLIENT_SECRET)
+    assert.equal("{{secrets/drhost/azure-client-id}}", ev.AZURE_CLIENT_ID)
+    assert.equal("{{secrets/drhost/azure-tenant-id}}", ev.AZURE_TENANT_ID)
+    local text = require("deploy.util").canonical(body)
+    assert.is_nil(text:find(VARS.DRHOST_REPLICATION_SP_APP_ID, 1, true))
+  end)
+
+  it("no client secret variable is read: a CI apply needs none", function()
+    local seen = {}
+    local c = { getenv = function(n) seen[n] = true; return VARS[n] end }
+    estate.build(envm.load("dr"), c)
+    assert.is_nil(seen.DRHOST_REPLICATION_SP_SECRET)
+    assert.is_nil(seen.AZURE_CLIENT_SECRET)
+  end)
+
   it("no two resources share an ARM id", function()
     for _, name in ipairs({ "prod", "dr" }) do
       local s = build(name)

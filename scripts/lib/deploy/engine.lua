@@ -27,7 +27,7 @@ end
 function M.resolve(res, lookup)
   local rr = { addr = res.addr, provider = res.provider, type = res.type, api_version = res.api_version,
     create_only = res.create_only, sensitive = res.sensitive, ignore = res.ignore,
-    preserve = res.preserve, retain = res.retain, spec = res }
+    preserve = res.preserve, retain = res.retain, write_once = res.write_once, spec = res }
   local u_id, u_ws, u_base = false, false, false
   local u_body
   if res.target then
@@ -109,7 +109,7 @@ local function classify(rr, live, entry, d)
     return "create", "not found", {}
   end
   local view = d.view and d.view(rr, live) or live
-  local changes = diff.compare(rr.body, view, { ignore = util.keys_set(rr.ignore) })
+  local changes = diff.compare(rr.body, view, { ignore = util.keys_set(union(rr.ignore, rr.write_once)) })
   diff.mask(changes, rr.sensitive)
   if #changes == 0 then
     if entry then return "noop", "up to date", changes end

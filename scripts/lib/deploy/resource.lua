@@ -10,7 +10,8 @@
 -- Fields every resource may carry: depends_on (list of resources), create_only (paths whose change
 -- forces a replace), sensitive (paths masked in plans), ignore (paths left out of the diff),
 -- preserve (paths carried over from the live body on update), retain (destroy forgets instead of
--- deleting).
+-- deleting), write_once (paths sent with the create only: never compared, never sent again, e.g.
+-- the placeholder value of a Key Vault secret whose real value the operator sets out of band).
 local lazy = require("deploy.lazy")
 local err = require("errors")
 
@@ -41,7 +42,7 @@ function Stack:add(res)
     err.raise("DUPLICATE_ADDRESS", "resource address declared twice: " .. res.addr,
       { target = res.addr })
   end
-  for _, f in ipairs({ "depends_on", "create_only", "sensitive", "ignore", "preserve" }) do
+  for _, f in ipairs({ "depends_on", "create_only", "sensitive", "ignore", "preserve", "write_once" }) do
     check_list(res.addr, f, res[f])
   end
   res.index = #self.resources + 1

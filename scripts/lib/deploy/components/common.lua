@@ -19,6 +19,7 @@ M.API = {
 M.ROLES = {
   crypto_service_encryption_user = "e147488a-f6f5-4113-8e2d-b22465e65bf6",
   storage_blob_data_contributor = "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+  key_vault_secrets_user = "4633458b-17de-408a-b874-0445c86b69e6",
 }
 
 M.DNS = {

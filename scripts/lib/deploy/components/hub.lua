@@ -134,6 +134,7 @@ function M.build(s, env, ctx)
   -- The AzureDatabricks first-party application's object id differs per tenant: from the environment.
   local adb_sp = C.require_env(ctx, env.identities.databricks_sp_object_id_env,
     "object id of the AzureDatabricks first-party service principal in this tenant")
+  h.databricks_sp_object_id = adb_sp
   h.databricks_sp_role = C.role_assignment(s, "hub.key_vault_role.azure_databricks", h.vault,
     "crypto_service_encryption_user", adb_sp)
 

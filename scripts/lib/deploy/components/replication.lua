@@ -6,8 +6,10 @@
 --                   first share (drhost_dr_1), granted to the recipient; the replication run adds
 --                   objects and further shards.
 --   secondary (dr): the provider for prod's metastore (looked up), the first provider catalog
---                   mounting that share, a SQL warehouse, a secret scope and the replication job.
+--                   mounting that share, a SQL warehouse, the replication job and its credential:
+--                   secrets in the hub's Key Vault, read through a Key Vault-backed secret scope.
 local lazy = require("deploy.lazy")
+local util = require("deploy.util")
 local C = require("deploy.components.common")
 
 local ref = lazy.ref
@@ -17,6 +19,8 @@ local M = {}
 -- one place for their defaults
 local sharing_defaults = require("replicate.config").defaults.sharing
 M.DEFAULTS = { warehouse = "drhost-replication", secret_scope = "drhost", job = "drhost-replication" }
+-- what the deployment writes into the vault for the client secret: never a credential
+M.PLACEHOLDER = "drhost placeholder: set the replication service principal's client secret out of band (docs/cicd.md)"
 
 --- settings(ctx): sharing names from ctx.replication_config (the validated config the CLI loaded),
 -- or the config's defaults when there is none (a unit test's estate)
@@ -78,26 +82,46 @@ function M.build(s, env, hub, spokes, ctx)
   r.provider_catalog = s:workspace_obj{ addr = "replication.provider_catalog", kind = "catalog", workspace = ws,
     body = { name = cfg.catalog_prefix .. "_1", provider_name = ref(r.provider, "name"),
       share_name = cfg.share_prefix .. "_1", comment = "drhost: prod tables shared for cloning" } }
-  r.secret_scope = s:workspace_obj{ addr = "replication.secret_scope", kind = "secret_scope", workspace = ws,
-    depends_on = { primary_ws.metastore_assignment }, body = { scope = cfg.secret_scope } }
-  -- the job's credentials, read by the launcher from the scope (values never in plans or state)
-  local secrets = {
-    { "azure-tenant-id", C.getenv(ctx, "AZURE_TENANT_ID") },
-    { "azure-client-id", C.getenv(ctx, env.identities.replication_sp_app_id_env) },
-    { "azure-client-secret", C.getenv(ctx, "DRHOST_REPLICATION_SP_SECRET") },
-  }
-  r.secrets = {}
-  for _, kv in ipairs(secrets) do
-    if kv[2] and kv[2] ~= "" then
-      r.secrets[#r.secrets + 1] = s:workspace_obj{ addr = "replication.secret." .. kv[1], kind = "secret",
-        workspace = ws, depends_on = { r.secret_scope },
-        body = { scope = cfg.secret_scope, key = kv[1], string_value = kv[2] },
-        sensitive = { "string_value" } }
-    end
+  -- The job's credential lives in the region's Key Vault, read by Databricks through a Key
+  -- Vault-backed secret scope: never in GitHub, drhost's state or Databricks. The deployment
+  -- writes the two ids (not secrets) and a placeholder for the client secret, whose real value the
+  -- operator sets in the vault out of band (docs/cicd.md); write_once: the placeholder is sent
+  -- with the create only, later applies never compare or overwrite the value.
+  local vault_name = hub.vault.name
+  local function kv_secret(key, value, tags)
+    return s:arm{ addr = "replication.key_vault_secret." .. key, type = "Microsoft.KeyVault/vaults/secrets",
+      api_version = C.API.keyvault, resource_group = hub.vault.resource_group, name = vault_name .. "/" .. key,
+      depends_on = { hub.vault }, body = { tags = tags, properties = { value = value } } }
   end
+  r.kv_secrets = {}
+  for _, kv in ipairs({
+    { "azure-tenant-id", C.require_env(ctx, "AZURE_TENANT_ID", "the Entra tenant of the replication service principal") },
+    { "azure-client-id", C.require_env(ctx, env.identities.replication_sp_app_id_env,
+      "application id of the replication service principal") },
+  }) do
+    -- the value is never returned by ARM: its hash in a tag makes a changed id an update
+    local res = kv_secret(kv[1], kv[2], C.tags(env, { ["drhost-value-hash"] = util.hash(kv[2]) }))
+    res.ignore = { "properties.value" }
+    r.kv_secrets[#r.kv_secrets + 1] = res
+  end
+  -- no tags: a Key Vault secret's tags belong to its version, and the operator's new version has
+  -- none of ours (declared tags would show as a change after every rotation)
+  r.credential = kv_secret("azure-client-secret", M.PLACEHOLDER, nil)
+  r.credential.write_once = { "properties.value" }
+  r.credential.retain = true       -- the operator's value: destroy forgets it (the vault's destroy removes it)
+  r.kv_secrets[#r.kv_secrets + 1] = r.credential
+  -- Databricks reads the vault as the AzureDatabricks first-party application: on an RBAC vault
+  -- it needs "Key Vault Secrets User" (the access policy the scope's creation adds is ignored there)
+  r.secrets_role = C.role_assignment(s, "replication.key_vault_role.azure_databricks_secrets", hub.vault,
+    "key_vault_secrets_user", hub.databricks_sp_object_id)
+  r.secret_scope = s:workspace_obj{ addr = "replication.secret_scope", kind = "secret_scope", workspace = ws,
+    depends_on = { primary_ws.metastore_assignment, r.secrets_role },
+    create_only = { "scope_backend_type", "backend_azure_keyvault" },
+    body = { scope = cfg.secret_scope, scope_backend_type = "AZURE_KEYVAULT",
+      backend_azure_keyvault = { resource_id = ref(hub.vault, "id"), dns_name = ref(hub.vault, "properties.vaultUri") } } }
   local settings = M.job_settings(env, cfg, ctx, r, primary_ws)
   local deps = { r.warehouse, r.secret_scope, r.provider_catalog }
-  for _, x in ipairs(r.secrets) do deps[#deps + 1] = x end
+  for _, x in ipairs(r.kv_secrets) do deps[#deps + 1] = x end
   r.job = s:workspace_obj{ addr = "replication.job", kind = "job", workspace = ws, depends_on = deps, body = settings }
   return r
 end

@@ -43,7 +43,15 @@ function M.arm.create(ctx, rr)
   return put(ctx, rr.id, rr.api_version, rr.body)
 end
 
+-- A resource with write_once paths (a Key Vault secret's placeholder value) is updated by PATCH
+-- of its other fields, so what was set out of band stays.
 function M.arm.update(ctx, rr, live)
+  if rr.write_once and #rr.write_once > 0 then
+    local body = util.deepcopy(rr.body)
+    for _, p in ipairs(rr.write_once) do util.set(body, p, nil) end
+    for k, v in pairs(body) do if type(v) == "table" and next(v) == nil then body[k] = nil end end
+    return (arm(ctx):patch(rr.id, rr.api_version, body))
+  end
   return put(ctx, rr.id, rr.api_version, with_preserve(rr, rr.body, live))
 end
 

@@ -467,6 +467,10 @@ M.warehouse = rest{
   update_omit = {}, reread = true,
 }
 
+-- A secret scope: {scope} (Databricks-backed) or {scope, scope_backend_type = "AZURE_KEYVAULT",
+-- backend_azure_keyvault = {resource_id, dns_name}} (a read-only view of a Key Vault; its creator
+-- must authenticate with an Entra ID token). Scopes cannot be updated: declare the backend fields
+-- create_only, so a change replaces the scope.
 M.secret_scope = {}
 do
   local d = M.secret_scope
@@ -475,15 +479,26 @@ do
     if not c then return nil end
     local body = c:get("/api/2.0/secrets/scopes/list")
     for _, s in ipairs(body and body.scopes or {}) do
-      if s.name == rr.body.scope then return { scope = s.name, backend_type = s.backend_type } end
+      if s.name == rr.body.scope then
+        return { scope = s.name, backend_type = s.backend_type, keyvault_metadata = s.keyvault_metadata }
+      end
     end
     return nil
   end
-  function d.view(_, live) return { scope = live.scope } end
+  function d.view(_, live)
+    return { scope = live.scope, scope_backend_type = live.backend_type,
+      backend_azure_keyvault = live.keyvault_metadata }
+  end
   function d.create(ctx, rr)
     local c = client(ctx, rr)
-    c:post("/api/2.0/secrets/scopes/create", { scope = rr.body.scope })
-    return { scope = rr.body.scope }
+    local req = { scope = rr.body.scope }
+    if rr.body.scope_backend_type then
+      req.scope_backend_type = rr.body.scope_backend_type
+      req.backend_azure_keyvault = rr.body.backend_azure_keyvault
+    end
+    c:post("/api/2.0/secrets/scopes/create", req)
+    return d.read(ctx, rr) or { scope = rr.body.scope, backend_type = rr.body.scope_backend_type,
+      keyvault_metadata = rr.body.backend_azure_keyvault }
   end
   function d.update(_, _, live) return live end
   function d.delete(ctx, entry)
