@@ -94,6 +94,19 @@ describe("failover.parity", function()
     assert.are.equal(1, parity.errors(f))
   end)
 
+  it("an unpaused dr trigger (file arrival, not a schedule) is a finding too", function()
+    local trig = function(ps) return { file_arrival = { url = "/Volumes/ops/landing/orders/" }, pause_status = ps } end
+    local function triggered(j, ps) j.schedule = nil; j.trigger = trig(ps); return j end
+    local p, d = sides({ jobs = { triggered(job(), "UNPAUSED") } }, { jobs = { triggered(dr_job(), "UNPAUSED") } })
+    local f = parity.compare(p, d, { spoke = "sales" })
+    assert.are.same({ "job:daily-revenue-rollup:unpaused_in_dr" }, problems(f))
+    assert.matches("trigger is UNPAUSED in dr", f[1].detail)
+    assert.matches("trigger.pause_status PAUSED", f[1].action)
+    -- paused in dr: clean
+    p, d = sides({ jobs = { triggered(job(), "UNPAUSED") } }, { jobs = { triggered(dr_job(), "PAUSED") } })
+    assert.are.same({}, problems(parity.compare(p, d, { spoke = "sales" })))
+  end)
+
   it("a missing job, a differing definition, a dr-only job", function()
     local p, d = sides({ jobs = { job(), job({ name = "hourly" }) } },
       { jobs = { dr_job({ max_concurrent_runs = 3 }), dr_job({ name = "dr-only" }) } })

@@ -55,6 +55,24 @@ def test_unpaused_dr_trigger_fails(bundle, capsys):
     assert "[target prod]" not in out
 
 
+def test_unpaused_dr_trigger_block_fails(bundle, capsys):
+    # a `trigger` (periodic, file arrival, table update), not a schedule, set UNPAUSED for every target
+    edit(bundle / JOB, """      schedule:
+        quartz_cron_expression: "0 30 2 * * ?"     # 02:30 every day
+        timezone_id: UTC
+""", """      trigger:
+        periodic:
+          interval: 6
+          unit: HOURS
+        pause_status: UNPAUSED
+""")
+    assert check.main(["--bundle", str(bundle)]) == 1
+    out = capsys.readouterr().out
+    assert "[target dr]: resources.jobs.daily_revenue.trigger.pause_status: is UNPAUSED in " \
+           "standby target 'dr'" in out
+    assert "[target prod]" not in out
+
+
 def test_dr_without_pause_preset_fails(bundle, capsys):
     edit(bundle / "databricks.yml", "      trigger_pause_status: PAUSED\n      tags:\n        region_role: standby",
          "      tags:\n        region_role: standby")
