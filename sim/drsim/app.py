@@ -61,6 +61,8 @@ def start(port=0, state_dir=None, tls_dir=None, access_log=None, host="127.0.0.1
             import tempfile
             tls_dir = tempfile.mkdtemp(prefix="drsim-tls-")
     paths = tls.generate(tls_dir)
+    from .blob import BLOBS
+    BLOBS.config_dir = tls_dir       # sim-up writes azurite.json there once Azurite listens
     log = open(access_log, "a", encoding="utf-8") if access_log else None  # noqa: SIM115 - server lifetime
     server = make_server(host, port, paths["cert"], paths["key"], log)
     SIM.config.port = server.server_address[1]

@@ -10,6 +10,7 @@ import os
 import re
 import secrets
 import shlex
+import shutil
 import signal
 import socket
 import ssl
@@ -22,6 +23,8 @@ from .state import ACCOUNT_ID, MI_CLIENT_ID, SUBSCRIPTION_ID, TENANT_ID
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # sim
 AZURITE = os.path.join(HERE, "node_modules", ".bin", "azurite-blob")
+# Azurite's blob service through a launcher that lets the simulator add storage accounts (drsim.blob)
+AZURITE_LAUNCHER = os.path.join(HERE, "bin", "azurite-blob.js")
 BLOB_ACCOUNT = "drhoststate"
 DOMAIN = "sim.localhost"
 
@@ -100,11 +103,18 @@ def up(args):
             if not os.path.exists(AZURITE):
                 raise SystemExit(f"sim-up: Azurite is not installed ({AZURITE}); run sim/setup.sh")
             key = base64.b64encode(secrets.token_bytes(32)).decode()
-            aenv = dict(os.environ, AZURITE_ACCOUNTS=f"{BLOB_ACCOUNT}:{key}")
+            accounts_file = os.path.join(run_dir, "azurite-accounts")
+            secret = secrets.token_hex(32)
+            if state_dir and os.path.exists(os.path.join(run_dir, "azurite.json")):
+                with open(os.path.join(run_dir, "azurite.json"), encoding="utf-8") as f:
+                    secret = json.load(f)["secret"]      # the same keys for the kept accounts
+            aenv = dict(os.environ, AZURITE_ACCOUNTS=f"{BLOB_ACCOUNT}:{key}",
+                        DRSIM_AZURITE_ACCOUNTS_FILE=accounts_file)
             alog = os.path.join(run_dir, "azurite.log")
             if os.path.exists(alog):
                 os.unlink(alog)
-            acmd = [AZURITE, "--blobHost", "127.0.0.1", "--blobPort", str(args.blob_port),
+            acmd = [shutil.which("node") or "node", AZURITE_LAUNCHER,
+                    "--blobHost", "127.0.0.1", "--blobPort", str(args.blob_port),
                     "--cert", os.path.join(run_dir, "server.pem"), "--key", os.path.join(run_dir, "server.key"),
                     "--skipApiVersionCheck", "--disableTelemetry", "--loose"]
             if state_dir:
@@ -115,6 +125,14 @@ def up(args):
             pids.append(az.pid)
             bport = _azurite_port(alog, az)
             _https_ok(bport, ca, "127.0.0.1", f"/{BLOB_ACCOUNT}?comp=list")
+            # the simulator (drsim.blob) and tools/deltacheck.py find the data accounts here
+            cfg = {"endpoint": f"https://127.0.0.1:{bport}", "accounts_file": accounts_file,
+                   "secret": secret, "ca": ca}
+            tmp = os.path.join(run_dir, "azurite.json.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                json.dump(cfg, f)
+            os.replace(tmp, os.path.join(run_dir, "azurite.json"))
             env.update({"DRHOST_BLOB_ENDPOINT": f"https://127.0.0.1:{bport}/{BLOB_ACCOUNT}",
                         "DRHOST_BLOB_ACCOUNT": BLOB_ACCOUNT, "DRHOST_BLOB_KEY": key})
         env["DRHOST_SIM_PIDS"] = " ".join(str(p) for p in pids)
@@ -211,7 +229,6 @@ def down(args):
     if args.env_file and os.path.exists(args.env_file):
         os.unlink(args.env_file)
     if run_dir and os.path.exists(os.path.join(run_dir, ".ephemeral")):
-        import shutil
         shutil.rmtree(run_dir, ignore_errors=True)
     print(f"sim-down: stopped {' '.join(map(str, plist))}", file=sys.stderr)
     return 0

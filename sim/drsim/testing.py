@@ -3,8 +3,15 @@
 sim/tests/conftest.py exposes them as fixtures: `sim` (session: the running simulator),
 `client` (a SimClient; SIM and faults are reset before every test), `arm` / `acct` / `ws_client`.
 """
+import os
+import re
+import secrets
+import shutil
+import signal
 import socket
+import subprocess
 import threading
+import time
 
 import requests
 
@@ -30,6 +37,53 @@ def patch_dns():
 
         socket.getaddrinfo = getaddrinfo
         _patched = True
+
+
+class Azurite:
+    """Azurite's blob service for an in-process simulator (pytest): plain HTTP on a free loopback
+    port, in memory, through sim/bin/azurite-blob.js; configures drsim.blob to use it."""
+
+    def __init__(self, run_dir: str):
+        from .blob import BLOBS
+        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        self.accounts_file = os.path.join(run_dir, "azurite-accounts")
+        self.secret = secrets.token_hex(32)
+        log = os.path.join(run_dir, "azurite.log")
+        env = dict(os.environ, DRSIM_AZURITE_ACCOUNTS_FILE=self.accounts_file)
+        env.pop("AZURITE_ACCOUNTS", None)
+        with open(log, "wb") as out:
+            self.proc = subprocess.Popen(
+                [shutil.which("node") or "node", os.path.join(here, "bin", "azurite-blob.js"),
+                 "--blobHost", "127.0.0.1", "--blobPort", "0", "--inMemoryPersistence",
+                 "--extentMemoryLimit", "1024", "--skipApiVersionCheck", "--disableTelemetry",
+                 "--loose"], stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=env, start_new_session=True, cwd=here)
+        end = time.monotonic() + 30
+        port = None
+        while time.monotonic() < end and port is None:
+            with open(log, encoding="utf-8", errors="replace") as f:
+                m = re.search(r"successfully listens on http://127\.0\.0\.1:(\d+)", f.read())
+            if m:
+                port = int(m.group(1))
+            elif self.proc.poll() is not None:
+                raise RuntimeError(f"Azurite exited ({self.proc.returncode}); see {log}")
+            else:
+                time.sleep(0.05)
+        if port is None:
+            self.stop()
+            raise RuntimeError(f"Azurite did not start; see {log}")
+        self.endpoint = f"http://127.0.0.1:{port}"
+        BLOBS.configure(self.endpoint, self.accounts_file, self.secret)
+
+    def stop(self):
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
 
 
 def reset():

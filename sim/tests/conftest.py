@@ -16,9 +16,12 @@ from drsim import app, testing  # noqa: E402
 @pytest.fixture(scope="session")
 def sim(tmp_path_factory):
     testing.patch_dns()
-    running = app.start(port=0, tls_dir=str(tmp_path_factory.mktemp("tls")))
+    tls_dir = str(tmp_path_factory.mktemp("tls"))
+    running = app.start(port=0, tls_dir=tls_dir)
+    azurite = testing.Azurite(tls_dir)      # table data: Delta tables in Azurite
     yield running
     running.stop()
+    azurite.stop()
 
 
 @pytest.fixture

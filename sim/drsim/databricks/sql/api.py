@@ -20,11 +20,12 @@ import threading
 import time
 import uuid
 
+from ...blob import BLOBS, parse_url
 from ...errors import DatabricksError
 from ...http import route
 from ...state import SIM
 from ..ucmodel import UC, UCError
-from .engine import ENGINE, Ctx, location_key
+from .engine import ENGINE, Ctx
 from .errors import SqlError
 from .types import format_value, manifest_type
 
@@ -384,23 +385,39 @@ def set_config(req):
 
 @route("admin", "POST", "/sql/storage/replicate", auth=False)
 def replicate_storage(req):
-    """Stand-in for storage geo-replication: copy the files (data) of every EXTERNAL non-Delta
-    table location under `source` to the same relative path under `target`, e.g.
-    {"source": "abfss://data@stprod.dfs.core.windows.net/", "target": "abfss://data@stdr.dfs.core.windows.net/"}."""
+    """Stand-in for storage geo-replication (GRS / object replication): copy the blobs of every
+    EXTERNAL non-Delta table location under `source` to the same relative path under `target`,
+    e.g. {"source": "abfss://data@stprod.dfs.core.windows.net/",
+    "target": "abfss://data@stdr.dfs.core.windows.net/", "lag_ms": 0}. With lag_ms 0 (default) the
+    copy is done when the call returns; with lag_ms > 0 it runs in the background after that lag
+    (the reply says pending), as geo-replication lags its source. Delta tables are not copied:
+    they move between regions by DEEP CLONE. FIDELITY: files written at the source after the call
+    are copied by the next call only."""
     body = req.json or {}
     src, dst = body.get("source"), body.get("target")
     if not isinstance(src, str) or not isinstance(dst, str) or not src or not dst:
         raise _bad("source and target URL prefixes are required.")
-    if set(body) - {"source", "target"}:
-        raise _bad(f"Unknown field(s): {', '.join(sorted(set(body) - {'source', 'target'}))}.")
-    sk, dk = location_key(src), location_key(dst)
-    copied = []
-    with ENGINE.lock:
-        cur = ENGINE.store.cursor()
-        try:
-            for key in [k for k in ENGINE.store.tables if k == sk or k.startswith(sk + "/")]:
-                ENGINE.store.copy(cur, key, dk + key[len(sk):])
-                copied.append(key[4:])
-        finally:
-            cur.close()
+    if set(body) - {"source", "target", "lag_ms"}:
+        raise _bad(f"Unknown field(s): {', '.join(sorted(set(body) - {'source', 'target', 'lag_ms'}))}.")
+    lag = body.get("lag_ms", 0)
+    if not isinstance(lag, int) or isinstance(lag, bool) or lag < 0:
+        raise _bad("lag_ms must be a non-negative integer.")
+    sloc, dloc = parse_url(src), parse_url(dst)
+    blobs = BLOBS.list(sloc)
+    delta_roots = {n[:n.index("_delta_log/")] for n in blobs if "_delta_log/" in n}
+    plan = sorted(n for n in blobs if n.endswith(".parquet")
+                  and not any(n.startswith(r) for r in delta_roots))
+    copied = sorted({(src.rstrip("/") + "/" + n.rsplit("/", 1)[0]) if "/" in n else src.rstrip("/")
+                     for n in plan})
+
+    def run():
+        if lag:
+            time.sleep(lag / 1000)
+        for n in plan:
+            BLOBS.copy(sloc, n, dloc, n)
+
+    if lag:
+        threading.Thread(target=run, name="drsim-geo-replication", daemon=True).start()
+        return {"copied": copied, "pending": True, "lag_ms": lag}
+    run()
     return {"copied": copied}

@@ -28,6 +28,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
+from ...blob import BLOBS, Loc, parse_url
 from ..ucmodel import UC, UCError
 from .ddl import parse_other
 from .errors import SqlError, quote_name
@@ -36,6 +37,7 @@ from .store import Store, qi
 from .types import dbx_to_duck, duck_to_dbx, norm_dbx
 
 MAX_VIEW_DEPTH = 32
+DEFAULT_MANAGED_ACCOUNT = "drsimmanaged"
 
 
 @dataclass
@@ -235,6 +237,7 @@ class Engine:
     def reset(self):
         with self.lock:
             self.store.reset()
+            BLOBS.wipe()
 
     # ---- entry --------------------------------------------------------------------------------
     def execute(self, ctx: Ctx, text: str) -> Result:
@@ -383,14 +386,25 @@ class Engine:
             raise sql_error_from_uc(e) from None
 
     # ---- physical data --------------------------------------------------------------------------
-    @staticmethod
-    def data_key(table) -> str:
+    def data_key(self, table) -> str:
         """Store key of a table's data: its table_id, or for an EXTERNAL non-Delta table its
         storage location (the files belong to the location: DROP TABLE keeps them, a table
-        registered again at the location reads them, storage replication copies them)."""
+        registered again at the location reads them, storage replication copies them). Binds
+        the key to the table's place in blob storage (store.bind)."""
         if table.table_type == "EXTERNAL" and (table.data_source_format or "DELTA") != "DELTA" \
                 and table.storage_location:
-            return location_key(table.storage_location)
+            key = location_key(table.storage_location)
+            self.store.bind(key, parse_url(table.storage_location), delta=False)
+            return key
+        if table.storage_location:
+            loc = parse_url(table.storage_location)
+        else:
+            # FIDELITY: Databricks refuses a managed table without a managed location; the
+            # simulator's model allows one (tests create catalogs without storage roots), and
+            # its data goes to this account, under the metastore's id.
+            ms = table.schema.catalog.metastore
+            loc = Loc(DEFAULT_MANAGED_ACCOUNT, "unity", f"{ms.metastore_id}/tables/{table.table_id}")
+        self.store.bind(table.table_id, loc, delta=(table.data_source_format or "DELTA") == "DELTA")
         return table.table_id
 
     def physical_for(self, ctx: Ctx, table, version: int | None = None) -> str:
@@ -401,7 +415,7 @@ class Engine:
             if not cols:
                 raise SqlError("UNABLE_TO_INFER_SCHEMA",
                                f"Unable to infer schema for {table.full_name}: it has no columns.")
-            self.store.create(ctx.cur, key, cols, n=max(table.current_version, 0))
+            self.store.materialize(ctx.cur, key, cols, n=max(table.current_version, 0))
             table.data_ref = key
         return self.store.physical(key, version)
 
@@ -663,10 +677,16 @@ class Engine:
         if read_version is not None and read_version >= 0:
             extra["readVersion"] = read_version
         with uc_errors():
-            return ctx.ms.history_append(fq(full), operation,
-                                         {k: (v if isinstance(v, str) else json.dumps(v))
-                                          for k, v in params.items()},
-                                         user=ctx.user, **extra)
+            entry = ctx.ms.history_append(fq(full), operation,
+                                          {k: (v if isinstance(v, str) else json.dumps(v))
+                                           for k, v in params.items()},
+                                          user=ctx.user, **extra)
+            t = ctx.ms.get_table(fq(full))
+        # the Delta commit in the table's _delta_log; whether it changed the table's metadata
+        # (schema, properties, comment) is what moves UC's version stamps (objects.version_stamps)
+        changed = self.store.flush(ctx.cur, self.data_key(t), entry, t.properties, t.comment)
+        t.history[-1]["_metadata"] = bool(changed)
+        return entry
 
     def run_insert(self, ctx: Ctx, tree: exp.Insert) -> Result:
         target = tree.this

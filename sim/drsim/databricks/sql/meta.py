@@ -293,6 +293,7 @@ def clone(E, ctx, st):
                                 storage_location=location, comment=None, properties=props,
                                 replace=existing is not None)
     n = t.current_version + 1
+    E.data_key(t)                         # binds the target's location
     metrics = E.store.clone(ctx.cur, t.table_id, src.table_id, sv, n=n)
     metrics.pop("_changed", None)
     t.data_ref = t.table_id
@@ -316,7 +317,7 @@ def _drop_data(E, ctx, t):
     the location). FIDELITY: an external Delta table's data goes with the table here."""
     key = E.data_key(t)
     if key == t.table_id:
-        E.store.drop(ctx.cur, key)
+        E.store.drop_data(ctx.cur, key)
 
 
 def drop(E, ctx, st):
@@ -748,8 +749,11 @@ def describe_history(E, ctx, st):
         raise SqlError("DELTA_TABLE_NOT_FOUND",
                        f"{quote_name(*full)} is not a Delta table: DESCRIBE HISTORY is only "
                        "supported for Delta tables.")
-    with uc_errors():
-        hist = ctx.ms.history(fq(full), st["limit"])
+    # the real log, read with delta-rs (the model's summary only for a table without a log yet)
+    hist = E.store.read_history(E.data_key(t), st["limit"])
+    if hist is None:
+        with uc_errors():
+            hist = ctx.ms.history(fq(full), st["limit"])
     rows = []
     for h in hist:
         rows.append([h["version"], _ts(h["timestamp"]), h.get("userId") or h.get("userName"),

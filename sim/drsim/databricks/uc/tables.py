@@ -228,5 +228,5 @@ class TableOps:
     def history(self, full_name: str, limit: int | None = None) -> list[dict]:
         """Versions newest first (DESCRIBE HISTORY order); follows shares."""
         t = self.resolve(full_name).table
-        h = [dict(v) for v in reversed(t.history)]
+        h = [{k: x for k, x in v.items() if not k.startswith("_")} for v in reversed(t.history)]
         return h[:limit] if limit else h
