@@ -447,15 +447,16 @@ class Store:
         sv = src.current if source_version is None else source_version
         src_phys = self.physical(source_id, sv)
         src_files = src.versions[sv].files
-        tgt = self.tables.get(target_id)
+        tgt = self.get(target_id)
+        # the files the target holds (its current version): a file of the source version with the
+        # same name was copied by an earlier clone (names are unique: part-N-<uuid>), so only the
+        # others are copied, and the target's files the source version lacks are removed
         held: dict[str, DFile] = {}
-        if tgt is not None and tgt.clone_source == source_id and tgt.current >= 0:
+        if tgt is not None and tgt.current >= 0:
             held = {f.id: f for f in tgt.versions[tgt.current].files}
         src_ids = {f.id for f in src_files}
         copied = [f for f in src_files if f.id not in held]
         removed = [f for fid, f in held.items() if fid not in src_ids]
-        if tgt is not None and tgt.clone_source != source_id and tgt.current >= 0:
-            removed = list(tgt.versions[tgt.current].files)
         metrics = {
             "source_table_size": sum(f.size for f in src_files),
             "source_num_of_files": len(src_files),
