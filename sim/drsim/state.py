@@ -36,6 +36,7 @@ class Config:
         self.retry_after = 0          # Retry-After on LRO responses (seconds)
         self.token_lifetime = 3600
         self.page_size = 100          # ARM list page size (nextLink beyond it)
+        self.graph_page_size = 1000   # Resource Graph rows per page (the service's maximum $top)
         self.lro_max_seconds = 2.0    # an LRO nobody polls completes after this long
         self.state_dir = None
 

@@ -1,5 +1,5 @@
 """Azure Resource Manager (management host): every path goes to the generic engine."""
-from . import engine
+from . import engine, graph
 from .ids import parse
 from ..errors import ArmError
 from ..http import route
@@ -7,6 +7,9 @@ from ..http import route
 
 @route("management", "*", "/{path:path}", case_insensitive=True)
 def arm(req):
+    if req.path.rstrip("/").lower() == "/providers/microsoft.resourcegraph/resources":
+        req.stats_name = f"{req.method} Microsoft.ResourceGraph/resources"
+        return graph.query(req)
     # Stats per method and resource type ("PUT Microsoft.Network/virtualNetworks"), for benches.
     try:
         rid = parse(req.path)

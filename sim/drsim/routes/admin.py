@@ -6,7 +6,7 @@ from ..state import SIM, new_guid
 from .. import tokens
 from .entra import register_databricks_client
 
-CONFIG_KEYS = {"lro_polls": int, "retry_after": int, "token_lifetime": int, "page_size": int, "lro_max_seconds": float}
+CONFIG_KEYS = {"lro_polls": int, "retry_after": int, "token_lifetime": int, "page_size": int, "graph_page_size": int, "lro_max_seconds": float}
 
 
 def _body(req):
@@ -38,6 +38,20 @@ def stats(req):
 @route("admin", "DELETE", "/stats")
 def stats_reset(req):
     SIM.stats.reset()
+    return 204, None
+
+
+@route("admin", "POST", "/graph/freeze")
+def graph_freeze(req):
+    """Resource Graph serves the rows of this moment until DELETE /graph/freeze (models its lag)."""
+    from ..arm import graph
+    return graph.freeze()
+
+
+@route("admin", "DELETE", "/graph/freeze")
+def graph_unfreeze(req):
+    from ..arm import graph
+    graph.unfreeze()
     return 204, None
 
 
