@@ -403,4 +403,35 @@ function Client:list(path, api_version, query)
   end)
 end
 
+-- Azure Resource Graph (the query API; contract: azure-mgmt-resourcegraph QueryRequest/QueryResponse).
+M.GRAPH_API_VERSION = "2021-03-01"
+M.GRAPH_PATH = "/providers/Microsoft.ResourceGraph/resources"
+
+-- arm:graph_query(query [, {subscriptions=, page_size=}]) -> rows (objectArray), pages requested.
+-- One POST per page of at most page_size (default and maximum 1000) rows, following $skipToken;
+-- the scope is this client's subscription unless `subscriptions` names others.
+function Client:graph_query(query, opts)
+  opts = opts or {}
+  if type(query) ~= "string" or query == "" then
+    errors.raise({ code = "INVALID_ARGUMENT", message = "arm:graph_query(query): query must be a non-empty string" }, 2)
+  end
+  local subs = opts.subscriptions or { self.subscription_id }
+  if #subs == 0 or subs[1] == nil then
+    errors.raise({ code = "INVALID_ARGUMENT", message = "arm:graph_query: no subscription to query (AZURE_SUBSCRIPTION_ID)" }, 2)
+  end
+  local pages = 0
+  local rows = web.pages("Resource Graph query", function(token)
+    pages = pages + 1
+    local options = { ["$top"] = opts.page_size or 1000, resultFormat = "objectArray", ["$skipToken"] = token }
+    local r = self:run_many({ { method = "POST", path = M.GRAPH_PATH, api_version = M.GRAPH_API_VERSION,
+      body = { subscriptions = subs, query = query, options = options } } })[1]
+    if r.error then error(r.error, 0) end
+    local body = r.body or {}
+    local nxt = body["$skipToken"]
+    if nxt == json.null or nxt == "" then nxt = nil end
+    return body.data, nxt
+  end)
+  return rows, pages
+end
+
 return M

@@ -27,7 +27,9 @@ commands:
   state list | state show ADDR                   inspect the state
 options: --concurrency N (default 8; 1 = serial), --env-dir DIR (default env), --compact (one line
   per resource in plans), --verbose (every property of every changed resource, and the unchanged
-  resources too; without it a body shows its first lines and every security-relevant property)]]
+  resources too; without it a body shows its first lines and every security-relevant property),
+  --read graph|each (plans read the estate through Resource Graph and GET only what it lacks or
+  shows different (default), or GET every resource)]]
 
 local function out(s) io.stdout:write(s, "\n"); io.stdout:flush() end
 local function note(s) io.stderr:write(s, "\n"); io.stderr:flush() end
@@ -42,6 +44,7 @@ function M.parse(argv)
     elseif a == "--target" or a == "-target" then o.targets[#o.targets + 1] = argv[i + 1]; i = i + 1
     elseif a == "--concurrency" then o.concurrency = tonumber(argv[i + 1]); i = i + 1
     elseif a == "--env-dir" then o.env_dir = argv[i + 1]; i = i + 1
+    elseif a == "--read" then o.read = argv[i + 1]; i = i + 1
     elseif a == "--json" then o.json = true
     elseif a == "--compact" then o.compact = true
     elseif a == "--verbose" or a == "-v" then o.verbose = true
@@ -51,6 +54,8 @@ function M.parse(argv)
     i = i + 1
   end
   if not o.concurrency or o.concurrency < 1 then err.raise("USAGE", "--concurrency needs a number >= 1") end
+  o.read = o.read or os.getenv("DRHOST_DEPLOY_READ") or "graph"
+  if o.read ~= "graph" and o.read ~= "each" then err.raise("USAGE", "--read takes graph or each") end
   o.env = o.rest[1]
   o.command = o.rest[2] or "plan"
   o.args = { table.unpack(o.rest, 3) }
@@ -252,7 +257,7 @@ function M.main(argv, opts)
       st:save()
     end
     if o.command == "plan" then
-      local p = engine.plan(ctx, stack, doc, { targets = o.targets, concurrency = o.concurrency })
+      local p = engine.plan(ctx, stack, doc, { targets = o.targets, concurrency = o.concurrency, read = o.read })
       if o.json then out(encode(plan_data(p))) else out(render.plan(p, { verbose = o.verbose, compact = o.compact })) end
       if o.out then
         write_file(o.out, encode(plan_data(p)))
@@ -271,7 +276,7 @@ function M.main(argv, opts)
         engine.check_plan(p, doc, stack)
       else
         p = engine.plan(ctx, stack, doc, { targets = o.targets, concurrency = o.concurrency,
-          destroy = o.command == "destroy" })
+          destroy = o.command == "destroy", read = o.read })
         out(render.plan(p, { compact = o.compact, verbose = o.verbose }))
         if p.errors > 0 then
           for _, x in ipairs(p._errors) do note("error reading " .. x.addr .. ": " .. err.text(x.error)) end
@@ -285,7 +290,7 @@ function M.main(argv, opts)
       note(string.format("elapsed %ds", os.time() - t0))
       code = rep.ok and 0 or 1
     elseif o.command == "refresh" then
-      local drift = engine.refresh(ctx, stack, st, { concurrency = o.concurrency })
+      local drift = engine.refresh(ctx, stack, st, { concurrency = o.concurrency, read = o.read })
       doc.outputs = engine.outputs(stack, doc)
       st:save()
       if #drift == 0 then out("No drift: every resource in state matches the configuration.")

@@ -8,6 +8,7 @@ local dag = require("dag")
 local task = require("task")
 local resource = require("deploy.resource")
 local drivers = require("deploy.drivers")
+local snapshot = require("deploy.snapshot")
 local err = require("errors")
 
 local M = {}
@@ -127,7 +128,24 @@ local function classify(rr, live, entry, d)
   return "update", what, changes
 end
 
---- plan(ctx, stack, doc, opts) -> plan (data). opts: targets, concurrency, destroy.
+-- read_live(ctx, snap, rr, entry, d, reads) -> live: from the Resource Graph snapshot when it shows
+-- the resource up to date (nothing to do), else with the driver's own read (GET). The snapshot
+-- never decides a change: a resource it lacks or shows differing is read again before deciding.
+local function read_live(ctx, snap, rr, entry, d, reads)
+  if snap and d.from_snapshot and not rr.unknown then
+    local seen = d.from_snapshot(snap, rr, entry)
+    if seen ~= nil and classify(rr, seen, entry, d) == "noop" then
+      reads.graph = reads.graph + 1
+      return seen
+    end
+  end
+  reads.get = reads.get + 1
+  return d.read(ctx, rr, entry)
+end
+
+--- plan(ctx, stack, doc, opts) -> plan (data). opts: targets, concurrency, destroy, read ("graph"
+-- (default): the live estate from Resource Graph where it confirms a resource, else GET; "each":
+-- every resource with its own read), snapshot (a deploy.snapshot, for specs).
 function M.plan(ctx, stack, doc, opts)
   opts = opts or {}
   local g = M.graph(stack.resources)
@@ -135,13 +153,16 @@ function M.plan(ctx, stack, doc, opts)
   local run = new_run(ctx, stack, doc)
   local actions, errors = {}, {}
   local replaced = {}
+  local snap = nil
+  if not opts.destroy and opts.read ~= "each" then snap = opts.snapshot or snapshot.load(ctx, stack) end
+  local reads = { graph = 0, get = 0, graph_calls = snap and snap.stats.calls or 0 }
   if not opts.destroy then
     for _, wave in ipairs(g:waves(subset)) do
       local results = task.map(wave, function(res)
         local rr = M.resolve(res, run.lookup)
         local d = drivers.get(res.provider, res.type)
         local entry = doc.resources[res.addr]
-        local live = d.read(ctx, rr, entry)
+        local live = read_live(ctx, snap, rr, entry, d, reads)
         return { rr = rr, live = live, d = d, entry = entry }
       end, { concurrency = opts.concurrency })
       for i, res in ipairs(wave) do
@@ -207,7 +228,7 @@ function M.plan(ctx, stack, doc, opts)
     format = M.PLAN_FORMAT, env = doc.env, serial = doc.serial or 0, lineage = doc.lineage,
     config = M.fingerprint(stack), targets = opts.targets, destroy = opts.destroy or false,
     created_at = os.date("!%Y-%m-%dT%H:%M:%SZ"),
-    actions = actions, summary = summary, changes = changed, errors = #errors,
+    actions = actions, summary = summary, changes = changed, errors = #errors, reads = reads,
     _run = run, _errors = errors,
   }
 end

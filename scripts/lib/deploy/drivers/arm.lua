@@ -6,6 +6,9 @@
 --   arm_approve approval of a Pending private endpoint connection on a resource (e.g. the
 --               connection an NCC private endpoint rule opens on a storage account).
 -- Each driver gets `rr`, the resource with its lazy fields resolved (id, body, ...).
+-- from_snapshot(snap, rr, entry) is the resource as the plan's Resource Graph snapshot
+-- (deploy.snapshot) shows it, nil when the snapshot lacks it; the engine uses it only to confirm
+-- that nothing changed, and reads with `read` otherwise.
 local util = require("deploy.util")
 local err = require("errors")
 
@@ -61,6 +64,19 @@ end
 
 function M.arm.id(rr, live) return (live and live.id) or rr.id end
 
+-- Resource Graph returns types in lower case; a GET returns them as declared
+local function graph_view(row, rr)
+  if row and type(row.type) == "string" and type(rr.type) == "string" and row.type:lower() == rr.type:lower() then
+    row.type = rr.type
+  end
+  return row
+end
+
+function M.arm.from_snapshot(snap, rr, entry)
+  local id = rr.id_known and rr.id or (entry and entry.id)
+  return graph_view(snap:get(id), rr)
+end
+
 M.arm_patch = {}
 
 function M.arm_patch.read(ctx, rr, entry)
@@ -90,10 +106,14 @@ function M.arm_patch.delete() end -- forgetting a patch leaves the target as it 
 
 function M.arm_patch.id(rr) return rr.id end
 
+function M.arm_patch.from_snapshot(snap, rr, entry)
+  local id = rr.id_known and rr.id or (entry and entry.id)
+  return snap:get(id)
+end
+
 M.arm_approve = {}
 
-local function find_connection(ctx, rr)
-  local conns = arm(ctx):list(rr.id .. "/privateEndpointConnections", rr.api_version)
+local function pick_connection(conns, rr)
   local want = tostring(rr.body.endpoint_name or ""):lower()
   for _, c in ipairs(conns or {}) do
     local pe = c.properties and c.properties.privateEndpoint and c.properties.privateEndpoint.id
@@ -105,11 +125,24 @@ local function find_connection(ctx, rr)
   return nil
 end
 
+local function find_connection(ctx, rr)
+  return pick_connection(arm(ctx):list(rr.id .. "/privateEndpointConnections", rr.api_version), rr)
+end
+
 function M.arm_approve.read(ctx, rr)
   if not rr.id_known or rr.body.endpoint_name == nil or type(rr.body.endpoint_name) ~= "string" then
     return nil
   end
   return find_connection(ctx, rr)
+end
+
+-- the connections a storage account's GET (and so its Resource Graph row) carries inline
+function M.arm_approve.from_snapshot(snap, rr)
+  if not rr.id_known or type(rr.body.endpoint_name) ~= "string" then return nil end
+  local target = snap:get(rr.id)
+  local conns = target and type(target.properties) == "table" and target.properties.privateEndpointConnections
+  if type(conns) ~= "table" then return nil end
+  return pick_connection(conns, rr)
 end
 
 function M.arm_approve.view(_, live)
