@@ -17,6 +17,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from .errors import ArmError, DatabricksError, PlainError, SimError, error_for_host
+from .outage import OUTAGES, ConnectionDropped
 
 HOST_KINDS = ("login", "management", "accounts", "imds", "admin", "workspace")
 # Host kinds whose routes need a validated bearer token unless the route says auth=False.
@@ -227,6 +228,10 @@ class Handler(BaseHTTPRequestHandler):
         status, payload, headers = 500, None, {}
         try:
             status, payload, headers = self._serve(req, ws_id, faults, SIM)
+        except ConnectionDropped:
+            self.close_connection = True   # a region outage in "drop"/"hang" mode: no answer at all
+            SIM.stats.record(host_kind, "(outage: connection dropped)", 0, time.monotonic() - t0)
+            return
         except SimError as e:
             status, payload, headers = e.status, e.body(), e.headers()
         except Exception as e:  # a bug in the simulator: say so, as a 500 of the host's shape
@@ -268,6 +273,7 @@ class Handler(BaseHTTPRequestHandler):
                                  f"No API found for '{req.method} {req.path}'")
         req.route = r
         req.params = params
+        OUTAGES.before(req, ws_id)  # a region outage: raises
         faults.FAULTS.before(req)  # may sleep or raise
         if r.auth:
             from .tokens import authenticate
