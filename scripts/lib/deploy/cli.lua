@@ -212,7 +212,7 @@ function M.main(argv, opts)
       #require("deploy.components.hub").spoke_names(env)))
     return 0
   end
-  local store = opts.store or statefile.open_store()
+  local store = opts.store or statefile.open_store(opts.getenv, env.name)
   local st = statefile.new(store, env.name)
   if o.command == "force-unlock" then
     st:force_unlock()
@@ -245,7 +245,10 @@ function M.main(argv, opts)
   ctx.getenv = ctx.getenv or opts.getenv or os.getenv
   ctx.replication_config = repl_cfg
   -- the peer's outputs (prod's workspace and warehouse for dr's job), read from its state
-  if env.peer then ctx.peer_outputs = require("deploy.outputs").read(env.peer, { store = store }) end
+  -- (each region's state lives in its own store: opts.store serves both only in tests)
+  if env.peer then
+    ctx.peer_outputs = require("deploy.outputs").read(env.peer, { store = opts.store, getenv = opts.getenv })
+  end
   local stack = compose.build(env, ctx)
 
   st:lock()

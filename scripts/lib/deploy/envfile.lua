@@ -51,6 +51,12 @@ M.SCHEMA = S.record({
   front_end_private_link = S.boolean{},
   dbfs_private_endpoints = S.boolean{},
   replication = S.string{ what = "the replication config file (env/dr.replication.lua)" },
+  rpo_target = S.integer{ what = "the recovery point objective in seconds (e.g. 900); failover.lua status exits 3 beyond it" },
+  entry_point = S.record({
+    zone_id = S.string{ what = "the ARM id of an Azure DNS zone the environment owns" },
+    record = S.string{ what = "the CNAME record's relative name (e.g. 'databricks')" },
+    ttl = S.integer{ what = "the record's TTL in seconds (e.g. 60)" },
+  }, { what = "{ zone_id = '/subscriptions/.../dnsZones/example.com', record = 'databricks', ttl = 60 }" }),
   replication_schedule = S.record({
     quartz_cron = S.string{ what = "a Quartz cron expression like '0 0/30 * * * ?'" },
     timezone = S.string{ what = "a time zone id like 'UTC'" },

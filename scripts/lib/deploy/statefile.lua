@@ -15,9 +15,28 @@ State.__index = State
 
 local function json() return require("json") end
 
---- open_store(env_vars): a blobstate store from the environment (see docs/deploy.md).
-function M.open_store(getenv)
+--- region_getenv(getenv, env_name): getenv for one environment's state store. Each region keeps
+-- its state in its own region, so every variable can be given per environment:
+-- DRHOST_<ENV>_BLOB_ENDPOINT, DRHOST_<ENV>_STATE_CONTAINER, ... (ENV upper-cased), falling back to
+-- the shared DRHOST_BLOB_ENDPOINT, DRHOST_STATE_CONTAINER, ... when unset.
+function M.region_getenv(getenv, env_name)
   getenv = getenv or os.getenv
+  if not env_name then return getenv end
+  local prefix = "DRHOST_" .. tostring(env_name):upper():gsub("[^A-Z0-9]", "_") .. "_"
+  return function(name)
+    local own = name:match("^DRHOST_(.+)$")
+    if own then
+      local v = getenv(prefix .. own)
+      if v ~= nil and v ~= "" then return v end
+    end
+    return getenv(name)
+  end
+end
+
+--- open_store(getenv, env_name): the blobstate store of env_name's state, from the environment
+-- (see docs/deploy.md, "State"; per-environment variables as region_getenv says).
+function M.open_store(getenv, env_name)
+  getenv = M.region_getenv(getenv, env_name)
   local ok, blobstate = pcall(require, "blobstate")
   if not ok then
     err.raise("STATE_BACKEND", "the blobstate module is not available in this host")

@@ -189,6 +189,21 @@ function M.status_rows(plan)
   return rows
 end
 
+--- check_fence(cfg, o, opts): replication writes into its target only while its source is the
+-- active region (failover.topology; docs/failover.md, "Fencing"). Raises FENCED otherwise,
+-- before anything is contacted but the two regions' state stores.
+function M.check_fence(cfg, o, opts)
+  local regions = require("failover.regions")
+  local target = (cfg.target and cfg.target.env) or o.env
+  local source = cfg.source and cfg.source.env
+  if not source then
+    local peer = require("deploy.envfile").load_file("env/" .. target .. ".lua").peer
+    source = peer
+  end
+  local set = opts.regions or regions.pair(source, target, { getenv = opts.getenv })
+  return regions.guard(set, source, target)
+end
+
 function M.main(args, opts)
   opts = opts or {}
   local out = opts.stdout or function(s) io.stdout:write(s, "\n") end
@@ -206,7 +221,8 @@ function M.main(args, opts)
   local function progress(s) if not quiet or os.getenv("DRHOST_PROGRESS") == "1" then stderr("replicate: " .. s) end end
   if o.json then progress = function(s) stderr("replicate: " .. s) end end
 
-  local cfg = config.load(M.config_path(o))
+  local cfg = opts.config or config.load(M.config_path(o))
+  if (o.command == "sync" or o.command == "apply") and not opts.unfenced then M.check_fence(cfg, o, opts) end
   local credential = opts.credential or require("auth").from_env()
   local src = M.connect("source", cfg.source, cfg, credential)
   local dst = M.connect("target", cfg.target, cfg, credential)
