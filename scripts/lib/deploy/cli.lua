@@ -186,6 +186,16 @@ local function replication_config(env)
 end
 
 --- main(argv, opts) -> exit code. opts.ctx / opts.store for tests.
+--- active_region(env, opts) -> the active region's name per the topology records in both
+-- regions' stores (failover.regions), or nil when they cannot be read.
+function M.active_region(env, opts)
+  local regions = require("failover.regions")
+  local stores = opts.store and { [env.name] = opts.store, [env.peer] = opts.store } or nil
+  local set = regions.pair(env.peer, env.name, { getenv = opts.getenv, stores = stores })
+  local ok, view = pcall(regions.topology, set)
+  return ok and view.active or nil
+end
+
 function M.main(argv, opts)
   opts = opts or {}
   local o = M.parse(argv)
@@ -249,12 +259,20 @@ function M.main(argv, opts)
   if env.peer then
     ctx.peer_outputs = require("deploy.outputs").read(env.peer, { store = opts.store, getenv = opts.getenv })
   end
+  -- after a failover the secondary is the active region: its replication job stays paused, and
+  -- is never (re)created there (failover.topology; docs/failover.md, "Fencing")
+  if env.peer and env.role == "secondary" then ctx.active_region = M.active_region(env, opts) end
   local stack = compose.build(env, ctx)
 
   st:lock()
   local code
   local ok, e = pcall(function()
     local doc = st:load()
+    if ctx.active_region == env.name and not doc.resources["replication.job"] and o.command ~= "destroy" then
+      err.raise{ code = "REFUSED", user = true, message = env.name .. " is the active region (after a failover): "
+        .. "deploying it would create the replication job, which would clone " .. env.peer .. " into " .. env.name
+        .. " over the writes made there. Fail back first (drhost scripts/failover.lua failback)." }
+    end
     local function finish_outputs()
       doc.outputs = engine.outputs(stack, doc)
       st:save()

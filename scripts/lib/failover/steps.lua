@@ -169,10 +169,23 @@ function S.freeze_source(ctx)
   return { jobs_paused = n, catalogs_read_only = cats }
 end
 
+--- failures_text(res) -> ": first failure; second..." from a replicate --json result
+function M.failures_text(res)
+  local list = {}
+  for i, f in ipairs(res and res.failures or {}) do
+    if i > 3 then list[#list + 1] = "..."; break end
+    local text = tostring(f.error or f.message or f.reason or "")
+    if #text > 160 then text = text:sub(1, 157) .. "..." end
+    list[#list + 1] = tostring(f.object or f.name or "?") .. ": " .. text
+  end
+  return #list > 0 and (": " .. table.concat(list, "; ")) or ""
+end
+
 function S.final_sync(ctx)
   local code, res = ctx.replicate(ctx.cfg, { ctx.set.secondary.name, "sync", "--json" })
   if code ~= 0 then
-    errors.raise{ code = "FINAL_SYNC_FAILED", message = "the final sync reported failures (exit " .. code .. "); "
+    errors.raise{ code = "FINAL_SYNC_FAILED", message = "the final sync reported failures (exit " .. code .. ")"
+      .. M.failures_text(res) .. "; "
       .. "fix them and run again, or fail over with --forced to accept the last replicated state" }
   end
   ctx.journal.final_sync_at = os.date("!%Y-%m-%dT%H:%M:%SZ")
@@ -366,11 +379,10 @@ function M.reversed(cfg, set)
   rev.sharing.catalog_prefix = "drhost_" .. sec .. "_src"
   rev.sharing.provider = nil
   if rev.state and rev.state.managed_location then
-    for d, s in pairs(rev.storage) do
-      local loc = rev.state.managed_location
-      if loc:sub(1, #(s:gsub("/+$", ""))) == s:gsub("/+$", "") then
-        rev.state.managed_location = d:gsub("/+$", "") .. loc:sub(#(s:gsub("/+$", "")) + 1)
-      end
+    local loc = rev.state.managed_location
+    for from_prefix, to_prefix in pairs(rev.storage) do
+      local f = from_prefix:gsub("/+$", "")
+      if loc:sub(1, #f) == f then rev.state.managed_location = to_prefix:gsub("/+$", "") .. loc:sub(#f + 1) end
     end
   end
   rev.hooks = {}   -- hooks are written for prod -> dr
@@ -388,7 +400,7 @@ function S.reverse_sync(ctx)
   local code, res = ctx.replicate(rev, { ctx.to.name, "sync", "--json" })
   if code ~= 0 then
     errors.raise{ code = "REVERSE_SYNC_FAILED", message = "the reverse sync " .. ctx.from.name .. " -> " .. ctx.to.name
-      .. " reported failures (exit " .. code .. "); fix them and run failback again (it resumes here)" }
+      .. " reported failures (exit " .. code .. ")" .. M.failures_text(res) .. "; fix them and run failback again (it resumes here)" }
   end
   return { clones = res and #(res.clones or {}) or nil, statements = res and res.statements }
 end

@@ -68,8 +68,9 @@ function M.settings(opts)
     tags = { ["managed-by"] = "drhost", purpose = "disaster-recovery" },
     max_concurrent_runs = 1,          -- two syncs never overlap
     timeout_seconds = opts.timeout_seconds,
+    -- paused while dr is the active region (after a failover): nothing may clone into it
     schedule = { quartz_cron_expression = sch.quartz_cron, timezone_id = sch.timezone or "UTC",
-      pause_status = "UNPAUSED" },
+      pause_status = opts.paused and "PAUSED" or "UNPAUSED" },
     email_notifications = { on_failure = emails, no_alert_for_skipped_runs = false },
     notification_settings = { no_alert_for_skipped_runs = false, no_alert_for_canceled_runs = false },
     job_clusters = { {

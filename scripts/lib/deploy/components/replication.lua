@@ -75,7 +75,14 @@ function M.build(s, env, hub, spokes, ctx)
         privileges = { "SELECT" } } }
     return r
   end
-  -- secondary
+  -- secondary: the recipient for the primary's metastore too, so a failback can replicate back
+  -- (docs/failover.md, "Failback"); named after the primary as failover.steps.reverse_recipient
+  r.reverse_recipient = s:workspace_obj{ addr = "replication.reverse_recipient", kind = "recipient", workspace = ws,
+    depends_on = { primary_ws.metastore_assignment },
+    create_only = { "data_recipient_global_metastore_id", "authentication_type" },
+    body = { name = "drhost_" .. peer.name, authentication_type = "DATABRICKS",
+      data_recipient_global_metastore_id = r.peer_global_id,
+      comment = "drhost: the " .. peer.name .. " metastore (" .. peer.region .. "), for failback" } }
   r.provider = s:workspace_obj{ addr = "replication.provider", kind = "provider_lookup", workspace = ws,
     depends_on = { primary_ws.metastore_assignment },
     body = { data_provider_global_metastore_id = r.peer_global_id } }
@@ -138,7 +145,7 @@ function M.job_settings(env, cfg, ctx, r, primary_ws)
     return job.settings{ env = env, env_name = env.name, name = cfg.job, secret_scope = cfg.secret_scope,
       source_host = peer("primary_workspace_url"), source_warehouse_id = peer("warehouse_id"),
       target_host = primary_ws.workspace_url, target_warehouse_id = ref(r.warehouse, "id"),
-      notify = C.arr(env.notify or {}) }
+      notify = C.arr(env.notify or {}), paused = ctx.active_region == env.name }
   end
   return {
     name = cfg.job .. "-" .. env.name, max_concurrent_runs = 1,
