@@ -21,6 +21,7 @@ usage: drhost scripts/failover.lua COMMAND [options]
   drill [--full] [--json]           rehearse in dr without moving traffic (--full: a real failover + failback)
   verify [--json]                   dr's replicas against prod at the versions dr recorded
   fence                             fence a region that came back with an old epoch
+  report failover|failback|drill    print the newest report of that kind (markdown, from the state stores)
 options: --env-dir DIR (default env)   --config FILE (the replication config; default dr's)
 exit: 0 ok; 1 a step or check failed (run the same command again to resume); 2 usage;
       3 status beyond rpo_target, or a drill/verify check failed; 4 refused (topology, divergence, region down)]]
@@ -61,7 +62,8 @@ function M.parse(args)
   end
   o.command = pos[1]
   if o.help then return o end
-  local arity = { status = 0, plan = 1, apply = 1, failover = 0, failback = 0, drill = 0, verify = 0, fence = 0 }
+  local arity = { status = 0, plan = 1, apply = 1, failover = 0, failback = 0, drill = 0, verify = 0, fence = 0,
+    report = 1 }
   if not o.command or not arity[o.command] then
     errors.raise("USAGE", "unknown or missing COMMAND " .. tostring(o.command))
   end
@@ -77,6 +79,12 @@ function M.parse(args)
     o.action = o.command
   end
   if o.command == "apply" then o.file = pos[2] end
+  if o.command == "report" then
+    o.kind = pos[2]
+    if o.kind ~= "failover" and o.kind ~= "failback" and o.kind ~= "drill" then
+      errors.raise("USAGE", "report failover | report failback | report drill, got report " .. tostring(o.kind))
+    end
+  end
   if o.forced and o.action ~= "failover" then errors.raise("USAGE", "--forced applies to failover only") end
   if next(o.discard) and o.action ~= "failback" then errors.raise("USAGE", "--discard-prod-changes applies to failback only") end
   if o.full and o.command ~= "drill" then errors.raise("USAGE", "--full applies to drill only") end
@@ -99,7 +107,7 @@ end
 --- context(o, opts) -> ctx: regions, replication config, credential, progress.
 function M.context(o, opts)
   opts = opts or {}
-  local ctx = { o = o, discard = o.discard or {}, forced = o.forced, journal = {} }
+  local ctx = { o = o, discard = o.discard or {}, forced = o.forced, journal = {}, t0 = mono() }
   ctx.progress = opts.progress or function(s) io.stderr:write("failover: ", s, "\n") end
   ctx.credential = opts.credential or require("auth").from_env()
   ctx.set = regions.load({ env = "dr", dir = o.env_dir, getenv = opts.getenv, credential = ctx.credential,
@@ -134,7 +142,7 @@ end
 --- lag(ctx) -> rows {table, state, rpo_s, ...}, basis: per table how far dr is behind prod now.
 -- With prod answering: the replication status (0 for a table in sync, else now minus the commit
 -- its replica reflects). Without: now minus that commit for every table (an upper bound).
-function M.lag(ctx, prod_up)
+function M.lag(ctx, prod_up, label)
   local now = os.time()
   if prod_up then
     local code, res = ctx.replicate(ctx.cfg, { ctx.set.secondary.name, "status", "--json" }, { unfenced = true })
@@ -152,7 +160,7 @@ function M.lag(ctx, prod_up)
   for _, p in ipairs(pts) do
     local t = report.epoch(p.source_commit_ts)
     p.rpo_s = t and math.max(0, now - t) or nil
-    p.state = "unknown (prod unreachable)"
+    p.state = label or "unknown (prod unreachable)"
   end
   return pts, "prod unreachable: now minus the source commit each replica reflects (an upper bound)"
 end
@@ -212,8 +220,10 @@ function M.plan(ctx, action)
   end
   for _, n in ipairs(names) do
     local reason = string.format(steps.REASONS[n], (n == "final_sync" or n == "reverse_sync") and from.name
+      or (n == "resync" and prim.name)
       or ((n == "freeze_source" or n == "fence_source" or n == "passive_source") and from.name)
       or (n == "stop_replication" and sec.name) or (n == "divergence" and to.name) or to.name, to.name)
+    if n == "resync" then reason = string.format(steps.REASONS[n], prim.name, sec.name) end
     local s = { name = n, reason = reason }
     if action == "failover" and not from_up and (n == "freeze_source" or n == "final_sync") then
       s.skip = from.name .. " does not answer (forced failover): it is fenced when it comes back"
@@ -262,7 +272,7 @@ function M.execute(ctx, p, j)
   if p.action == "failback" then
     ctx.previous = read_journal(set.secondary, "failover") or read_journal(set.primary, "failover") or {}
   end
-  j.started_mono = j.started_mono or mono()
+  j.started_mono = j.started_mono or ctx.t0 or mono()
   local by_name = {}
   for _, s in ipairs(j.steps) do by_name[s.name] = s end
   local failed
@@ -286,7 +296,7 @@ function M.execute(ctx, p, j)
         if ok then s.status, s.detail = "done", detail
         else
           s.status, s.error = "failed", errors.text(detail)
-          s.error_obj = detail
+          s.exit = type(detail) == "table" and detail.exit or nil
           failed = s
         end
       end
@@ -310,9 +320,7 @@ function M.execute(ctx, p, j)
   else
     rows, basis = {}, "failback: the reverse sync copies every change made in dr"
   end
-  j.error_obj = nil
   local r = report.build(j, rows, { rpo_basis = basis })
-  for _, s in ipairs(j.steps) do s.error_obj = nil end
   if not failed then
     ctx.save()
     M.save_report(ctx, r)
@@ -334,6 +342,9 @@ function M.save_report(ctx, r)
     end
   end
   r.stored = { path = base, regions = stored }
+  for _, name in ipairs(stored) do
+    pcall(function() ctx.set[name]:store():write(REPORTS .. "latest-" .. r.action .. ".md", report.markdown(r)) end)
+  end
   return base
 end
 
@@ -350,10 +361,7 @@ function M.act(ctx, p, out)
   end
   local r, failed = M.execute(ctx, p, j)
   out(r, failed)
-  if failed then
-    local e = failed.error_obj
-    return (type(e) == "table" and e.exit) or M.EXIT.failed
-  end
+  if failed then return failed.exit or M.EXIT.failed end
   return M.EXIT.ok
 end
 
@@ -372,7 +380,11 @@ function M.status(ctx)
       probe_ms = set[name].probe_ms, epoch = view.records[name] and view.records[name].epoch or nil,
       active = name == view.active }
   end
-  local rows, basis = M.lag(ctx, up[set.primary.name] and view.active == set.primary.name)
+  local rows, basis = M.lag(ctx, up[set.primary.name] and view.active == set.primary.name,
+    view.active ~= set.primary.name and "replica" or nil)
+  if view.active ~= set.primary.name then
+    basis = view.active .. " is the active region: forward replication is stopped; the age of each replica's source commit"
+  end
   st.lag = { tables = json.array(rows), basis = basis }
   local s = report.rpo_stats(rows)
   st.lag.worst_s, st.lag.median_s = s.worst, s.median
@@ -473,6 +485,13 @@ function M.main(args, opts)
     end
     if n == 0 and #ctx.view.stale == 0 then out("nothing to fence: every region holds epoch " .. ctx.view.epoch) end
     return M.EXIT.ok
+  elseif o.command == "report" then
+    for _, name in ipairs({ ctx.set.secondary.name, ctx.set.primary.name }) do
+      local store = ctx.set[name]:store()
+      local ok, body = pcall(function() return store and store:read(REPORTS .. "latest-" .. o.kind .. ".md") end)
+      if ok and body then out(body); return M.EXIT.ok end
+    end
+    errors.raise{ code = "REPORT_NOT_FOUND", user = true, message = "no " .. o.kind .. " report in either region's state store" }
   elseif o.command == "drill" then
     return require("failover.drill").run(ctx, o, out)
   elseif o.command == "verify" then

@@ -84,7 +84,7 @@ end
 --- gantt(r) -> mermaid lines: one bar per step, in seconds from the start.
 function M.gantt(r)
   local lines = { "```mermaid", "gantt", "  title " .. r.action .. " " .. tostring(r.from) .. " -> " .. tostring(r.to)
-    .. " (RTO " .. fmt_s(r.rto.total_s) .. ")", "  dateFormat X", "  axisFormat %M:%S" }
+    .. " (RTO " .. fmt_s(r.rto.total_s) .. ")", "  dateFormat x", "  axisFormat %M:%S" }
   local t0
   for _, s in ipairs(r.steps) do if s.started and (not t0 or s.started < t0) then t0 = s.started end end
   for _, s in ipairs(r.steps) do

@@ -22,7 +22,7 @@ M.CONNECTIONS = "failover/connections.json"
 M.FAILOVER = { "freeze_source", "final_sync", "stop_replication", "commit_topology", "open_target",
   "start_target_jobs", "switch_entry", "smoke" }
 M.FAILBACK = { "fence_source", "divergence", "reverse_sync", "commit_topology", "open_target",
-  "start_target_jobs", "passive_source", "switch_entry", "smoke" }
+  "start_target_jobs", "passive_source", "switch_entry", "smoke", "resync" }
 
 M.REASONS = {
   freeze_source = "stop writes in %s: pause its scheduled and continuous jobs, bind its replicated catalogs read-only",
@@ -36,6 +36,7 @@ M.REASONS = {
   fence_source = "fence %s's writers: pause the jobs the failover started, bind its catalogs read-only",
   divergence = "find tables changed in %s after the failover point (they would be overwritten)",
   reverse_sync = "replicate %s -> %s with the same engine, reversed",
+  resync = "replicate %s -> %s now, so the standby is current again (its job keeps it so from here)",
   passive_source = "return %s to standby: replication workspace read-write, others read-only, its replication job resumed",
 }
 
@@ -397,12 +398,26 @@ function S.reverse_sync(ctx)
   -- the primary's replication workspace writes the clones; every other workspace stays read-only
   bind(ctx.to, M.catalogs(ctx, ctx.to), function(w) return w.primary and "BINDING_TYPE_READ_WRITE" or "BINDING_TYPE_READ_ONLY" end)
   local rev = M.reversed(ctx.cfg, ctx.set)
+  -- tables changed in the primary after the failover point (and discarded by the operator): their
+  -- reverse-replication record goes, so the sync clones dr's data over them whatever it recorded
+  local forget = {}
+  for _, c in ipairs(ctx.journal.divergent or {}) do forget[#forget + 1] = c.table end
+  if #forget > 0 then
+    local q = require("replicate.sqltext")
+    local st = rev.state
+    local names, params = {}, {}
+    for i, t in ipairs(forget) do names[i] = ":t" .. i; params["t" .. i] = t end
+    local conn = warehouse_conn(ctx.to)
+    local ok, e = pcall(conn.exec, conn, "DELETE FROM " .. q.name(st.catalog .. "." .. st.schema .. "." .. st.table)
+      .. " WHERE object IN (" .. table.concat(names, ", ") .. ")", params)
+    if not ok and not require("replicate.inventory").is_missing(e) then error(e, 0) end
+  end
   local code, res = ctx.replicate(rev, { ctx.to.name, "sync", "--json" })
   if code ~= 0 then
     errors.raise{ code = "REVERSE_SYNC_FAILED", message = "the reverse sync " .. ctx.from.name .. " -> " .. ctx.to.name
       .. " reported failures (exit " .. code .. ")" .. M.failures_text(res) .. "; fix them and run failback again (it resumes here)" }
   end
-  return { clones = res and #(res.clones or {}) or nil, statements = res and res.statements }
+  return { clones = res and #(res.clones or {}) or nil, statements = res and res.statements, overwritten = #forget }
 end
 
 function S.passive_source(ctx)
@@ -417,6 +432,15 @@ function S.passive_source(ctx)
   local job_id, c = replication_job(ctx)
   local resumed = job_id and set_pause(c, job_id, "UNPAUSED") or false
   return { catalogs = cats, replication_job_resumed = resumed, repaused = repaused }
+end
+
+function S.resync(ctx)
+  local code, res = ctx.replicate(ctx.cfg, { ctx.set.secondary.name, "sync", "--json" })
+  if code ~= 0 then
+    errors.raise{ code = "RESYNC_FAILED", message = "the forward sync " .. ctx.to.name .. " -> " .. ctx.from.name
+      .. " reported failures (exit " .. code .. ")" .. M.failures_text(res) .. "; prod is active, dr's job retries on schedule" }
+  end
+  return { clones = res and #(res.clones or {}) or nil, statements = res and res.statements }
 end
 
 -- ---- fencing a region that comes back -----------------------------------------------------------
