@@ -348,13 +348,24 @@ function M.save_report(ctx, r)
   return base
 end
 
---- act(ctx, p) -> exit code: run a plan (or resume its journal), print the report.
-function M.act(ctx, p, out)
-  local to = ctx.set[p.to]
-  local j = read_journal(to, p.action)
-  if j and not j.finished_at and j.epoch_before == p.epoch_before then
-    ctx.progress(string.format("resuming %s %s (started %s)", p.action, tostring(j.id), tostring(j.started_at)))
+--- unfinished(ctx, action) -> the journal of an unfinished run of action that the topology still
+-- matches (before its new epoch, or at it), or nil.
+function M.unfinished(ctx, action)
+  local set = ctx.set
+  local to = action == "failover" and set.secondary or set.primary
+  local j = read_journal(to, action)
+  if not j or j.finished_at then return nil end
+  local view = ctx.view or regions.topology(set)
+  if view.epoch == j.epoch_before or (j.epoch and view.epoch == j.epoch and view.active == j.to) then return j end
+  return nil
+end
+
+--- act(ctx, p, out, j) -> exit code: run a plan (or resume journal j), print the report.
+function M.act(ctx, p, out, j)
+  if j then
+    ctx.progress(string.format("resuming %s %s (started %s)", j.action, tostring(j.id), tostring(j.started_at)))
     p = j.plan
+    ctx.forced = j.forced
   else
     j = { id = new_id(), action = p.action, forced = p.forced, from = p.from, to = p.to, started_at = now_iso(),
       epoch_before = p.epoch_before, by = require("deploy.statefile").default_holder(), plan = p, steps = {} }
@@ -499,6 +510,14 @@ function M.main(args, opts)
   end
 
   local action = o.action
+  if o.command ~= "plan" and not plan_file then
+    ctx.view = regions.topology(ctx.set)
+    local j = M.unfinished(ctx, action)
+    if j then
+      if not o.json then for _, l in ipairs(M.plan_lines(j.plan)) do out(l) end; out("") end
+      return M.act(ctx, j.plan, emit_report, j)
+    end
+  end
   local p = M.plan(ctx, action)
   if plan_file then
     if plan_file.epoch_before ~= p.epoch_before or plan_file.active_before ~= p.active_before then

@@ -136,16 +136,21 @@ function Region:read_doc(path)
   return doc, etag
 end
 
---- write_doc(path, doc): under the path's lease, unconditionally newer (the caller decided).
-function Region:write_doc(path, doc, holder)
+--- write_doc(path, doc, opts): replace the document, conditional on the ETag just read (a
+-- concurrent writer makes it fail, never interleave). opts.lease: hold the path's lease while
+-- writing (the topology record); journals are written by the one run that holds the action.
+function Region:write_doc(path, doc, opts)
   local store, why = self:store()
   if not store then errors.raise{ code = "STORE_UNREACHABLE", message = self.name .. "'s state store: " .. tostring(why) } end
-  local lease = store:lock(path .. ".lock", { holder = holder or statefile.default_holder(), duration = M.LEASE_SECONDS })
+  local lease
+  if opts and opts.lease then
+    lease = store:lock(path .. ".lock", { holder = statefile.default_holder(), duration = M.LEASE_SECONDS })
+  end
   local ok, e = pcall(function()
     local _, etag = store:read(path)
     store:write(path, json.encode(doc), etag and { if_match = etag } or { if_none_match = "*" })
   end)
-  pcall(lease.release, lease)
+  if lease then pcall(lease.release, lease) end
   if not ok then error(e, 0) end
 end
 
@@ -174,7 +179,7 @@ end
 function M.write_topology(set, rec, only)
   local res = {}
   for _, name in ipairs(only or set.names) do
-    local ok, e = pcall(set[name].write_doc, set[name], topology.PATH, rec)
+    local ok, e = pcall(set[name].write_doc, set[name], topology.PATH, rec, { lease = true })
     res[name] = ok and "written" or errors.text(e)
   end
   return res
