@@ -175,6 +175,14 @@ local function read_journal(region, action)
   return j or nil
 end
 
+--- who() -> "user@host" (and the CI run) for the journal and the topology record
+function M.who()
+  local user = os.getenv("USER") or os.getenv("GITHUB_ACTOR") or "unknown"
+  local host = os.getenv("HOSTNAME")
+  local run = os.getenv("GITHUB_RUN_ID")
+  return user .. (host and host ~= "" and ("@" .. host) or "") .. (run and (" (CI run " .. run .. ")") or "")
+end
+
 local function new_id()
   local ok, crypto = pcall(require, "crypto")
   return ok and crypto.uuid4 and crypto.uuid4():sub(1, 8) or tostring(os.time())
@@ -368,7 +376,7 @@ function M.act(ctx, p, out, j)
     ctx.forced = j.forced
   else
     j = { id = new_id(), action = p.action, forced = p.forced, from = p.from, to = p.to, started_at = now_iso(),
-      epoch_before = p.epoch_before, by = require("deploy.statefile").default_holder(), plan = p, steps = {} }
+      epoch_before = p.epoch_before, by = M.who(), plan = p, steps = {} }
   end
   local r, failed = M.execute(ctx, p, j)
   out(r, failed)

@@ -144,7 +144,7 @@ function Region:write_doc(path, doc, opts)
   if not store then errors.raise{ code = "STORE_UNREACHABLE", message = self.name .. "'s state store: " .. tostring(why) } end
   local lease
   if opts and opts.lease then
-    lease = store:lock(path .. ".lock", { holder = statefile.default_holder(), duration = M.LEASE_SECONDS })
+    lease = store:lock(path .. ".lock", { duration = M.LEASE_SECONDS })   -- holder: blobstate names this run
   end
   local ok, e = pcall(function()
     local _, etag = store:read(path)
