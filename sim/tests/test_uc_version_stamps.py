@@ -1,6 +1,7 @@
 """Delta version stamps in Unity Catalog TableInfo.properties: `delta.lastUpdateVersion` and
-`delta.lastCommitTimestamp` follow every history append, and tables.list returns them too (the
-replication planner reads source versions from the listing, O(schemas))."""
+`delta.lastCommitTimestamp` move only when a commit changes the table's metadata (schema, properties,
+comment), as Delta's catalog-update hook and open-source Unity Catalog move them -- never on a
+data-only commit -- and tables.list returns them too."""
 import pytest
 
 from drsim.databricks.testkit import estate
@@ -35,26 +36,32 @@ def listed(client, e, schema="s", **query):
     return {t["name"]: t for t in r.json().get("tables", [])}
 
 
-def test_stamps_follow_writes(client, e, sql):
+def test_stamps_move_on_metadata_changes_only(client, e, sql):
     sql.run("CREATE TABLE t (id BIGINT) TBLPROPERTIES ('quality' = 'gold')")
     p0 = get(client, e, "main.s.t")["properties"]
     assert p0[V] == "0" and p0["quality"] == "gold"
     assert isinstance(p0[TS], str) and int(p0[TS]) > 1_600_000_000_000
     hist = e.prod.ms.history("main.s.t", 1)[0]
     assert int(p0[TS]) == hist["timestamp"]
+    # data-only commits (Delta's UpdateCatalog hook, open-source UC PR #1617): the stamps stay
     sql.run("INSERT INTO t VALUES (1), (2)")
     sql.run("UPDATE t SET id = id + 1")
     sql.run("DELETE FROM t WHERE id = 3")
     p3 = get(client, e, "main.s.t")["properties"]
-    assert p3[V] == "3" == str(e.prod.ms.get_table("main.s.t").current_version)
-    assert int(p3[TS]) >= int(p0[TS])
-    # a metadata-only change that commits (SET TBLPROPERTIES) moves them; user properties survive
+    assert (p3[V], p3[TS]) == (p0[V], p0[TS])
+    assert e.prod.ms.get_table("main.s.t").current_version == 3
+    # ... while the table's log moved: DESCRIBE HISTORY is the version
+    assert sql.run("DESCRIBE HISTORY t LIMIT 1")["result"]["data_array"][0][0] == "3"
+    # a metadata change that commits (SET TBLPROPERTIES) moves them; user properties survive
     sql.run("ALTER TABLE t SET TBLPROPERTIES ('owner_team' = 'x')")
     p4 = get(client, e, "main.s.t")["properties"]
     assert p4[V] == "4" and p4["owner_team"] == "x" and p4["quality"] == "gold"
-    # DESCRIBE HISTORY agrees with the stamp
-    d = sql.run("DESCRIBE HISTORY t LIMIT 1")
-    assert d["result"]["data_array"][0][0] == p4[V]
+    assert int(p4[TS]) >= int(p0[TS])
+    # so does a schema change
+    sql.run("ALTER TABLE t ADD COLUMNS (note STRING)")
+    assert get(client, e, "main.s.t")["properties"][V] == "5"
+    sql.run("INSERT INTO t VALUES (9, 'n')")
+    assert get(client, e, "main.s.t")["properties"][V] == "5"
 
 
 def test_stamps_in_list_results_and_clones(client, e, sql):
@@ -65,20 +72,24 @@ def test_stamps_in_list_results_and_clones(client, e, sql):
     sql.run(f"CREATE TABLE p (id INT) USING PARQUET LOCATION '{e.prod.root}files/p'")
     sql.run("CREATE TABLE c DEEP CLONE a")
     ts = listed(client, e)
-    assert ts["a"]["properties"][V] == "1"
+    assert ts["a"]["properties"][V] == "0"           # the INSERT (v1) changed data only
     assert ts["b"]["properties"][V] == "0"
     # the clone has its own history (version 0 = the CLONE), not the source's stamps
     assert ts["c"]["properties"][V] == "0"
     assert (ts["v"].get("properties") or {}).get(V) is None
     assert (ts["p"].get("properties") or {}).get(V) is None
-    # a write moves the listed stamp of that table only
+    # a write does not move the listed stamp
     sql.run("INSERT INTO a VALUES (2)")
     ts2 = listed(client, e)
-    assert ts2["a"]["properties"][V] == "2" and ts2["b"]["properties"][V] == "0"
-    assert int(ts2["a"]["properties"][TS]) >= int(ts["a"]["properties"][TS])
-    # an incremental re-clone is a new version of the clone
+    assert ts2["a"]["properties"] == ts["a"]["properties"]
+    # a re-clone that brings data only is a new version of the clone, its stamp stays
     sql.run("CREATE OR REPLACE TABLE c DEEP CLONE a")
-    assert listed(client, e)["c"]["properties"][V] == "1"
+    assert e.prod.ms.get_table("main.s.c").current_version == 1
+    assert listed(client, e)["c"]["properties"][V] == "0"
+    # one that brings changed properties moves it
+    sql.run("ALTER TABLE a SET TBLPROPERTIES ('tier' = 'gold')")
+    sql.run("CREATE OR REPLACE TABLE c DEEP CLONE a")
+    assert listed(client, e)["c"]["properties"][V] == "2"
     # omit_properties drops them with the rest
     assert "properties" not in listed(client, e, omit_properties="true")["a"]
 
@@ -87,4 +98,4 @@ def test_external_delta_tables_are_stamped(client, e, sql):
     sql.run(f"CREATE TABLE x (id INT) LOCATION '{e.prod.root}ext/x'")
     sql.run("INSERT INTO x VALUES (1)")
     t = get(client, e, "main.s.x")
-    assert t["table_type"] == "EXTERNAL" and t["properties"][V] == "1"
+    assert t["table_type"] == "EXTERNAL" and t["properties"][V] == "0"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Replication bench on the simulator (run by tools/bench.sh under tools/with-sim.sh):
 # BENCH_TABLES (default 500) managed tables in prod; first sync, no-op sync, sync after changing
-# 2% of the tables (BENCH_VERSION_SOURCE: history (default) or auto) -- with drhost's incremental strategy and with "re-clone everything every run"
+# 2% of the tables -- with drhost's incremental strategy and with "re-clone everything every run"
 # side by side (separate dr catalogs, interleaved so both see the same source); wall time,
 # statements and REST calls issued by drhost, requests seen by the simulator (admin /stats).
 set -euo pipefail
@@ -28,7 +28,6 @@ return {
   state = { catalog = "ops_$target", managed_location = "${DRHOST_DR_EXTERNAL_URL:-abfss://external@drhostdrext.dfs.core.windows.net/}ops_$target" },
   parallelism = 8,
   clone_strategy = "$strategy",
-  version_source = "${BENCH_VERSION_SOURCE:-history}",
 }
 CFG
 done

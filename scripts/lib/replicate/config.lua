@@ -81,8 +81,10 @@ M.schema = S.record{
     .. "are never data-copied)", "skip", "metadata_only"),
   clone_strategy = enum(D.clone_strategy, "\"incremental\" (clone when the source version moved) or \"always\" "
     .. "(re-clone every table every run: the baseline the bench compares against)", "incremental", "always"),
-  version_source = enum(D.version_source, "\"auto\" (managed Delta tables: the version UC returns in the table listing; "
-    .. "others: DESCRIBE HISTORY) or \"history\" (DESCRIBE HISTORY for every Delta table)", "auto", "history"),
+  -- "auto" (versions from the listing's delta.lastUpdateVersion) was removed: Unity Catalog moves that
+  -- stamp only on metadata changes, so it skipped tables whose data had moved
+  version_source = enum(D.version_source, "\"history\" (DESCRIBE HISTORY for every Delta table; \"auto\" was "
+    .. "removed: the listing's version stamp moves on metadata changes only)", "history"),
   hooks = S.record({ filter = S.func{}, policy = S.func{}, rename = S.func{} }, { default = D.hooks }),
 }
 

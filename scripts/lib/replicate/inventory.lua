@@ -84,7 +84,7 @@ end
 
 -- ---------------------------------------------------------------- one side
 -- side = { ws=, conn=, catalogs = { names }, with_state = {catalog,schema,table} | nil,
---          concurrency = n, stats = {}, delta_metadata = bool (tables listed with include_delta_metadata) }
+--          concurrency = n, stats = {} }
 function M.read(side)
   local ws = side.ws
   local conc = side.concurrency or 8
@@ -126,8 +126,6 @@ function M.read(side)
       local k = kinds.get(name)
       if k.list then
         local qy = { catalog_name = s.catalog, schema_name = s.name }
-        -- ask for the Delta metadata (version stamps) where the caller takes versions from the listing
-        if k.collection == "tables" and side.delta_metadata then qy.include_delta_metadata = "true" end
         reqs[#reqs + 1] = { path = P .. k.list.path, query = qy, key = k.list.key, collection = k.collection }
       end
     end
@@ -256,50 +254,6 @@ function M.read_tags(side, inv, stats)
 end
 
 -- ---------------------------------------------------------------- versions and state
-M.STAMP_VERSION, M.STAMP_TS = "delta.lastUpdateVersion", "delta.lastCommitTimestamp"
-
--- epoch milliseconds (number or digit string) -> "YYYY-MM-DDTHH:MM:SS.mmmZ" (DESCRIBE HISTORY's shape)
-function M.ms_to_iso(ms)
-  local n = math.tointeger(tonumber(ms))
-  if not n or n < 0 then return nil end
-  return os.date("!%Y-%m-%dT%H:%M:%S", n // 1000) .. string.format(".%03dZ", n % 1000)
-end
-
--- Which source versions the listing already gives, and which need DESCRIBE HISTORY.
--- tables: the source inventory's tables (full -> normalised table); names: the Delta tables in
--- scope; opts.mode: "auto" | "history"; opts.recorded: source full name -> source_version in the
--- state table. Returns versions (full -> {version, ts, from = "stamp"}), the names to read with
--- DESCRIBE HISTORY (sorted as given), and the reason each of those is not stamped.
--- A stamp is used only for a MANAGED table (UC commits those itself, so its stamp is the table's
--- version; an EXTERNAL table's writers may commit to storage without UC learning of it at once),
--- only when it is a non-negative integer, and never when it is below the version already recorded
--- as cloned (a stamp going backwards is not trusted: history decides).
-function M.stamped_versions(tables, names, opts)
-  opts = opts or {}
-  local mode, recorded = opts.mode or "auto", opts.recorded or {}
-  local versions, need, why = {}, {}, {}
-  for _, full in ipairs(names) do
-    local t = tables[full] or {}
-    local p = t.properties or {}
-    local raw = p[M.STAMP_VERSION]
-    local v = type(raw) == "string" and raw:match("^%d+$") and math.tointeger(tonumber(raw)) or nil
-    local reason
-    if mode == "history" then reason = "version_source = history"
-    elseif t.table_type ~= "MANAGED" then reason = "external table"
-    elseif v == nil then reason = raw == nil and "no version stamp" or "unreadable version stamp"
-    elseif recorded[full] ~= nil and (math.tointeger(tonumber(recorded[full])) or -1) > v then
-      reason = "stamp below the recorded version"
-    end
-    if reason then
-      need[#need + 1] = full
-      why[full] = reason
-    else
-      versions[full] = { version = v, ts = M.ms_to_iso(p[M.STAMP_TS]), from = "stamp" }
-    end
-  end
-  return versions, need, why
-end
-
 -- Latest Delta version of each table: DESCRIBE HISTORY t LIMIT 1, concurrently (O(tables)).
 function M.read_versions(side, tables, stats)
   local list = {}
@@ -425,7 +379,7 @@ function M.discover(cfg, src, dst, stats, progress, opts)
   table.sort(src_cats); table.sort(dst_cats)
   progress("discover: prod " .. src.host)
   local src_inv = M.read{ ws = src.ws, conn = src.conn, catalogs = src_cats, concurrency = cfg.parallelism, stats = stats,
-    grants = not light, tags = not light, delta_metadata = cfg.version_source ~= "history" }
+    grants = not light, tags = not light }
   local counts = {}
   for _, coll in ipairs(kinds.collections) do
     if coll ~= "catalogs" then counts[#counts + 1] = count(src_inv[coll]) .. " " .. coll end
@@ -451,16 +405,12 @@ function M.discover(cfg, src, dst, stats, progress, opts)
     end
   end
   table.sort(delta)
-  -- managed tables: the version stamp of the listing; the rest: DESCRIBE HISTORY (O(tables))
-  local recorded = {}
-  for _, row in pairs(dst_inv.state or {}) do
-    if row.source then recorded[row.source] = row.source_version end
-  end
-  local versions, need = M.stamped_versions(src_inv.tables, delta,
-    { mode = cfg.version_source, recorded = recorded })
-  stats.versions = { stamp = #delta - #need, history = #need }
-  progress(string.format("discover: %d source Delta version(s) from the listing, %d read with DESCRIBE HISTORY",
-    #delta - #need, #need))
+  -- every Delta table's version from its log: DESCRIBE HISTORY (O(tables), concurrently). The
+  -- listing's delta.lastUpdateVersion is no substitute: Unity Catalog moves it only when a commit
+  -- changes the table's metadata (docs/replication.md, "Incremental clones")
+  local versions, need = {}, delta
+  stats.versions = { stamp = 0, history = #need }
+  progress(string.format("discover: %d source Delta version(s) read with DESCRIBE HISTORY", #need))
   local read, verrs = M.read_versions(src, need, stats)
   for full, v in pairs(read) do v.from = "history"; versions[full] = v end
   src_inv.versions = versions

@@ -220,20 +220,22 @@ class Table(Securable):
 
     def version_stamps(self) -> dict[str, str]:
         """The Delta commit stamps UC keeps in a Delta table's properties: the version and the
-        commit time (epoch ms) of the latest history entry; {} for views, non-Delta tables and
-        tables without history. Derived from `history`, so every history_append (create, write,
-        clone, ALTER...) moves them."""
+        commit time (epoch ms) of the latest commit that changed the table's METADATA (schema,
+        properties, comment); {} for views, non-Delta tables and tables without history.
+
+        As Delta's catalog-update hook (UpdateCatalog: schema, properties or clustering changed)
+        and open-source Unity Catalog (managed-tables spec; PR #1617: a data-only commit leaves
+        them unchanged) move them: an INSERT, UPDATE, DELETE or MERGE leaves them where they were,
+        so they are no signal that a table's data moved. The SQL engine marks each history entry
+        with `_metadata` when its Delta commit wrote a changed metaData action; an entry without
+        the mark (written by an older simulator) counts as a metadata change."""
         if self.is_view or (self.data_source_format or "").upper() != "DELTA" or not self.history:
             return {}
-        last = self.history[-1]
+        last = next((h for h in reversed(self.history) if h.get("_metadata", True)), self.history[0])
         # FIDELITY: Databricks UC returns `delta.lastCommitTimestamp` (ms, string) and
         # `delta.lastUpdateVersion` (string) in TableInfo.properties of Delta tables; the public
-        # REST reference does not document them (observed behaviour). UC updates them at commit
-        # time for managed tables; for EXTERNAL tables written by an engine that does not report
-        # to UC they may lag the Delta log. The simulator's writes all go through UC, so here they
-        # never lag for either type, and they advance on EVERY commit -- looser than open-source UC,
-        # whose managed-tables spec advances lastUpdateVersion on metadata changes only (unitycatalog
-        # PR #1617); that is why replication's default version_source is "history".
+        # REST reference does not document them (observed behaviour). The simulator's writes all
+        # go through UC, so they never lag (the real hook is asynchronous and best-effort).
         return {"delta.lastCommitTimestamp": str(int(last["timestamp"])),
                 "delta.lastUpdateVersion": str(int(last["version"]))}
 
