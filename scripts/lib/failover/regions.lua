@@ -12,7 +12,7 @@ local M = {}
 
 M.PROBE_TIMEOUT = 5        -- seconds for a reachability probe
 M.CALL_TIMEOUT = 30        -- seconds for any other call made by a failover step
-M.LEASE_SECONDS = 60
+M.LEASE_SECONDS = 15      -- the shortest lease Azure Blob grants: a killed run's expires soon
 
 local Region = {}
 Region.__index = Region
@@ -144,7 +144,14 @@ function Region:write_doc(path, doc, opts)
   if not store then errors.raise{ code = "STORE_UNREACHABLE", message = self.name .. "'s state store: " .. tostring(why) } end
   local lease
   if opts and opts.lease then
-    lease = store:lock(path .. ".lock", { duration = M.LEASE_SECONDS })   -- holder: blobstate names this run
+    -- a run killed while holding it leaves the lease until it expires (at most LEASE_SECONDS)
+    local deadline = require("http").now() + M.LEASE_SECONDS + 5
+    while not lease do
+      local ok, l = pcall(store.lock, store, path .. ".lock", { duration = M.LEASE_SECONDS })  -- holder: blobstate names this run
+      if ok then lease = l
+      elseif errors.is(l, "LOCKED") and require("http").now() < deadline then require("http").sleep(1)
+      else error(l, 0) end
+    end
   end
   local ok, e = pcall(function()
     local _, etag = store:read(path)
