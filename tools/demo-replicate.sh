@@ -44,6 +44,9 @@ step "sync 2: exactly two clones"
 grep -q '^clones: 2$' /tmp/drhost-demo-sync2.$$ || fail "second sync did not clone exactly two tables"
 "$DRHOST" tools/seed-replicate.lua compare || fail "dr does not match prod after the second sync"
 
+step "independent check (tools/deltacheck.py): dr's replicas, opened from Azurite with delta-rs, equal prod at the versions dr records"
+"$DRHOST" tools/seed-replicate.lua deltacheck || fail "a replica differs from prod at its recorded version"
+
 step "sync 3: empty plan, nothing cloned"
 "$DRHOST" scripts/replicate.lua dr plan | tee /tmp/drhost-demo-plan3.$$
 grep -q '^No changes' /tmp/drhost-demo-plan3.$$ || fail "third plan is not empty"

@@ -320,6 +320,41 @@ function M.compare(src, dst, cfg)
   return ok, lines
 end
 
+-- What tools/deltacheck.py checks: each replicated table (a row of dr's state table) with the
+-- storage locations of its prod source and of its dr replica (Tables API on each side) and the
+-- source version the replica records.
+function M.manifest(src, dst, cfg)
+  local inventory = require("replicate.inventory")
+  local rows = inventory.read_state(dst, cfg.state, {})
+  local names = {}
+  for obj in pairs(rows) do names[#names + 1] = obj end
+  table.sort(names)
+  local out = {}
+  for _, obj in ipairs(names) do
+    local r = rows[obj]
+    local s = src.ws:get("/api/2.1/unity-catalog/tables/" .. r.source)
+    local d = dst.ws:get("/api/2.1/unity-catalog/tables/" .. obj)
+    out[#out + 1] = { table = obj, source = r.source, source_version = r.source_version,
+      source_location = s and s.storage_location, target_location = d and d.storage_location }
+  end
+  return out
+end
+
+-- Run tools/deltacheck.py on the manifest; returns ok, its output lines.
+function M.deltacheck(src, dst, cfg)
+  local path = os.tmpname()
+  local f = assert(io.open(path, "w"))
+  f:write(json.encode(json.array and json.array(M.manifest(src, dst, cfg)) or M.manifest(src, dst, cfg)))
+  f:close()
+  local home = os.getenv("DRHOST_HOME") or "."
+  local p = assert(io.popen(string.format("%s/.venv/bin/python %s/tools/deltacheck.py %s 2>&1", home, home, path)))
+  local lines = {}
+  for l in p:lines() do lines[#lines + 1] = l end
+  local ok = p:close()
+  os.remove(path)
+  return ok == true, lines
+end
+
 local function main(cmd, arg1)
   local config = require("replicate.config")
   local cfg = config.load((os.getenv("DRHOST_HOME") or ".") .. "/env/dr.replication.lua")
@@ -343,13 +378,21 @@ local function main(cmd, arg1)
   elseif cmd == "geo" then
     print("storage geo-replication stand-in: copied " .. M.geo_replicate(cfg.storage) .. " location(s)")
     return 0
+  elseif cmd == "manifest" then
+    local m = M.manifest(src, M.side("target"), cfg)
+    print(json.encode(json.array and json.array(m) or m))
+    return 0
+  elseif cmd == "deltacheck" then
+    local ok, lines = M.deltacheck(src, M.side("target"), cfg)
+    for _, l in ipairs(lines) do print(l) end
+    return ok and 0 or 1
   elseif cmd == "compare" then
     local ok, lines = M.compare(src, M.side("target"), cfg)
     for _, l in ipairs(lines) do print(l) end
     print(ok and "dr matches prod" or "dr DIFFERS from prod")
     return ok and 0 or 1
   end
-  io.stderr:write("usage: drhost tools/seed-replicate.lua estate|seed|change|compare|tables N|touch a,b\n")
+  io.stderr:write("usage: drhost tools/seed-replicate.lua estate|seed|change|compare|manifest|deltacheck|tables N|touch a,b\n")
   return 2
 end
 

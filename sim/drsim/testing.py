@@ -3,6 +3,7 @@
 sim/tests/conftest.py exposes them as fixtures: `sim` (session: the running simulator),
 `client` (a SimClient; SIM and faults are reset before every test), `arm` / `acct` / `ws_client`.
 """
+import json
 import os
 import re
 import secrets
@@ -74,6 +75,10 @@ class Azurite:
             raise RuntimeError(f"Azurite did not start; see {log}")
         self.endpoint = f"http://127.0.0.1:{port}"
         BLOBS.configure(self.endpoint, self.accounts_file, self.secret)
+        self.config_file = os.path.join(run_dir, "azurite.json")      # as sim-up writes it
+        with open(self.config_file, "w", encoding="utf-8") as f:
+            json.dump({"endpoint": self.endpoint, "accounts_file": self.accounts_file,
+                       "secret": self.secret, "ca": None}, f)
 
     def stop(self):
         try:

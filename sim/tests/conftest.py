@@ -19,6 +19,7 @@ def sim(tmp_path_factory):
     tls_dir = str(tmp_path_factory.mktemp("tls"))
     running = app.start(port=0, tls_dir=tls_dir)
     azurite = testing.Azurite(tls_dir)      # table data: Delta tables in Azurite
+    running.azurite = azurite
     yield running
     running.stop()
     azurite.stop()

@@ -24,6 +24,8 @@ describe("replicate under faults (simulator)", function()
     assert.is_true(fired > 0, "no fault fired")
     local ok, lines = H.compare(ctx)
     assert.is_true(ok, table.concat(lines, "\n"))
+    local same, report = H.deltacheck(ctx)   -- independent: delta-rs on the stored tables
+    assert.is_true(same, report)
   end)
 
   it("converges after being killed mid-run", function()
@@ -43,6 +45,8 @@ describe("replicate under faults (simulator)", function()
     assert.are.equal(0, doc.totals.failed)
     local ok, lines = H.compare(ctx)   -- row counts equal: nothing duplicated or lost
     assert.is_true(ok, table.concat(lines, "\n"))
+    local same, report = H.deltacheck(ctx)   -- independent: delta-rs on the stored tables
+    assert.is_true(same, report)
     rc, doc = H.run(ctx, "plan --json")
     assert.are.equal(0, rc)
     assert.are.equal(0, #doc.actions)

@@ -95,6 +95,13 @@ function H.compare(ctx)
   return H.seedlib().compare(ctx.src, ctx.dst, ctx.cfg)
 end
 
+-- The independent check (tools/deltacheck.py): dr's replicas, read from Azurite with delta-rs,
+-- equal prod's tables at the versions dr's state table records. Returns ok, its output.
+function H.deltacheck(ctx)
+  local ok, lines = H.seedlib().deltacheck(ctx.src, ctx.dst, ctx.cfg)
+  return ok, table.concat(lines, "\n")
+end
+
 -- The simulator's admin API (faults, stats).
 function H.admin(method, path, body)
   local http = require("http")

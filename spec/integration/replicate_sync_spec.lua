@@ -16,6 +16,8 @@ describe("replicate sync (simulator)", function()
     assert.are.equal(4, H.count_clones(doc))   -- 3 managed + 1 external Delta
     local ok, lines = H.compare(ctx)
     assert.is_true(ok, table.concat(lines, "\n"))
+    local same, report = H.deltacheck(ctx)   -- independent: delta-rs on the stored tables
+    assert.is_true(same, report)
     -- every kind is present in dr
     local inv = require("replicate.inventory").read{ ws = ctx.dst.ws, conn = ctx.dst.conn,
       catalogs = { ctx.dr_sales, ctx.names.finance }, stats = {} }
@@ -69,6 +71,8 @@ describe("replicate sync (simulator)", function()
     assert.are.equal(2, H.count_clones(doc))
     local ok, lines = H.compare(ctx)
     assert.is_true(ok, table.concat(lines, "\n"))
+    local same, report = H.deltacheck(ctx)   -- independent: delta-rs on the stored tables
+    assert.is_true(same, report)
     rc, doc = H.run(ctx, "sync --json")
     assert.are.equal(0, rc)
     assert.are.equal(0, H.count_clones(doc))
@@ -104,6 +108,8 @@ describe("replicate sync (simulator)", function()
     assert.are.equal(1, H.count_clones(doc))
     local ok, lines = H.compare(ctx)
     assert.is_true(ok, table.concat(lines, "\n"))
+    local same, report = H.deltacheck(ctx)   -- independent: delta-rs on the stored tables
+    assert.is_true(same, report)
   end)
 
   it("applies a saved plan exactly, and refuses a file that is not a plan", function()
