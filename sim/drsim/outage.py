@@ -25,6 +25,7 @@ from .state import SIM
 MODES = ("503", "drop", "hang")
 
 _RG = re.compile(r"^/subscriptions/[^/]+/resourcegroups/([^/]+)", re.I)
+_GLOBAL = re.compile(r"/providers/Microsoft\.Network/(dnsZones|privateDnsZones)/", re.I)
 _LOC = re.compile(r"/locations/([^/]+)/", re.I)
 _ACCOUNT_OBJ = re.compile(r"/(metastores|workspaces|network-connectivity-configs)/([^/]+)")
 
@@ -99,6 +100,8 @@ def region_of(req, ws_id):
         ws = SIM.workspaces.get(ws_id)
         return _norm(ws.get("region")) if ws else None
     if kind == "management":
+        if _GLOBAL.search(req.path):
+            return None   # Azure DNS zones are global: they answer whichever region is down
         m = _RG.match(req.path)
         if m:
             rg = SIM.arm.get(f"/subscriptions/{SIM.config.subscription_id}/resourceGroups/{m.group(1)}")

@@ -69,3 +69,23 @@ def test_reset_lifts_outages(client, e):
     client.post("admin", "/outages", json={"region": "westeurope"})
     client.post("admin", "/reset")
     assert client.get("admin", "/outages").json() == {"outages": []}
+
+
+def test_public_dns_zone_and_cname(client):
+    """The entry point: a public DNS zone and a CNAME record set, as azure-mgmt-dns models them."""
+    _rg(client, "rg-dns", "westeurope")
+    zone = RG + "rg-dns/providers/Microsoft.Network/dnsZones/example.com"
+    r = client.put("management", zone, params={"api-version": "2018-05-01"}, json={"location": "westeurope"})
+    assert r.status_code == 400 and "global" in r.json()["error"]["message"]
+    r = client.put("management", zone, params={"api-version": "2018-05-01"}, json={"location": "global"})
+    assert r.status_code in (200, 201), r.text
+    rec = zone + "/CNAME/databricks"
+    r = client.put("management", rec, params={"api-version": "2018-05-01"},
+                   json={"properties": {"TTL": 60, "CNAMERecord": {"cname": "adb-1.example.net"}}})
+    assert r.status_code in (200, 201), r.text
+    got = client.get("management", rec, params={"api-version": "2018-05-01"}).json()
+    assert got["properties"]["CNAMERecord"]["cname"] == "adb-1.example.net"
+    assert got["properties"]["fqdn"] == "databricks.example.com."
+    r = client.put("management", rec, params={"api-version": "2018-05-01"},
+                   json={"properties": {"TTL": 60, "CNAMERecord": {"cnam": "x"}}})
+    assert r.status_code == 400 and "cnam" in r.json()["error"]["message"]

@@ -52,6 +52,10 @@ describe("failover.lua (simulator)", function()
       if tostring(b.workspace_id) == tostring(ws_id) then return b.binding_type end
     end
   end
+  local function cname()
+    return F.arm:get(F.zone .. "/CNAME/databricks", "2018-05-01").properties.CNAMERecord.cname
+  end
+  local function host_of(url) return (url:gsub("^https://", ""):gsub(":.*$", "")) end
   local function check(d, name)
     for _, c in ipairs(d and d.checks or {}) do if c.name == name then return c end end
   end
@@ -67,9 +71,21 @@ describe("failover.lua (simulator)", function()
     F.env_dir = os.tmpname()
     os.remove(F.env_dir)
     assert(os.execute("mkdir -p " .. F.env_dir))
+    -- the entry point: a public DNS zone with the CNAME the deployment of prod creates
+    local sub = os.getenv("AZURE_SUBSCRIPTION_ID")
+    F.arm = require("azure").client{ credential = require("auth").from_env() }
+    local rg = "/subscriptions/" .. sub .. "/resourceGroups/rg-fo-" .. ctx.id
+    F.zone = rg .. "/providers/Microsoft.Network/dnsZones/fo" .. ctx.id .. ".example.com"
+    F.arm:put(rg, "2021-04-01", { location = "westeurope" })
+    F.arm:put(F.zone, "2018-05-01", { location = "global" })
+    F.arm:put(F.zone .. "/CNAME/databricks", "2018-05-01",
+      { properties = { TTL = 60, CNAMERecord = { cname = ctx.src.host:gsub("^https://", ""):gsub(":.*$", "") } } })
     for _, n in ipairs({ "prod", "dr" }) do
       local text = assert(io.open("env/" .. n .. ".lua")):read("a")
       if n == "dr" then text = text:gsub("\n}%s*$", "\n  rpo_target = 900,\n}\n") end
+      if n == "prod" then
+        text = text:gsub("\n}%s*$", "\n  entry_point = { zone_id = \"" .. F.zone .. "\", record = \"databricks\", ttl = 60 },\n}\n")
+      end
       local f = assert(io.open(F.env_dir .. "/" .. n .. ".lua", "w"))
       f:write(text); f:close()
     end
@@ -190,6 +206,7 @@ describe("failover.lua (simulator)", function()
     assert.is_false(ok)
     assert.matches("read%-only", tostring(e.message))
     ctx.dst.conn:exec("INSERT INTO " .. ctx.names.finance .. ".ledger.entries VALUES (8, 'written in dr', 2.0)")
+    assert.are.equal(host_of(ctx.dst.host), cname())
     local map = doc("dr", "failover/connections.json")
     assert.are.equal("dr", map.active)
     assert.are.equal(ctx.dst.host, map.workspaces.main.url)
@@ -221,6 +238,7 @@ describe("failover.lua (simulator)", function()
     assert.are.equal("PAUSED", pause_of(ctx.dst.ws, F.dr_job))
     assert.are.equal("UNPAUSED", pause_of(ctx.dst.ws, F.repl_job))
     assert.are.equal("BINDING_TYPE_READ_WRITE", binding(ctx.src.ws, ctx.names.finance, F.ws_id.prod))
+    assert.are.equal(host_of(ctx.src.host), cname())
     local _
     rc, _, so, se = H.run(ctx, "sync", prefix())
     assert.are.equal(0, rc, so .. se)
@@ -247,6 +265,7 @@ describe("failover.lua (simulator)", function()
     assert.is_true(d.rpo.worst_s >= 0)
     assert.matches("upper bound", d.rpo.basis)
     assert.are.equal(3, doc("dr", "failover/topology.json").epoch)
+    assert.are.equal(host_of(ctx.dst.host), cname())          -- DNS is global: it moved while prod was down
     H.admin("DELETE", "/outages")
     -- prod answers again with its old record: stale, and its job still runs
     assert.are.equal(2, doc("prod", "failover/topology.json").epoch)

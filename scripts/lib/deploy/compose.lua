@@ -51,6 +51,17 @@ function M.build(env, ctx)
     s:output("job_id", lazy.ref(repl.job, "job_id"))
     s:output("provider_name", lazy.ref(repl.provider, "name"))
   end
+  if env.entry_point then
+    -- the name clients use (docs/failover.md, "Entry point"): created pointing at this region's
+    -- replication workspace; from then on failover.lua owns its target, so the plan ignores it
+    local ep = env.entry_point
+    local host = lazy.fn(function(u) return (tostring(u):gsub("^https?://", ""):gsub("/.*$", "")) end, spokes[1].workspace_url)
+    s:arm{ addr = "entry_point.cname", type = "Microsoft.Network/dnsZones/CNAME", api_version = "2018-05-01",
+      id = ep.zone_id .. "/CNAME/" .. ep.record, ignore = { "properties.CNAMERecord.cname" },
+      depends_on = { spokes[1].workspace },
+      body = { properties = { TTL = ep.ttl or 60, CNAMERecord = { cname = host } } } }
+    s:output("entry_point", { zone_id = ep.zone_id, record = ep.record, ttl = ep.ttl or 60 })
+  end
   M.last = { hub = hub, spokes = spokes, workspaces = workspaces, replication = repl }
   return s, M.last
 end

@@ -251,6 +251,22 @@ function M.validate(env, file, peer, peer_file)
       end
     end
   end
+  if env.entry_point ~= nil then
+    local ep = env.entry_point
+    if type(ep.zone_id) ~= "string" or not ep.zone_id:match("^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/"
+        .. "Microsoft%.Network/dnsZones/[%w%-%.]+$") then
+      c.fail("entry_point.zone_id", "the ARM id of an Azure DNS zone (/subscriptions/.../resourceGroups/.../providers/"
+        .. "Microsoft.Network/dnsZones/example.com)", ep.zone_id)
+    end
+    if type(ep.record) ~= "string" or not ep.record:match("^[%w][%w%-]*$") then
+      c.fail("entry_point.record", "a record name like 'databricks' (letters, digits, -)", ep.record)
+    end
+    if ep.ttl ~= nil and (ep.ttl < 1 or ep.ttl > 86400) then c.fail("entry_point.ttl", "1..86400 seconds", ep.ttl) end
+    if env.role ~= "primary" then
+      c.fail("entry_point", "no entry point in the secondary: the primary's env file names it (failover moves it)", ep)
+    end
+  end
+  if env.rpo_target ~= nil and env.rpo_target < 1 then c.fail("rpo_target", "a positive number of seconds", env.rpo_target) end
   if env.notify ~= nil then
     if type(env.notify) ~= "table" then c.fail("notify", "a list of e-mail addresses", env.notify)
     else

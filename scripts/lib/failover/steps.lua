@@ -274,8 +274,22 @@ function S.switch_entry(ctx)
     errors.raise{ code = "ENTRY_POINT_FAILED", message = "cannot write the connection map in " .. ctx.to.name .. ": "
       .. tostring(written[ctx.to.name]) }
   end
-  local dns = ctx.dns and ctx.dns(ctx, map) or nil
-  return { connections = written, dns = dns }
+  return { connections = written, dns = M.point_dns(ctx, ctx.to) }
+end
+
+--- point_dns(ctx, region) -> "fqdn -> host" | nil: the entry point's CNAME (named by the primary's
+-- env file; Azure DNS is a global service, so this works while a region is down) now names the
+-- region's replication workspace.
+function M.point_dns(ctx, region)
+  local ep = ctx.set.primary.env.entry_point
+  if not ep then return nil end
+  local w = primary_ws(region)
+  local host = w.url:gsub("^https?://", ""):gsub("[:/].*$", "")
+  local sub = ep.zone_id:match("^/subscriptions/([^/]+)/")
+  local arm = require("azure").client{ credential = ctx.credential, subscription_id = sub, request_timeout = regions.CALL_TIMEOUT }
+  local id = ep.zone_id .. "/CNAME/" .. ep.record
+  arm:put(id, "2018-05-01", { properties = { TTL = ep.ttl or 60, CNAMERecord = { cname = host } } })
+  return ep.record .. "." .. ep.zone_id:match("([^/]+)$") .. " -> " .. host
 end
 
 --- smoke(region, catalogs) -> { catalogs = n, tables = n, views = n, failures = {...} } (no raise)

@@ -657,6 +657,38 @@ def _zone_build(ctx, res):
     return res
 
 
+# ---- public DNS (the entry point a failover flips) ---------------------------------------------
+PUBDNSMOD = "azure.mgmt.dns.models"
+PUBDNS = ("2018-05-01", "2023-07-01-preview")
+
+
+def _pubzone_build(ctx, res):
+    if res.get("location") != "global":
+        raise ArmError(400, "LocationNotAvailableForResourceType",
+                       f"The provided location '{res.get('location')}' is not available for resource type "
+                       "'Microsoft.Network/dnsZones'. List of available regions for the resource type is 'global'.")
+    p = _props(res)
+    p["maxNumberOfRecordSets"] = 10000
+    p["maxNumberOfRecordsPerRecordSet"] = 20
+    p["numberOfRecordSets"] = 2
+    p["zoneType"] = "Public"
+    # FIDELITY: placeholder name servers; the zone is not delegated or served anywhere.
+    p["nameServers"] = [f"ns{i}-01.azure-dns.example." for i in range(1, 5)]
+    return res
+
+
+def _cname_build(ctx, res):
+    p = _props(res)
+    target = (p.get("CNAMERecord") or {}).get("cname")
+    if not target:
+        raise ArmError(400, "BadRequest", "properties.CNAMERecord.cname is required for a CNAME record set.")
+    zone = ctx.parent or {}
+    p["fqdn"] = f"{ctx.rid.name}.{zone.get('name', '')}."
+    p["provisioningState"] = "Succeeded"
+    p.setdefault("TTL", 3600)
+    return res
+
+
 def _zone_render(r):
     p = _props(r)
     p["numberOfRecordSets"] = 1 + len([x for x in SIM.arm.all() if x["id"].lower().startswith(r["id"].lower() + "/a/")])
@@ -1353,6 +1385,9 @@ register(Spec(N + "privateDnsZones/virtualNetworkLinks", DNSMOD, "VirtualNetwork
               global_location=True, build=_link_build))
 register(Spec(N + "privateDnsZones/A", DNSMOD, "RecordSet", DNS, etag=True, has_location=False, lro=False,
               state_in_properties=False))
+register(Spec(N + "dnsZones", PUBDNSMOD, "Zone", PUBDNS, etag=True, global_location=True, build=_pubzone_build))
+register(Spec(N + "dnsZones/CNAME", PUBDNSMOD, "RecordSet", PUBDNS, etag=True, has_location=False, lro=False,
+              state_in_properties=False, build=_cname_build))
 register(Spec("Microsoft.Storage/storageAccounts", STMOD, "StorageAccountCreateParameters", STORAGE,
               update_model="StorageAccountUpdateParameters", build=_sa_build, patch=_sa_patch, render=_sa_render))
 register(Spec("Microsoft.Storage/storageAccounts/blobServices", STMOD, "BlobServiceProperties", STORAGE,
