@@ -10,8 +10,9 @@ local M = {}
 
 --- read(env_name, opts) -> outputs table. opts.store: a state store (default: the one named by
 -- DRHOST_STATE / DRHOST_BLOB_*, as for deploy.lua); opts.getenv for that choice (per-environment
--- variables first, statefile.region_getenv). Reads without taking the lease. Raises STATE_BACKEND / STATE_CORRUPT / STATE_MISMATCH when the state cannot
--- be read; an environment never applied has no outputs ({}).
+-- variables first, statefile.region_getenv). Reads without taking the lease. Raises
+-- STATE_BACKEND / STATE_CORRUPT / STATE_MISMATCH when the state cannot be read; an environment
+-- never applied has no outputs ({}).
 function M.read(env_name, opts)
   opts = opts or {}
   local store = opts.store or statefile.open_store(opts.getenv, env_name)
