@@ -235,6 +235,30 @@ describe_sim("deploy estate on the simulator", function()
     assert.equal("operator-set-value", require("crypto").base64_decode(v.value))
   end)
 
+  it("an older Databricks-backed drhost scope is replaced by the Key Vault-backed one", function()
+    local c = H.clients()
+    local ws = c.workspace_client(outs.primary_workspace_url)
+    -- the scope as deployments before the Key Vault-backed one made it
+    ws:post("/api/2.0/secrets/scopes/delete", { scope = "drhost" })
+    ws:post("/api/2.0/secrets/scopes/create", { scope = "drhost" })
+    ws:post("/api/2.0/secrets/put", { scope = "drhost", key = "azure-client-secret", string_value = "old" })
+    local rc, out = H.run(fx, fx.secondary, "plan")
+    assert.equal(2, rc, out)
+    assert.matches("replication.secret_scope must be replaced", out, 1, true)
+    assert.matches('scope_backend_type = "DATABRICKS" -> "AZURE_KEYVAULT"', out, 1, true)
+    rc, out = H.run(fx, fx.secondary, "apply")
+    assert.equal(0, rc, out)
+    local backend
+    for _, x in ipairs(ws:get("/api/2.0/secrets/scopes/list").scopes or {}) do
+      if x.name == "drhost" then backend = x.backend_type end
+    end
+    assert.equal("AZURE_KEYVAULT", backend)
+    local v = ws:get("/api/2.0/secrets/get", { scope = "drhost", key = "azure-client-secret" })
+    assert.equal("operator-set-value", require("crypto").base64_decode(v.value))
+    rc, out = H.run(fx, fx.secondary, "plan")
+    assert.equal(0, rc, out)
+  end)
+
   it("destroys the secondary in reverse order (retained objects, both metastores, only forgotten), leaving an empty state", function()
     local rc, out = H.run(fx, fx.secondary, "destroy --compact")
     assert.equal(0, rc, out)
