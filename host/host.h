@@ -4,7 +4,6 @@
 #include "lua.h"
 
 /* main.c */
-const char *dh_host_home(void);
 int dh_host_verbose(void); /* -v given: reports keep their positions and tracebacks */
 
 /* errors.c: message handler for lua_pcall (turns any error into the printed report, a string,

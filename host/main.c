@@ -24,7 +24,6 @@
 static char home[PATH_MAX];
 static int verbose = 0;
 
-const char *dh_host_home(void) { return home; }
 int dh_host_verbose(void) { return verbose; }
 
 static void usage(FILE *to) {

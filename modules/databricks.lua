@@ -223,10 +223,10 @@ function Client:list(path, query, items_key)
     local body = self:request{ method = "GET", path = path, query = q }
     if type(body) ~= "table" then body = {} end
     -- some APIs (account workspaces) answer a bare array: one page, no token
-    if (json.is_array and json.is_array(body)) or body[1] ~= nil then return body, nil end
+    if json.is_array(body) or body[1] ~= nil then return body, nil end
     if not items_key then
       for k, v in pairs(body) do
-        if type(v) == "table" and (#v > 0 or (json.is_array and json.is_array(v))) then
+        if type(v) == "table" and (#v > 0 or json.is_array(v)) then
           items_key = k
           break
         end

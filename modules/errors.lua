@@ -171,9 +171,7 @@ end
 -- A field's value in a report: strings as they are for user errors, Lua-like text otherwise.
 local function show(v, raw_strings)
   if raw_strings and type(v) ~= "table" then return tostring(v) end
-  local ok, pretty = pcall(require, "drhost.pretty")
-  if ok then return (pretty.format(v, { depth = 4 }):gsub("\n", "\n  ")) end
-  return tostring(v)
+  return (require("drhost.pretty").format(v, { depth = 4 }):gsub("\n", "\n  "))
 end
 
 --- The report the host prints for an uncaught error (without the "drhost: " prefix and without

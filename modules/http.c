@@ -1184,10 +1184,8 @@ static int l_sleep(lua_State *L) {
     return lua_yieldk(L, 2, 0, k_sleep);
   }
   double until = now_mono() + s;
-  dh_wait_begin();
   for (;;) {
     if (dh_cancelled()) {
-      dh_wait_end();
       dh_http_push_error(L, "CANCELLED", "http.sleep: cancelled by SIGINT");
       return lua_error(L);
     }
@@ -1197,7 +1195,6 @@ static int l_sleep(lua_State *L) {
     struct timespec ts = {0, (long)(left * 1e9)};
     nanosleep(&ts, NULL);
   }
-  dh_wait_end();
   return 0;
 }
 
@@ -1311,13 +1308,11 @@ static int l_poll(lua_State *L) {
   if (!(timeout >= 0 && timeout <= 3600)) dh_raise(L, "INVALID_ARGUMENT", "http.poll: timeout must be within 0..3600");
   dh_http_ctx *ctx = dh_http_ctx_get(L);
   double until = now_mono() + timeout;
-  dh_wait_begin();
   for (;;) {
     if (dh_cancelled()) {
       detach_all(ctx);
       lua_pushnil(L);
       lua_setfield(L, LUA_REGISTRYINDEX, ACTIVE_KEY);
-      dh_wait_end();
       dh_http_push_error(L, "CANCELLED", "http.poll: cancelled by SIGINT");
       return lua_error(L);
     }
@@ -1350,7 +1345,6 @@ static int l_poll(lua_State *L) {
     lua_pop(L, 1);
     double left = until - now_mono();
     if (k > 0 || left <= 0) {
-      dh_wait_end();
       return 1;
     }
     lua_pop(L, 1);

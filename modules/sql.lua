@@ -115,7 +115,7 @@ end
 -- name -> value (or {value=, type=}), or a list of {name=, value=, type=}.
 function M.parameters(params)
   local list = {}
-  if params == nil then return json.array and json.array(list) or list end
+  if params == nil then return json.array(list) end
   if type(params) ~= "table" then
     errors.raise({ code = "INVALID_PARAMETER", message = "SQL parameters must be a table, got " .. type(params) }, 2)
   end
@@ -132,7 +132,7 @@ function M.parameters(params)
     table.sort(names, function(a, b) return tostring(a) < tostring(b) end)
     for _, k in ipairs(names) do list[#list + 1] = param_of(k, params[k]) end
   end
-  return json.array and json.array(list) or list
+  return json.array(list)
 end
 
 ---------------------------------------------------------------------------------------------------
@@ -404,7 +404,7 @@ function Conn:many(list, opts)
   for i, op in ipairs(ops) do
     if op.error then out[i] = { error = op.error }
     else
-      out[i] = { rows = json.array and json.array(op.rows) or op.rows, meta = meta_of(op) }
+      out[i] = { rows = json.array(op.rows), meta = meta_of(op) }
     end
   end
   return out

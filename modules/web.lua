@@ -84,8 +84,7 @@ function M.pages(what, fetch)
     if next_cursor ~= nil then seen[next_cursor] = true end
     cursor = next_cursor
   until cursor == nil
-  if json.array then return json.array(items) end
-  return items
+  return json.array(items)
 end
 
 return M

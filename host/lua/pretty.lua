@@ -184,22 +184,4 @@ function M.show(v)
   return M.format(v)
 end
 
---- The report of an uncaught error table: "FILE:LINE: CODE: message" then its other fields.
-function M.error_report(e)
-  if type(e.code) ~= "string" and e.message == nil then return M.format(e) end
-  local out = {}
-  out[1] = (e.where and (tostring(e.where) .. ": ") or "") .. tostring(e.code or "ERROR") ..
-    ": " .. tostring(e.message or "(no message)")
-  local keys = {}
-  for k in pairs(e) do
-    if k ~= "code" and k ~= "message" and k ~= "where" then keys[#keys + 1] = k end
-  end
-  table.sort(keys, key_less)
-  for _, k in ipairs(keys) do
-    local text = M.format(e[k], { depth = 4 }):gsub("\n", "\n  ")
-    out[#out + 1] = "  " .. tostring(k) .. ": " .. text
-  end
-  return table.concat(out, "\n")
-end
-
 return M

@@ -4,13 +4,9 @@
  * The host also interrupts running Lua code with a hook raising CANCELLED that stays installed, and
  * the flag stays set, until the host has unwound: once cancelled, every later request and every
  * later Lua step fails with CANCELLED. Cleanup goes through errors.on_cancel (run by the host with
- * the flag cleared). A C wait brackets itself with dh_wait_begin()/dh_wait_end(); a second SIGINT
- * while the flag is set kills the process. */
+ * the flag cleared). A second SIGINT while the flag is set kills the process. */
 #ifndef DH_SIGNAL_H
 #define DH_SIGNAL_H
 int dh_cancelled(void);
 void dh_set_cancelled(int on); /* async-signal-safe */
-void dh_wait_begin(void);
-void dh_wait_end(void);
-int dh_waiting(void); /* async-signal-safe: inside a bracketed wait */
 #endif

@@ -8,11 +8,7 @@ local M = {}
 
 M.MASK = "(sensitive value)"
 
-local function is_null(v)
-  if v == nil then return true end
-  local ok, json = pcall(require, "json")
-  return ok and type(json) == "table" and v == json.null
-end
+local function is_null(v) return v == nil or v == require("json").null end
 
 local function norm_scalar(key, v)
   if type(v) == "string" then

@@ -19,8 +19,6 @@ local function is_lazy(v)
 end
 M.is_lazy = is_lazy
 
-function M.is_unknown(v) return v == M.UNKNOWN end
-
 local function derived(f, args)
   return setmetatable({ f = f, args = args }, Lazy)
 end

@@ -37,10 +37,7 @@ end
 -- (see docs/deploy.md, "State"; per-environment variables as region_getenv says).
 function M.open_store(getenv, env_name)
   getenv = M.region_getenv(getenv, env_name)
-  local ok, blobstate = pcall(require, "blobstate")
-  if not ok then
-    err.raise("STATE_BACKEND", "the blobstate module is not available in this host")
-  end
+  local blobstate = require("blobstate")
   local mode = getenv("DRHOST_STATE")
   if mode == "local" then
     return blobstate.open{ path = getenv("DRHOST_STATE_DIR") or ".drhost-state" }, "local"
@@ -71,11 +68,7 @@ function M.new(store, env, opts)
 end
 
 function M.empty(env)
-  local lineage
-  local ok, crypto = pcall(require, "crypto")
-  if ok and type(crypto) == "table" and crypto.uuid4 then lineage = crypto.uuid4()
-  else lineage = string.format("%08x-0000-4000-8000-%012x", os.time(), math.random(0, 2^40)) end
-  return { version = 1, serial = 0, lineage = lineage, env = env, resources = {}, outputs = {} }
+  return { version = 1, serial = 0, lineage = require("crypto").uuid4(), env = env, resources = {}, outputs = {} }
 end
 
 --- lock(): take the lease for the whole run; LOCKED error (holder, since) when held elsewhere.
@@ -134,10 +127,8 @@ function State:save()
   local doc = self.doc
   doc.serial = (doc.serial or 0) + 1
   local j = json()
-  if j.object then
-    j.object(doc.resources)
-    j.object(doc.outputs)
-  end
+  j.object(doc.resources)
+  j.object(doc.outputs)
   local body = j.encode(doc)
   local cond = self.etag and { if_match = self.etag } or { if_none_match = "*" }
   local ok, etag = pcall(self.store.write, self.store, self.name, body, cond)

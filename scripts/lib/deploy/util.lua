@@ -28,8 +28,7 @@ end
 -- An array is a table with keys 1..n only (or marked by json.array).
 function M.is_array(t)
   if type(t) ~= "table" then return false end
-  local ok, json = pcall(require, "json")
-  if ok and type(json) == "table" and json.is_array and json.is_array(t) then return true end
+  if require("json").is_array(t) then return true end
   local n = 0
   for k in pairs(t) do
     if type(k) ~= "number" or k < 1 or math.type(k) ~= "integer" then return false end
@@ -152,16 +151,7 @@ function M.canonical(v)
 end
 
 function M.hash(v)
-  local s = M.canonical(v)
-  local ok, crypto = pcall(require, "crypto")
-  if ok and type(crypto) == "table" and crypto.sha256 then return crypto.sha256(s) end
-  -- FNV-1a 64-bit fallback for plain busted runs (not a security hash; only change detection).
-  local h = 0xcbf29ce484222325
-  for i = 1, #s do
-    h = h ~ s:byte(i)
-    h = h * 0x100000001b3
-  end
-  return string.format("%016x", h)
+  return require("crypto").sha256(M.canonical(v))
 end
 
 function M.keys_set(list)

@@ -227,8 +227,7 @@ function M.main(args, opts)
   local src = M.connect("source", cfg.source, cfg, credential)
   local dst = M.connect("target", cfg.target, cfg, credential)
   local stats = { sql = 0, rest = 0 }
-  local ok_uuid, crypto = pcall(require, "crypto")
-  local run_id = ok_uuid and crypto.uuid4 and crypto.uuid4() or tostring(os.time())
+  local run_id = require("crypto").uuid4()
   local started = apply.clock()
 
   local plan

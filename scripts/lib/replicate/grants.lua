@@ -24,11 +24,6 @@ function M.normalize_privilege(p)
   return (tostring(p):upper():gsub("^%s+", ""):gsub("%s+$", ""):gsub("%s+", "_"))
 end
 
--- The SQL spelling of a privilege (for GRANT statements): "USE_CATALOG" -> "USE CATALOG".
-function M.sql_privilege(p)
-  return (p:gsub("_", " "))
-end
-
 local function is_uuid(s)
   return s:match("^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$") ~= nil
 end

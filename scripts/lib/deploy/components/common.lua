@@ -72,11 +72,7 @@ function M.storage_name(env, spoke, suffix)
   return (env.prefix .. env.name .. spoke .. suffix):sub(1, 24)
 end
 
-function M.arr(t)
-  local ok, json = pcall(require, "json")
-  if ok and type(json) == "table" and json.array then return json.array(t) end
-  return t
-end
+function M.arr(t) return require("json").array(t) end
 
 -- A GUID derived from its inputs (role assignment names must be GUIDs and stable across runs).
 function M.guid(...)

@@ -140,22 +140,11 @@ end
 function M.job_settings(env, cfg, ctx, r, primary_ws)
   local po = ctx.peer_outputs or {}
   local function peer(k) local v = po[k]; if v == nil then return lazy.UNKNOWN end; return v end
-  local ok, job = pcall(require, "replicate.job")
-  if ok and type(job) == "table" and type(job.settings) == "function" then
-    return job.settings{ env = env, env_name = env.name, name = cfg.job, secret_scope = cfg.secret_scope,
-      source_host = peer("primary_workspace_url"), source_warehouse_id = peer("warehouse_id"),
-      target_host = primary_ws.workspace_url, target_warehouse_id = ref(r.warehouse, "id"),
-      notify = C.arr(env.notify or {}), paused = ctx.active_region == env.name }
-  end
-  return {
-    name = cfg.job .. "-" .. env.name, max_concurrent_runs = 1,
-    schedule = { quartz_cron_expression = env.replication_schedule.quartz_cron,
-      timezone_id = env.replication_schedule.timezone, pause_status = "UNPAUSED" },
-    tasks = { { task_key = "replicate", spark_python_task = {
-      python_file = "/Workspace/Shared/drhost/scripts/lib/replicate/launcher.py",
-      parameters = { "/Workspace/Shared/drhost/bin/drhost", "scripts/replicate.lua", env.name, "sync", "--json" } } } },
-    tags = { ["managed-by"] = "drhost" },
-  }
+  return require("replicate.job").settings{ env = env, env_name = env.name, name = cfg.job,
+    secret_scope = cfg.secret_scope, source_host = peer("primary_workspace_url"),
+    source_warehouse_id = peer("warehouse_id"), target_host = primary_ws.workspace_url,
+    target_warehouse_id = ref(r.warehouse, "id"), notify = C.arr(env.notify or {}),
+    paused = ctx.active_region == env.name }
 end
 
 return M
