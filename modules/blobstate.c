@@ -416,6 +416,14 @@ static int lease_index(lua_State *L) {
   return 1;
 }
 
+/* blobstate.default_holder() -> the holder a lock names when its caller gives none. */
+static int l_default_holder(lua_State *L) {
+  char holder[201];
+  bs_default_holder(holder, sizeof holder);
+  lua_pushstring(L, holder);
+  return 1;
+}
+
 int luaopen_blobstate(lua_State *L) {
   static const luaL_Reg methods[] = {{"read", l_read},         {"write", l_write},       {"lock", l_lock},
                                      {"break_lock", l_break_lock}, {"versions", l_versions}, {NULL, NULL}};
@@ -435,7 +443,7 @@ int luaopen_blobstate(lua_State *L) {
     lua_setfield(L, -2, "__index");
   }
   lua_pop(L, 1);
-  static const luaL_Reg fns[] = {{"open", l_open}, {NULL, NULL}};
+  static const luaL_Reg fns[] = {{"open", l_open}, {"default_holder", l_default_holder}, {NULL, NULL}};
   luaL_newlib(L, fns);
   return 1;
 }

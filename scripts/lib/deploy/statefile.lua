@@ -59,13 +59,15 @@ function M.open_store(getenv, env_name)
     account = getenv("DRHOST_BLOB_ACCOUNT"), key = key }, "blob"
 end
 
---- new(store, env, opts): a state handle. opts.holder names this run in the lease (default:
--- blobstate's "user@host pid N", with the run's URL in GitHub Actions).
+--- new(store, env, opts): a state handle. opts.holder names this run in the lease.
 function M.new(store, env, opts)
   opts = opts or {}
   return setmetatable({ store = store, env = env, name = env .. ".tfstate",
-    holder = opts.holder, lease_duration = opts.lease_duration or 60 }, State)
+    holder = opts.holder or M.default_holder(), lease_duration = opts.lease_duration or 60 }, State)
 end
+
+--- default_holder() -> "user@host pid N", followed in a GitHub Actions run by " run <its URL>".
+function M.default_holder() return require("blobstate").default_holder() end
 
 function M.empty(env)
   return { version = 1, serial = 0, lineage = require("crypto").uuid4(), env = env, resources = {}, outputs = {} }
