@@ -83,3 +83,42 @@ describe("deploy command line", function()
     assert.matches("rc=2", out2, 1, true)
   end)
 end)
+
+describe("deploy while dr is the active region (after a failover)", function()
+  local json = require("json")
+  local statefile = require("deploy.statefile")
+  local compose = require("deploy.compose")
+  local VARS = {
+    AZURE_SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000001", AZURE_TENANT_ID = "00000000-0000-0000-0000-000000000002",
+    DRHOST_DATABRICKS_SP_OBJECT_ID = "00000000-0000-0000-0000-0000000000db",
+    DRHOST_REPLICATION_SP_APP_ID = "00000000-0000-0000-0000-0000000000aa",
+  }
+  local function getenv(n) return VARS[n] end
+  local function store_with(active, epoch)
+    local mem = statefile.memory_store()
+    mem:write("failover/topology.json", json.encode({ format = "drhost-topology", version = 1, active = active, epoch = epoch }))
+    return mem
+  end
+
+  it("reads the active region from the topology records", function()
+    local env = require("deploy.envfile").load("dr")
+    assert.equal("dr", cli.active_region(env, { store = store_with("dr", 1) }))
+    assert.equal("prod", cli.active_region(env, { store = statefile.memory_store() }))
+  end)
+
+  it("refuses to create the replication job in the active region", function()
+    local ok, e = pcall(cli.main, { "dr", "plan" }, { store = store_with("dr", 1), ctx = {}, getenv = getenv })
+    assert.is_false(ok)
+    assert.equal("REFUSED", e.code)
+    assert.matches("dr is the active region", e.message)
+    assert.matches("failover.lua failback", e.message, 1, true)
+  end)
+
+  it("keeps the replication job paused there, and scheduled when prod is active", function()
+    local env = require("deploy.envfile").load("dr")
+    local paused = compose.build(env, { getenv = getenv, active_region = "dr" }).by_addr["replication.job"].body
+    assert.equal("PAUSED", paused.schedule.pause_status)
+    local running = compose.build(env, { getenv = getenv, active_region = "prod" }).by_addr["replication.job"].body
+    assert.equal("UNPAUSED", running.schedule.pause_status)
+  end)
+end)

@@ -269,3 +269,31 @@ describe("deploy estate (declared)", function()
     end
   end)
 end)
+
+describe("deploy entry point (declared)", function()
+  local ZONE = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-dns/providers/Microsoft.Network/dnsZones/example.com"
+  it("the primary names a DNS zone: a CNAME to its replication workspace, its target left to failover", function()
+    local env = envm.load("prod")
+    env.entry_point = { zone_id = ZONE, record = "databricks", ttl = 30 }
+    local s = estate.build(env, ctx())
+    local r = s.by_addr["entry_point.cname"]
+    assert.equal(ZONE .. "/CNAME/databricks", r.id)
+    assert.equal(30, r.body.properties.TTL)
+    assert.same({ "properties.CNAMERecord.cname" }, r.ignore)
+    assert.is_nil(build("prod").by_addr["entry_point.cname"])
+  end)
+
+  it("refuses an entry point that is not a DNS zone id, or one in the secondary", function()
+    local envfile = require("deploy.envfile")
+    local prod, dr = envfile.load_file("env/prod.lua"), envfile.load_file("env/dr.lua")
+    prod.entry_point = { zone_id = "example.com", record = "databricks" }
+    local ok, e = pcall(envfile.validate, prod, "env/prod.lua", dr, "env/dr.lua")
+    assert.is_false(ok)
+    assert.matches("entry_point.zone_id", e.message, 1, true)
+    prod.entry_point = nil
+    dr.entry_point = { zone_id = ZONE, record = "databricks" }
+    ok, e = pcall(envfile.validate, dr, "env/dr.lua", prod, "env/prod.lua")
+    assert.is_false(ok)
+    assert.matches("no entry point in the secondary", e.message, 1, true)
+  end)
+end)
