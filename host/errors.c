@@ -4,7 +4,9 @@
  *     file: ...   key: ...             no source positions, no traceback (unless -v)
  *   drhost: FILE:LINE: CODE: message   any other error: its fields, then the traceback
  *     status: ...   details: ...
- *   stack traceback: ... */
+ *   stack traceback: ...
+ * In the REPL (brief reports) any other error is one line, "drhost: CODE: message (HTTP status)";
+ * -v gives the full report there too. */
 #include <stdio.h>
 #include <string.h>
 
@@ -21,9 +23,10 @@ int dh_last_error_status(void) { return last_status; }
 void dh_clear_last_error(void) { last_status = 0; }
 void dh_set_brief_reports(int on) { brief_reports = on; }
 
-/* errors.report(e, verbose) and errors.is_user(e) for the value at index 1, in protected mode. */
+/* errors.report(e, verbose, brief) and errors.is_user(e) for the value at index 1, in protected mode. */
 static int format_error_table(lua_State *L) {
   int verbose = (int)lua_toboolean(L, 2);
+  int brief = (int)lua_toboolean(L, 3);
   lua_getglobal(L, "require");
   lua_pushliteral(L, "errors");
   lua_call(L, 1, 1);
@@ -31,7 +34,8 @@ static int format_error_table(lua_State *L) {
   lua_getfield(L, m, "report");
   lua_pushvalue(L, 1);
   lua_pushboolean(L, verbose);
-  lua_call(L, 2, 1);
+  lua_pushboolean(L, brief);
+  lua_call(L, 3, 1);
   lua_getfield(L, m, "is_user");
   lua_pushvalue(L, 1);
   lua_call(L, 1, 1);
@@ -59,7 +63,8 @@ int dh_msghandler(lua_State *L) {
     lua_pushcfunction(L, format_error_table);
     lua_pushvalue(L, 1);
     lua_pushboolean(L, verbose);
-    if (lua_pcall(L, 2, 2, 0) == LUA_OK && lua_isstring(L, -2)) {
+    lua_pushboolean(L, brief_reports);
+    if (lua_pcall(L, 3, 2, 0) == LUA_OK && lua_isstring(L, -2)) {
       brief = lua_toboolean(L, -1) && !verbose;
       lua_pop(L, 1);
       msg = lua_tostring(L, -1);

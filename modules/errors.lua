@@ -176,10 +176,12 @@ end
 
 --- The report the host prints for an uncaught error (without the "drhost: " prefix and without
 -- the traceback, which the host adds). A user error gives "CODE: message" and the user's file/key
--- fields; with verbose (or any other error) also `where` and every other field.
-function M.report(e, verbose)
+-- fields; with verbose (or any other error) also `where` and every other field. brief (the REPL)
+-- gives any other error as its one line (M.text) unless verbose.
+function M.report(e, verbose, brief)
   if type(e) ~= "table" then return tostring(e) end
   if type(e.code) ~= "string" and e.message == nil then return show(e, false) end
+  if brief and not verbose and not M.is_user(e) then return M.text(e) end
   local message = tostring(e.message or "(no message)")
   local out = {}
   if M.is_user(e) and not verbose then

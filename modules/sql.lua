@@ -283,6 +283,7 @@ local function handle_status(self, op, body)
   op.id = op.id or body.statement_id
   local status = type(body.status) == "table" and body.status or {}
   local state = status.state
+  op.ended = state == "SUCCEEDED" or state == "FAILED" or state == "CANCELED" or state == "CLOSED"
   if state == "SUCCEEDED" then
     op.manifest = type(body.manifest) == "table" and body.manifest or {}
     local schema = type(op.manifest.schema) == "table" and op.manifest.schema or {}
@@ -325,27 +326,9 @@ local function meta_of(op)
            chunks = op.chunks_seen }
 end
 
--- conn:many({ {statement, params}, ... } or { {statement=, params=}, ... }, {concurrency=, timeout=})
--- -> results; results[i] = {rows=, meta=} or {error=<drhost.error>}. At most `concurrency`
--- statements run at once; nothing is raised for a failed statement.
-function Conn:many(list, opts)
-  opts = opts or {}
-  local concurrency = opts.concurrency or self.concurrency
-  local ops = {}
-  for i, item in ipairs(list) do
-    local statement, params
-    if type(item) == "string" then statement = item
-    elseif type(item) == "table" then
-      statement, params = item.statement or item[1], item.params or item[2]
-    end
-    local op = { index = i, phase = "new", statement = statement, rows = {}, chunks_seen = 0,
-                 interval = opts.poll_interval or 0.1, not_before = 0,
-                 timeout = opts.timeout or self.timeout }
-    local ok, body = pcall(self.body, self, statement, params)
-    if ok then op.body = body else finish(op, body) end
-    ops[i] = op
-  end
-  local ws = self.workspace
+-- Drives the statements of one many() call to their end: submit, poll, fetch chunks, and cancel
+-- those that failed or ran past their timeout.
+local function run_ops(self, ws, ops, concurrency)
   local next_new = 1
   while true do
     local active, batch, batch_ops, wake = 0, {}, {}, nil
@@ -380,7 +363,7 @@ function Conn:many(list, opts)
       web.sleep(math.max(0.05, (wake or now + 0.1) - now))
     else
       local results = ws:all(batch, { concurrency = concurrency })
-      local cancels = {}
+      local cancels, cancelled = {}, {}
       for j, op in ipairs(batch_ops) do
         local r = results[j]
         if r.error then
@@ -395,11 +378,56 @@ function Conn:many(list, opts)
         if op.cancel then
           op.cancel = false
           cancels[#cancels + 1] = { method = "POST", path = M.STATEMENTS .. "/" .. op.id .. "/cancel" }
+          cancelled[#cancelled + 1] = op
         end
       end
-      if #cancels > 0 then ws:all(cancels, { concurrency = concurrency }) end
+      if #cancels > 0 then
+        for k, r in ipairs(ws:all(cancels, { concurrency = concurrency })) do
+          local op = cancelled[k]
+          op.ended = op.ended or not r.error
+        end
+      end
     end
   end
+end
+
+-- conn:many({ {statement, params}, ... } or { {statement=, params=}, ... }, {concurrency=, timeout=})
+-- -> results; results[i] = {rows=, meta=} or {error=<drhost.error>}. At most `concurrency`
+-- statements run at once; nothing is raised for a failed statement.
+function Conn:many(list, opts)
+  opts = opts or {}
+  local concurrency = opts.concurrency or self.concurrency
+  local ops = {}
+  for i, item in ipairs(list) do
+    local statement, params
+    if type(item) == "string" then statement = item
+    elseif type(item) == "table" then
+      statement, params = item.statement or item[1], item.params or item[2]
+    end
+    local op = { index = i, phase = "new", statement = statement, rows = {}, chunks_seen = 0,
+                 interval = opts.poll_interval or 0.1, not_before = 0,
+                 timeout = opts.timeout or self.timeout }
+    local ok, body = pcall(self.body, self, statement, params)
+    if ok then op.body = body else finish(op, body) end
+    ops[i] = op
+  end
+  local ws = self.workspace
+  -- Ctrl-C: the host runs this once it has unwound (a pcall cannot catch CANCELLED), so no
+  -- statement this call started keeps running on the warehouse. A statement whose submission
+  -- is still waiting for its answer (up to wait_timeout) has no id yet and cannot be named.
+  local function cancel_running()
+    local cancels = {}
+    for _, op in ipairs(ops) do
+      if op.id and not op.ended then
+        cancels[#cancels + 1] = { method = "POST", path = M.STATEMENTS .. "/" .. op.id .. "/cancel" }
+      end
+    end
+    if #cancels > 0 then ws:all(cancels, { concurrency = concurrency }) end
+  end
+  local forget_cancel = errors.on_cancel(cancel_running)
+  local ok, failure = pcall(run_ops, self, ws, ops, concurrency)
+  if ok or not errors.is(failure, "CANCELLED") then forget_cancel() end
+  if not ok then error(failure, 0) end
   local out = {}
   for i, op in ipairs(ops) do
     if op.error then out[i] = { error = op.error }

@@ -160,7 +160,8 @@ end
 
 local function conn()
   if not cur.conn then
-    cur.conn = require("sql").connect{ workspace = need_ws(), warehouse_id = warehouse(),
+    -- wait_timeout 0s: the statement id comes back at once, so Ctrl-C can cancel it on the warehouse
+    cur.conn = require("sql").connect{ workspace = need_ws(), warehouse_id = warehouse(), wait_timeout = "0s",
                                        catalog = cur.catalog, schema = cur.schema }
   end
   return cur.conn

@@ -121,6 +121,47 @@ describe("REPL helpers (simulator, piped into drhost)", function()
     assert.is_true(has_line(out, '^"repl spec"$') or has_line(out, "^repl spec$"), out)
   end)
 
+  it("a SQL error prints one line and the REPL goes on", function()
+    local out = run_repl(dir, ':env h3repl\nsql "SELECT * FROM h3_repl.s.missing"\nprint("after")\n')
+    local lines = {}
+    for line in out:gmatch("[^\n]+") do
+      if line:find("TABLE_OR_VIEW_NOT_FOUND", 1, true) then lines[#lines + 1] = line end
+    end
+    assert.are.equal(1, #lines, out)
+    assert.matches("^drhost: [%w_]+: %[TABLE_OR_VIEW_NOT_FOUND%] ", lines[1])
+    assert.is_nil(out:find("traceback", 1, true), out)
+    assert.is_nil(out:find("statement_id:", 1, true), out)
+    assert.matches("after\n$", out)
+  end)
+
+  it("Ctrl-C during a statement prints one line, cancels it on the warehouse, and the REPL goes on", function()
+    local http, json = require("http"), require("json")
+    local function admin(method, path, body)
+      local r = http.request{ method = method, url = ADMIN .. path, body = body and json.encode(body) or nil,
+                              headers = { ["Content-Type"] = "application/json" } }
+      return r.body ~= "" and json.decode(r.body) or nil
+    end
+    admin("POST", "/sql/config", { delay_ms = 8000 })
+    admin("DELETE", "/stats")
+    local infile = dir .. "/ctrlc.txt"
+    local f = assert(io.open(infile, "w"))
+    f:write(':env h3repl\nsql "SELECT 8 AS eight"\nprint("after")\n')
+    f:close()
+    local home = os.getenv("DRHOST_HOME") or "."
+    if home:sub(1, 1) ~= "/" then home = os.getenv("PWD") .. "/" .. home end
+    local p = io.popen(string.format("cd %s && DRHOST_HOME=%s %s < %s > out.txt 2>&1 & pid=$!; sleep 3; " ..
+      "kill -INT $pid; wait $pid; echo rc=$?; cat %s/out.txt", shell_quote(dir), shell_quote(home),
+      shell_quote(drhost_binary()), shell_quote(infile), shell_quote(dir)))
+    local out = p:read("a")
+    p:close()
+    admin("POST", "/sql/config", { delay_ms = 0 })
+    assert.matches("rc=0", out)
+    assert.matches("\ndrhost: CANCELLED: interrupted by SIGINT\nafter\n", out)
+    local stats = admin("GET", "/stats")
+    assert.are.equal(1, stats.by_route["workspace POST /api/2.0/sql/statements/{statement_id}/cancel"],
+      json.encode(stats.by_route))
+  end)
+
   it(":env dr without a host in env/dr.lua finds it in the deployment's outputs", function()
     local state_dir = dir .. "/state"
     local store = require("blobstate").open{ path = state_dir }

@@ -89,6 +89,30 @@ describe("sql statements (simulator)", function()
     assert.are.equal("CANCELED", st.status.state)
   end)
 
+  it("Ctrl-C cancels the running statement on the warehouse and ends with one line", function()
+    admin("POST", "/sql/config", { delay_ms = 8000 })
+    admin("DELETE", "/stats")
+    local code = string.format([[
+      local ws = require("databricks").workspace{ host = %q, credential = require("auth").from_env() }
+      local conn = require("sql").connect{ workspace = ws, warehouse_id = %q, wait_timeout = "0s" }
+      conn:query("SELECT 7 AS seven")
+    ]], w.host, wh)
+    local errf = os.tmpname()
+    local p = io.popen(string.format("%s -e %s 2>%s & pid=$!; sleep 2; kill -INT $pid; wait $pid; echo rc=$?",
+      require("spec.support.server").drhost(), require("spec.support.server").shell_quote(code), errf))
+    local out = p:read("a")
+    p:close()
+    local f = io.open(errf)
+    local stderr = f:read("a")
+    f:close()
+    os.remove(errf)
+    assert.matches("rc=130", out)
+    assert.are.equal("drhost: CANCELLED: interrupted by SIGINT\n", stderr)
+    local stats = admin("GET", "/stats")
+    assert.are.equal(1, stats.by_route["workspace POST /api/2.0/sql/statements/{statement_id}/cancel"],
+      json.encode(stats.by_route))
+  end)
+
   it("a failed statement carries error_code, the error class and sql_state", function()
     local ok, err = pcall(conn.query, conn, "SELECT * FROM " .. sql.ident("h3_sql.s.nope"))
     assert.is_false(ok)

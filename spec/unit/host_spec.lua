@@ -246,7 +246,7 @@ describe("drhost REPL (stdin not a terminal)", function()
     local out, rc = repl("require('errors').raise('SQL_ERROR', 'TABLE_OR_VIEW_NOT_FOUND: t', { status = 400 })\n" ..
       "print('after')\n")
     assert.are.equal(0, rc)
-    assert.are.equal("drhost: SQL_ERROR: TABLE_OR_VIEW_NOT_FOUND: t\n  status: 400\nafter\n", out)
+    assert.are.equal("drhost: SQL_ERROR: TABLE_OR_VIEW_NOT_FOUND: t (HTTP 400)\nafter\n", out)
   end)
 
   it("reports errors and keeps going", function()
