@@ -238,7 +238,13 @@ function M.main(args, opts)
         o.file, tostring(plan.source), tostring(plan.target), src.host, dst.host) }
     end
   else
-    local src_inv, dst_inv = inventory.discover(cfg, src, dst, stats, progress, { versions_only = o.command == "status" })
+    local found, src_inv, dst_inv = pcall(inventory.discover, cfg, src, dst, stats, progress,
+      { versions_only = o.command == "status" })
+    if not found then   -- a workspace unreachable: the run ends with its summary
+      if errors.is(src_inv, "CANCELLED") then error(src_inv, 0) end
+      return M.report_run(o, out, report.discovery_failed(src_inv), { run_id = run_id, stats = stats,
+        elapsed = apply.clock() - started, warnings = {}, state = {} })
+    end
     plan = plan_lib.build(cfg, src_inv, dst_inv, { now = os.date("!%Y-%m-%dT%H:%M:%SZ"), run_id = run_id,
       source = src.host, target = dst.host, discovery = { sql = stats.sql, rest = stats.rest, versions = stats.versions } })
     if o.out then write_file(o.out, json.encode(plan)); progress("plan saved to " .. o.out) end
@@ -267,15 +273,23 @@ function M.main(args, opts)
   for _, c in ipairs(summary.clones) do
     for _, m in ipairs(mirror) do if m.object == c.object then m.cloned_version = c.source_version end end
   end
+  return M.report_run(o, out, summary, { run_id = run_id, stats = stats, elapsed = elapsed,
+    warnings = plan.warnings or {}, state = mirror })
+end
+
+--- report_run(o, out, summary, run): prints a run's summary (text or --json); -> the exit status.
+function M.report_run(o, out, summary, run)
+  local json, stats = require("json"), run.stats
   if o.json then
-    out(json.encode({ run_id = run_id, command = o.command, elapsed_s = elapsed, statements = stats.sql, rest_calls = stats.rest,
-      version_reads = stats.versions,
+    out(json.encode({ run_id = run.run_id, command = o.command, elapsed_s = run.elapsed, statements = stats.sql,
+      rest_calls = stats.rest, version_reads = stats.versions,
       totals = summary.totals, per_phase = summary.per, clones = json.array(summary.clones),
       failures = json.array(summary.failures), skipped = json.array(summary.skipped or {}),
-      warnings = json.array(plan.warnings or {}), state = json.array(mirror) }))
+      warnings = json.array(run.warnings), state = json.array(run.state) }))
   else
     for _, l in ipairs(report.summary_lines(summary)) do out(l) end
-    out(string.format("run %s: %.1f s, %d SQL statement(s), %d REST call(s)", run_id, elapsed, stats.sql, stats.rest))
+    out(string.format("run %s: %.1f s, %d SQL statement(s), %d REST call(s)", run.run_id, run.elapsed, stats.sql,
+      stats.rest))
   end
   return summary.totals.failed > 0 and 1 or 0
 end

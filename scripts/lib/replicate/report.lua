@@ -1,6 +1,8 @@
 -- Rendering: the plan (Terraform-like), the run summary table, the status table, and the JSON
 -- documents behind --json. Pure functions of plan/results data.
 
+local errors = require("errors")
+
 local M = {}
 
 local SYMBOL = { create = "+", clone = "~", update = "~", replace = "-/+", record = "=", drop = "-", grant = "~" }
@@ -64,6 +66,13 @@ function M.summary(plan, results)
   end
   return { phases = phases, per = per, totals = totals, failures = failures, clones = clones,
     skipped = plan.skipped, warnings = plan.warnings }
+end
+
+--- discovery_failed(err) -> the summary of a run whose discovery failed (a workspace unreachable):
+-- nothing was planned or run, one failure names the error.
+function M.discovery_failed(err)
+  return { phases = {}, per = {}, totals = { ok = 0, failed = 1, skipped = 0 }, clones = {}, skipped = {},
+    failures = { { object = "discovery", phase = "discover", status = "failed", reason = errors.text(err) } } }
 end
 
 function M.summary_lines(s)
