@@ -105,15 +105,25 @@ describe_sim("deploy under faults", function()
   end)
 
   it("rides out a 429 storm (Retry-After) on ARM and the account API", function()
-    local _, r1 = H.admin("POST", "/faults", { host_kind = "management", retry_after = 0, rate = 0.3, times = 40 })
-    local _, r2 = H.admin("POST", "/faults", { host_kind = "accounts", retry_after = 0, rate = 0.3, times = 10 })
+    -- a throttled call every few calls (429, Retry-After: 0), spread so that no one request can
+    -- meet more throttles in a row than the retry policy rides out (a random rate made this a
+    -- lottery: 0.3^5 per request over hundreds of requests)
+    local ids = {}
+    for i = 1, 20 do
+      local _, r = H.admin("POST", "/faults", { host_kind = "management", retry_after = 0, nth = 3 * i })
+      ids[r.id] = true
+    end
+    for i = 1, 5 do
+      local _, r = H.admin("POST", "/faults", { host_kind = "accounts", retry_after = 0, nth = 2 * i })
+      ids[r.id] = true
+    end
     local rc, out = H.run(fx, fx.secondary, "apply")
     local _, rules = H.admin("GET", "/faults")
     H.admin("DELETE", "/faults")
     assert.equal(0, rc, out)
     local fired = 0
     for _, r in ipairs(rules and rules.faults or {}) do
-      if r.id == r1.id or r.id == r2.id then fired = fired + r.fired end
+      if ids[r.id] then fired = fired + r.fired end
     end
     assert.is_true(fired > 10, "the storm hit (" .. fired .. " throttled requests)")
     rc, out = H.run(fx, fx.secondary, "plan")
