@@ -206,17 +206,22 @@ function fetchers.client_secret(self, scope)
   end
 end
 
+-- The client-credentials request of a client assertion (a signed JWT or a federated token).
+local function assertion_request(what, self, scope, url, assertion)
+  return token_request(what, {
+    url = url,
+    headers = { ["Content-Type"] = "application/x-www-form-urlencoded", Accept = "application/json" },
+    body = web.form_encode{ grant_type = "client_credentials", client_id = self.client_id,
+                             client_assertion_type = ASSERTION_TYPE, client_assertion = assertion,
+                             scope = scope } })
+end
+
 function fetchers.client_certificate(self, scope)
   return function()
     local url = entra_token_url(self)
     local assertion = M.client_assertion{ cert_pem = self.cert_pem, key_pem = self.key_pem,
                                           client_id = self.client_id, audience = url }
-    return token_request("Entra ID client_certificate", {
-      url = url,
-      headers = { ["Content-Type"] = "application/x-www-form-urlencoded", Accept = "application/json" },
-      body = web.form_encode{ grant_type = "client_credentials", client_id = self.client_id,
-                               client_assertion_type = ASSERTION_TYPE, client_assertion = assertion,
-                               scope = scope } })
+    return assertion_request("Entra ID client_certificate", self, scope, url, assertion)
   end
 end
 
@@ -231,12 +236,7 @@ function fetchers.workload_identity(self, scope)
     else
       assertion = github_oidc_token(self)
     end
-    return token_request("Entra ID workload_identity", {
-      url = entra_token_url(self),
-      headers = { ["Content-Type"] = "application/x-www-form-urlencoded", Accept = "application/json" },
-      body = web.form_encode{ grant_type = "client_credentials", client_id = self.client_id,
-                               client_assertion_type = ASSERTION_TYPE, client_assertion = assertion,
-                               scope = scope } })
+    return assertion_request("Entra ID workload_identity", self, scope, entra_token_url(self), assertion)
   end
 end
 

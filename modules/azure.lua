@@ -342,27 +342,18 @@ end
 -- arm:request{method=, path=, api_version=, body=, query=, wait=true} -> body, response.
 -- Raises the decoded error (404 included).
 function Client:request(req)
-  local r = self:run_many({ req }, { concurrency = 1 })[1]
-  if r.error then error(r.error, 2) end
-  return r.body, r.response
+  return web.result(self:run_many({ req }, { concurrency = 1 })[1])
 end
 
 function Client:get(id, api_version, query)
-  local r = self:run_many({ { method = "GET", path = id, api_version = api_version, query = query } })[1]
-  if r.error then
-    if r.status == 404 then return nil, r.error end
-    error(r.error, 2)
-  end
-  return r.body, r.response
+  return web.found(self:run_many({ { method = "GET", path = id, api_version = api_version, query = query } })[1])
 end
 
 local function write(method)
   return function(self, id, api_version, body, opts)
     opts = opts or {}
-    local r = self:run_many({ { method = method, path = id, api_version = api_version, body = body,
-                                wait = opts.wait, query = opts.query, timeout = opts.timeout } })[1]
-    if r.error then error(r.error, 2) end
-    return r.body, r.response
+    return web.result(self:run_many({ { method = method, path = id, api_version = api_version, body = body,
+                                        wait = opts.wait, query = opts.query, timeout = opts.timeout } })[1])
   end
 end
 Client.put = write("PUT")
@@ -374,11 +365,8 @@ function Client:delete(id, api_version, opts)
   opts = opts or {}
   local r = self:run_many({ { method = "DELETE", path = id, api_version = api_version,
                               wait = opts.wait, timeout = opts.timeout } })[1]
-  if r.error then
-    if r.status == 404 then return false, r.error end
-    error(r.error, 2)
-  end
-  return true, r.response
+  if r.error and r.status == 404 then return false, r.error end
+  return true, select(2, web.result(r))
 end
 
 -- arm:put_many({ {id=, api_version=, body=}, ... }, {concurrency=}) -> results as run_many.

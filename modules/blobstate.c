@@ -282,10 +282,16 @@ static int l_open(lua_State *L) {
   return 1;
 }
 
-static int l_read(lua_State *L) {
+/* store:read(name), store:break_lock(name), store:versions(name): which one is upvalue 1. */
+enum { BY_NAME_READ, BY_NAME_BREAK_LOCK, BY_NAME_VERSIONS };
+static int l_by_name(lua_State *L) {
+  static const char *const who[] = {"store:read", "store:break_lock", "store:versions"};
+  int which = (int)lua_tointeger(L, lua_upvalueindex(1));
   const char *name;
-  store *st = store_and_name(L, "store:read", &name);
-  return st->ops->read(L, st, name);
+  store *st = store_and_name(L, who[which], &name);
+  if (which == BY_NAME_READ) return st->ops->read(L, st, name);
+  if (which == BY_NAME_BREAK_LOCK) return st->ops->break_lock(L, st, name);
+  return st->ops->versions(L, st, name);
 }
 
 static int l_write(lua_State *L) {
@@ -351,17 +357,6 @@ static int l_lock(lua_State *L) {
   return st->ops->lock(L, st, name, holder, duration);
 }
 
-static int l_break_lock(lua_State *L) {
-  const char *name;
-  store *st = store_and_name(L, "store:break_lock", &name);
-  return st->ops->break_lock(L, st, name);
-}
-
-static int l_versions(lua_State *L) {
-  const char *name;
-  store *st = store_and_name(L, "store:versions", &name);
-  return st->ops->versions(L, st, name);
-}
 
 /* ------------------------------------------------------------------ leases */
 
@@ -425,14 +420,19 @@ static int l_default_holder(lua_State *L) {
 }
 
 int luaopen_blobstate(lua_State *L) {
-  static const luaL_Reg methods[] = {{"read", l_read},         {"write", l_write},       {"lock", l_lock},
-                                     {"break_lock", l_break_lock}, {"versions", l_versions}, {NULL, NULL}};
+  static const luaL_Reg methods[] = {{"write", l_write}, {"lock", l_lock}, {NULL, NULL}};
+  static const char *const by_name[] = {"read", "break_lock", "versions"};
   if (luaL_newmetatable(L, BS_STORE_MT)) {
     lua_pushcfunction(L, store_gc);
     lua_setfield(L, -2, "__gc");
     lua_pushcfunction(L, store_tostring);
     lua_setfield(L, -2, "__tostring");
     luaL_newlib(L, methods);
+    for (int i = BY_NAME_READ; i <= BY_NAME_VERSIONS; i++) {
+      lua_pushinteger(L, i);
+      lua_pushcclosure(L, l_by_name, 1);
+      lua_setfield(L, -2, by_name[i]);
+    }
     lua_setfield(L, -2, "__index");
   }
   lua_pop(L, 1);

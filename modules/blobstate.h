@@ -44,6 +44,12 @@ typedef struct bs_ops {
   void (*free_lease)(lease *l); /* stops what the backend started and frees what it allocated */
 } bs_ops;
 
+/* The operations table of a backend whose functions are PREFIX_read, PREFIX_write, ... */
+#define BS_OPS(prefix)                                                                                  \
+  {.read = prefix##_read, .write = prefix##_write, .lock = prefix##_lock, .break_lock = prefix##_break_lock, \
+   .versions = prefix##_versions, .describe = prefix##_describe, .free_store = prefix##_free_store,       \
+   .release = prefix##_release, .free_lease = prefix##_free_lease}
+
 /* Set up a new store (the userdata on top of the stack): ops and the backend's fields, after checking
  * the options; raise INVALID_ARGUMENT / IO_ERROR. token_idx: the token function, or 0 with a key. */
 void bs_azure_open(lua_State *L, store *st, const char *endpoint, const char *container, const char *account,

@@ -7,6 +7,7 @@
 #include "blobstate_xml.h"
 #include "http_core.h"
 
+#include "dh_box.h"
 #include "dh_error.h"
 
 #include <lauxlib.h>
@@ -39,13 +40,7 @@ static int op_gc(lua_State *L) {
 }
 
 static op *op_new(lua_State *L) {
-  op *o = lua_newuserdatauv(L, sizeof *o, 0);
-  memset(o, 0, sizeof *o);
-  if (luaL_newmetatable(L, OP_MT)) {
-    lua_pushcfunction(L, op_gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_setmetatable(L, -2);
+  op *o = dh_newbox(L, sizeof *o, 0, OP_MT, op_gc);
   dh_http_req_init(&o->req);
   o->inited = 1;
   o->req.retries = 3;
@@ -500,17 +495,7 @@ static void azure_free_lease(lease *l) {
   OPENSSL_cleanse(l->key, sizeof l->key);
 }
 
-static const bs_ops azure_ops = {
-    .read = azure_read,
-    .write = azure_write,
-    .lock = azure_lock,
-    .break_lock = azure_break_lock,
-    .versions = azure_versions,
-    .describe = azure_describe,
-    .free_store = azure_free_store,
-    .release = azure_release,
-    .free_lease = azure_free_lease,
-};
+static const bs_ops azure_ops = BS_OPS(azure);
 
 void bs_azure_open(lua_State *L, store *st, const char *endpoint, const char *container, const char *account,
                    const char *key, int token_idx) {

@@ -338,17 +338,7 @@ static void local_free_lease(lease *l) {
   l->lock_path = NULL;
 }
 
-static const bs_ops local_ops = {
-    .read = local_read,
-    .write = local_write,
-    .lock = local_lock,
-    .break_lock = local_break_lock,
-    .versions = local_versions,
-    .describe = local_describe,
-    .free_store = local_free_store,
-    .release = local_release,
-    .free_lease = local_free_lease,
-};
+static const bs_ops local_ops = BS_OPS(local);
 
 void bs_local_open(lua_State *L, store *st, const char *path) {
   if (!*path) dh_raise(L, "INVALID_ARGUMENT", "blobstate.open: 'path' must not be empty");

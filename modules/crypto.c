@@ -13,6 +13,7 @@
 
 #include "dh_base64.h"
 #include "dh_buf.h"
+#include "dh_box.h"
 #include "dh_error.h"
 #include "lauxlib.h"
 #include "lua.h"
@@ -43,23 +44,15 @@ static int digest(lua_State *L, const EVP_MD *md, const char *s, size_t len, uns
   return 0;
 }
 
+/* crypto.sha256(s) -> hex digest; crypto.sha256_raw(s) -> the 32 bytes (upvalue 1: raw). */
 static int l_sha256(lua_State *L) {
   size_t len;
   const char *s = dh_checklstring(L, 1, &len);
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
   digest(L, EVP_sha256(), s, len, md, &n);
-  push_hex(L, md, n);
-  return 1;
-}
-
-static int l_sha256_raw(lua_State *L) {
-  size_t len;
-  const char *s = dh_checklstring(L, 1, &len);
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  digest(L, EVP_sha256(), s, len, md, &n);
-  lua_pushlstring(L, (const char *)md, n);
+  if (lua_toboolean(L, lua_upvalueindex(1))) lua_pushlstring(L, (const char *)md, n);
+  else push_hex(L, md, n);
   return 1;
 }
 
@@ -169,17 +162,6 @@ static int mdctx_gc(lua_State *L) {
   return 0;
 }
 
-static void *new_box(lua_State *L, size_t size, const char *mt, lua_CFunction gc) {
-  void *p = lua_newuserdatauv(L, size, 0);
-  memset(p, 0, size);
-  if (luaL_newmetatable(L, mt)) {
-    lua_pushcfunction(L, gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_setmetatable(L, -2);
-  return p;
-}
-
 static int pem_has(const char *pem, size_t len, const char *label) {
   size_t n = strlen(label);
   for (size_t i = 0; i + n <= len; i++)
@@ -187,16 +169,24 @@ static int pem_has(const char *pem, size_t len, const char *label) {
   return 0;
 }
 
-/* Reads the first private key in pem (other PEM blocks, e.g. certificates, are skipped). */
-static EVP_PKEY *read_key(lua_State *L, int idx) {
+/* The PEM text of argument idx as a memory BIO (the caller frees it), after checking that it
+ * holds a block whose BEGIN line ends in `label` (what: "key", "certificate"; block: the hint). */
+static BIO *pem_input(lua_State *L, int idx, const char *label, const char *what, const char *block) {
   size_t len;
   const char *pem = dh_checklstring(L, idx, &len);
-  if (len > 1 << 20) dh_raise(L, "BAD_INPUT", "PEM key larger than 1 MiB");
-  if (!pem_has(pem, len, "PRIVATE KEY-----"))
-    dh_raise(L, "BAD_INPUT", "no PEM private key found (expected a '-----BEGIN ... PRIVATE KEY-----' block)");
-  pkey_box *box = (pkey_box *)new_box(L, sizeof *box, "drhost.crypto.pkey", pkey_gc);
+  if (len > 1 << 20) dh_raise(L, "BAD_INPUT", "PEM %s larger than 1 MiB", what);
+  if (!pem_has(pem, len, label))
+    dh_raise(L, "BAD_INPUT", "no PEM %s found (expected a '%s' block)", strcmp(what, "key") ? what : "private key",
+             block);
   BIO *bio = BIO_new_mem_buf(pem, (int)len);
   if (!bio) raise_openssl(L, "CRYPTO_ERROR", "BIO_new_mem_buf failed");
+  return bio;
+}
+
+/* Reads the first private key in pem (other PEM blocks, e.g. certificates, are skipped). */
+static EVP_PKEY *read_key(lua_State *L, int idx) {
+  pkey_box *box = (pkey_box *)dh_newbox(L, sizeof *box, 0, "drhost.crypto.pkey", pkey_gc);
+  BIO *bio = pem_input(L, idx, "PRIVATE KEY-----", "key", "-----BEGIN ... PRIVATE KEY-----");
   box->k = PEM_read_bio_PrivateKey(bio, NULL, NULL, (void *)"");
   BIO_free(bio);
   if (!box->k) raise_openssl(L, "BAD_INPUT", "cannot read the PEM private key");
@@ -205,14 +195,8 @@ static EVP_PKEY *read_key(lua_State *L, int idx) {
 }
 
 static X509 *read_cert(lua_State *L, int idx) {
-  size_t len;
-  const char *pem = dh_checklstring(L, idx, &len);
-  if (len > 1 << 20) dh_raise(L, "BAD_INPUT", "PEM certificate larger than 1 MiB");
-  if (!pem_has(pem, len, "-----BEGIN CERTIFICATE-----"))
-    dh_raise(L, "BAD_INPUT", "no PEM certificate found (expected a '-----BEGIN CERTIFICATE-----' block)");
-  x509_box *box = (x509_box *)new_box(L, sizeof *box, "drhost.crypto.x509", x509_gc);
-  BIO *bio = BIO_new_mem_buf(pem, (int)len);
-  if (!bio) raise_openssl(L, "CRYPTO_ERROR", "BIO_new_mem_buf failed");
+  x509_box *box = (x509_box *)dh_newbox(L, sizeof *box, 0, "drhost.crypto.x509", x509_gc);
+  BIO *bio = pem_input(L, idx, "-----BEGIN CERTIFICATE-----", "certificate", "-----BEGIN CERTIFICATE-----");
   box->x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
   BIO_free(bio);
   if (!box->x) raise_openssl(L, "BAD_INPUT", "cannot read the PEM certificate");
@@ -236,7 +220,7 @@ static int l_x509_thumbprint_sha256(lua_State *L) { return thumbprint(L, EVP_sha
 static void rs256_sign(lua_State *L, EVP_PKEY *key, const char *data, size_t len) {
   if (EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA)
     dh_raise(L, "BAD_INPUT", "RS256 needs an RSA private key, got a %s key", OBJ_nid2sn(EVP_PKEY_get_base_id(key)));
-  mdctx_box *box = (mdctx_box *)new_box(L, sizeof *box, "drhost.crypto.mdctx", mdctx_gc);
+  mdctx_box *box = (mdctx_box *)dh_newbox(L, sizeof *box, 0, "drhost.crypto.mdctx", mdctx_gc);
   box->c = EVP_MD_CTX_new();
   if (!box->c) raise_openssl(L, "CRYPTO_ERROR", "EVP_MD_CTX_new failed");
   size_t siglen = 0;
@@ -332,8 +316,6 @@ static int l_equal(lua_State *L) {
 
 int luaopen_crypto(lua_State *L) {
   static const luaL_Reg fns[] = {
-      {"sha256", l_sha256},
-      {"sha256_raw", l_sha256_raw},
       {"hmac_sha256", l_hmac_sha256},
       {"hex", l_hex},
       {"base64_encode", l_base64_encode},
@@ -348,5 +330,10 @@ int luaopen_crypto(lua_State *L) {
       {"constant_time_equal", l_equal},
       {NULL, NULL}};
   luaL_newlib(L, fns);
+  for (int raw = 0; raw <= 1; raw++) {
+    lua_pushboolean(L, raw);
+    lua_pushcclosure(L, l_sha256, 1);
+    lua_setfield(L, -2, raw ? "sha256_raw" : "sha256");
+  }
   return 1;
 }

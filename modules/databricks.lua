@@ -176,26 +176,17 @@ end
 
 -- c:request{method=, path=, query=, body=} -> body, response; raises the decoded error.
 function Client:request(req)
-  local r = self:all({ req }, { concurrency = 1 })[1]
-  if r.error then error(r.error, 2) end
-  return r.body, r.response
+  return web.result(self:all({ req }, { concurrency = 1 })[1])
 end
 
 -- c:get(path, query) -> body; nil + error when the object does not exist (404).
 function Client:get(path, query)
-  local r = self:all({ { method = "GET", path = path, query = query } }, { concurrency = 1 })[1]
-  if r.error then
-    if r.status == 404 then return nil, r.error end
-    error(r.error, 2)
-  end
-  return r.body, r.response
+  return web.found(self:all({ { method = "GET", path = path, query = query } }, { concurrency = 1 })[1])
 end
 
 local function verb(method)
   return function(self, path, body, query)
-    local r = self:all({ { method = method, path = path, body = body, query = query } }, { concurrency = 1 })[1]
-    if r.error then error(r.error, 2) end
-    return r.body, r.response
+    return web.result(self:all({ { method = method, path = path, body = body, query = query } }, { concurrency = 1 })[1])
   end
 end
 Client.post = verb("POST")
@@ -205,11 +196,8 @@ Client.put = verb("PUT")
 -- c:delete(path, query) -> true; false + error when it was already absent (404).
 function Client:delete(path, query)
   local r = self:all({ { method = "DELETE", path = path, query = query } }, { concurrency = 1 })[1]
-  if r.error then
-    if r.status == 404 then return false, r.error end
-    error(r.error, 2)
-  end
-  return true, r.body
+  if r.error and r.status == 404 then return false, r.error end
+  return true, (web.result(r))
 end
 
 -- c:list(path, query, items_key) -> every item, following next_page_token (sent back as

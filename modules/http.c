@@ -6,6 +6,7 @@
 #include "http_core.h"
 #include "http_parse.h"
 
+#include "dh_box.h"
 #include "dh_error.h"
 #include "dh_log.h"
 #include "dh_signal.h"
@@ -307,13 +308,7 @@ dh_http_ctx *dh_http_ctx_get(lua_State *L) {
   lua_pop(L, 1);
   pthread_once(&global_once, global_init);
   if (global_rc != CURLE_OK) dh_raise(L, "HTTP_ERROR", "curl_global_init failed: %s", curl_easy_strerror(global_rc));
-  dh_http_ctx *c = lua_newuserdatauv(L, sizeof *c, 0);
-  memset(c, 0, sizeof *c);
-  if (luaL_newmetatable(L, CTX_MT)) {
-    lua_pushcfunction(L, ctx_gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_setmetatable(L, -2);
+  dh_http_ctx *c = dh_newbox(L, sizeof *c, 0, CTX_MT, ctx_gc);
   c->rng = rng_seed();
   const char *ca = getenv("DRHOST_CA_BUNDLE");
   if (ca && *ca) {
@@ -822,13 +817,7 @@ static int batch_gc(lua_State *L) {
 }
 
 static batch *batch_new(lua_State *L, size_t n) {
-  batch *b = lua_newuserdatauv(L, sizeof *b, 0);
-  memset(b, 0, sizeof *b);
-  if (luaL_newmetatable(L, BATCH_MT)) {
-    lua_pushcfunction(L, batch_gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_setmetatable(L, -2);
+  batch *b = dh_newbox(L, sizeof *b, 0, BATCH_MT, batch_gc);
   size_t cnt = n ? n : 1;
   b->reqs = calloc(cnt, sizeof *b->reqs);
   b->resps = calloc(cnt, sizeof *b->resps);
@@ -1074,11 +1063,16 @@ static int l_cooperate(lua_State *L) {
   return 1;
 }
 
+/* The responses the task runtime resumed a task with (a table on top), checked. */
+static void check_resumed(lua_State *L, const char *who) {
+  if (lua_type(L, -1) != LUA_TTABLE) dh_raise(L, "HTTP_ERROR", "%s: the runtime resumed the task without responses", who);
+}
+
 /* Continuation of http.request in a task: the resumer passed the responses; raise a transport error. */
 static int k_request(lua_State *L, int status, lua_KContext kctx) {
   (void)status;
   (void)kctx;
-  if (lua_type(L, -1) != LUA_TTABLE) dh_raise(L, "HTTP_ERROR", "http.request: the runtime resumed the task without responses");
+  check_resumed(L, "http.request");
   lua_geti(L, -1, 1);
   if (lua_type(L, -1) != LUA_TTABLE) dh_raise(L, "HTTP_ERROR", "http.request: the runtime returned no response");
   if (lua_getfield(L, -1, "error") != LUA_TNIL) return lua_error(L);
@@ -1089,7 +1083,7 @@ static int k_request(lua_State *L, int status, lua_KContext kctx) {
 static int k_all(lua_State *L, int status, lua_KContext kctx) {
   (void)status;
   (void)kctx;
-  if (lua_type(L, -1) != LUA_TTABLE) dh_raise(L, "HTTP_ERROR", "http.all: the runtime resumed the task without responses");
+  check_resumed(L, "http.all");
   return 1;
 }
 

@@ -210,6 +210,14 @@ static void enc_newline(enc *e, int depth) {
   for (int i = 0; i < depth * e->indent; i++) dh_buf_addc(e->out, ' ');
 }
 
+/* Ends an array or object: the error path back to its own, then the closing bracket. */
+static void enc_close(enc *e, size_t plen, int nonempty, int depth, char bracket) {
+  e->path->len = plen;
+  if (e->path->data) e->path->data[plen] = '\0';
+  if (nonempty) enc_newline(e, depth);
+  dh_buf_addc(e->out, bracket);
+}
+
 typedef struct key_entry {
   const char *s;
   size_t len;
@@ -239,10 +247,7 @@ static void enc_array(enc *e, int idx, lua_Integer n, int depth) {
     enc_value(e, -1, depth + 1);
     lua_pop(L, 1);
   }
-  e->path->len = plen;
-  if (e->path->data) e->path->data[plen] = '\0';
-  if (n > 0) enc_newline(e, depth);
-  dh_buf_addc(e->out, ']');
+  enc_close(e, plen, n > 0, depth, ']');
 }
 
 static void enc_object(enc *e, int idx, lua_Integer count, int depth) {
@@ -299,10 +304,7 @@ static void enc_object(enc *e, int idx, lua_Integer count, int depth) {
     enc_value(e, -1, depth + 1);
     lua_pop(L, 1);
   }
-  e->path->len = plen;
-  if (e->path->data) e->path->data[plen] = '\0';
-  if (i > 0) enc_newline(e, depth);
-  dh_buf_addc(e->out, '}');
+  enc_close(e, plen, i > 0, depth, '}');
   lua_pop(L, 3);
 }
 

@@ -87,4 +87,17 @@ function M.pages(what, fetch)
   return json.array(items)
 end
 
+--- result(r) -> r.body, r.response of one result of a client's batch call (`all`, `run_many`);
+-- its error is raised.
+function M.result(r)
+  if r.error then error(r.error, 0) end
+  return r.body, r.response
+end
+
+--- found(r) -> as result(r), but nil and the error when the object does not exist (404).
+function M.found(r)
+  if r.error and r.status == 404 then return nil, r.error end
+  return M.result(r)
+end
+
 return M

@@ -96,22 +96,23 @@ function Stack:arm(r)
   return self:add(r)
 end
 
-function Stack:account(r)
-  r.provider = "account"
+-- A resource of a Databricks provider ("account", "workspace") declared by `constructor`{kind=, ...}.
+local function databricks_resource(r, provider, constructor)
+  r.provider = provider
   r.type = r.kind or r.type
   if type(r.type) ~= "string" then
-    err.raise("INVALID_RESOURCE", tostring(r.addr) .. ": account{} needs kind=")
+    err.raise("INVALID_RESOURCE", tostring(r.addr) .. ": " .. constructor .. "{} needs kind=")
   end
+end
+
+function Stack:account(r)
+  databricks_resource(r, "account", "account")
   r.body = r.body or {}
   return self:add(r)
 end
 
 function Stack:workspace_obj(r)
-  r.provider = "workspace"
-  r.type = r.kind or r.type
-  if type(r.type) ~= "string" then
-    err.raise("INVALID_RESOURCE", tostring(r.addr) .. ": workspace_obj{} needs kind=")
-  end
+  databricks_resource(r, "workspace", "workspace_obj")
   if r.workspace == nil then
     err.raise("INVALID_RESOURCE", tostring(r.addr) .. ": workspace_obj{} needs workspace= (host URL)")
   end

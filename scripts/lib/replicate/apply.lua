@@ -15,16 +15,6 @@ local web = require("web")
 
 local M = {}
 
-local function chunks(list, n)
-  local out, cur = {}, {}
-  for _, v in ipairs(list) do
-    cur[#cur + 1] = v
-    if #cur >= n then out[#out + 1] = cur; cur = {} end
-  end
-  if #cur > 0 then out[#out + 1] = cur end
-  return out
-end
-
 -- The actions of one phase as a graph: an action depends on the actions of the same phase whose
 -- object it needs.
 local function phase_graph(acts)
@@ -142,7 +132,7 @@ function M.run(plan, ctx)
     local tbl = q.name(st.catalog .. "." .. st.schema .. "." .. st.table)
     local conn = ctx.dst.conn_for(nil, nil)
     local ts = now_iso()
-    for _, chunk in ipairs(chunks(rows, 200)) do
+    for _, chunk in ipairs(require("replicate.shares").batches(rows, 200)) do
       local del_names, del_params, ins_rows, ins_params = {}, {}, {}, {}
       for i, a in ipairs(chunk) do
         local r = a.record

@@ -170,29 +170,30 @@ local function row_object(inv, v, row, n)
   return obj, obj and kinds.kind_of(v.kind.collection, obj) or v.kind, full
 end
 
+-- Calls on_row(m, row) for each row of the views that answered, on_failed(m, err) for the others.
+local function each_view_row(res, meta, on_failed, on_row)
+  for i, r in ipairs(res) do
+    if r.error then on_failed(meta[i], r.error)
+    else for _, row in ipairs(r.rows) do on_row(meta[i], row) end end
+  end
+end
+
 -- Direct grants of every object of the wanted catalogs, from information_schema (inherited rows
 -- filtered out), falling back to the permissions API per object when a view is not readable.
 function M.read_grants(side, inv, stats)
   local res, meta = query_views(side, inv, stats, PRIV_VIEWS, "grantee, privilege_type, inherited_from")
   local fallback = {}
-  for i, r in ipairs(res) do
-    local m = meta[i]
-    if r.error then
-      fallback[#fallback + 1] = m
-    else
-      for _, row in ipairs(r.rows) do
-        local inh = val(row.inherited_from)
-        if inh == nil or inh == "NONE" or inh == "" then
-          local _, kind, full = row_object(inv, m.v, row)
-          local key = kind.name .. ":" .. full
-          inv.grants[key] = inv.grants[key] or {}
-          local s = inv.grants[key][row.grantee] or {}
-          s[grants_lib.normalize_privilege(row.privilege_type)] = true
-          inv.grants[key][row.grantee] = s
-        end
-      end
+  each_view_row(res, meta, function(m) fallback[#fallback + 1] = m end, function(m, row)
+    local inh = val(row.inherited_from)
+    if inh == nil or inh == "NONE" or inh == "" then
+      local _, kind, full = row_object(inv, m.v, row)
+      local key = kind.name .. ":" .. full
+      inv.grants[key] = inv.grants[key] or {}
+      local s = inv.grants[key][row.grantee] or {}
+      s[grants_lib.normalize_privilege(row.privilege_type)] = true
+      inv.grants[key][row.grantee] = s
     end
-  end
+  end)
   if #fallback > 0 then M.read_grants_api(side, inv, stats, fallback) end
 end
 
@@ -229,24 +230,19 @@ end
 function M.read_tags(side, inv, stats)
   local res, meta = query_views(side, inv, stats, TAG_VIEWS, "tag_name, tag_value")
   local failed = {}
-  for i, r in ipairs(res) do
-    local m = meta[i]
-    if r.error then
-      failed[#failed + 1] = m.cat .. ".information_schema." .. m.v.view .. ": " .. errors.text(r.error)
-    else
-      for _, row in ipairs(r.rows) do
-        local k, value = row.tag_name, val(row.tag_value) or ""
-        local obj = row_object(inv, m.v, row, m.v.column and #m.v.cols - 1 or nil)
-        if obj and m.v.column then
-          local col = tostring(row.column_name)
-          obj.column_tags[col] = obj.column_tags[col] or {}
-          obj.column_tags[col][k] = value
-        elseif obj then
-          obj.tags[k] = value
-        end
-      end
+  each_view_row(res, meta, function(m, e)
+    failed[#failed + 1] = m.cat .. ".information_schema." .. m.v.view .. ": " .. errors.text(e)
+  end, function(m, row)
+    local k, value = row.tag_name, val(row.tag_value) or ""
+    local obj = row_object(inv, m.v, row, m.v.column and #m.v.cols - 1 or nil)
+    if obj and m.v.column then
+      local col = tostring(row.column_name)
+      obj.column_tags[col] = obj.column_tags[col] or {}
+      obj.column_tags[col][k] = value
+    elseif obj then
+      obj.tags[k] = value
     end
-  end
+  end)
   if #failed > 0 then
     inv.tags_unreadable = true
     for _, f in ipairs(failed) do inv.errors[#inv.errors + 1] = { object = "tags", reason = f } end

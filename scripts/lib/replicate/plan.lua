@@ -66,6 +66,13 @@ function Planner:add(action)
   return action
 end
 
+--- recreate(action): adds an action that (re)creates its object in dr; what is inside it then
+-- starts from nothing (p.recreated[object]).
+function Planner:recreate(action)
+  self.recreated[action.object] = true
+  return self:add(action)
+end
+
 function Planner:fail(object, reason, kind)
   self.failed[#self.failed + 1] = { object = object, kind = kind, reason = reason }
   self.blocked[object] = reason

@@ -49,9 +49,8 @@ local function plan_one(p, sc, src_cat, tgt)
   if why then return p:fail(tgt, why, "catalog") end
   if loc then sql = sql .. " MANAGED LOCATION " .. q.literal(loc) end
   if q.comment(sc.comment) then sql = sql .. " COMMENT " .. q.literal(sc.comment) end
-  p:add{ phase = "catalog", op = "create", kind = "catalog", object = tgt, source = src_cat,
+  p:recreate{ phase = "catalog", op = "create", kind = "catalog", object = tgt, source = src_cat,
     reason = "missing in dr", steps = { q.step(sql) } }
-  p.recreated[tgt] = true
 end
 
 function K.plan(p)

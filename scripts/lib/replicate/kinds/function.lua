@@ -60,9 +60,8 @@ local function plan_one(p, f, full, tgt)
   local sql = "CREATE OR REPLACE FUNCTION " .. q.name(tgt) .. signature(f) .. " RETURNS " .. f.returns
   if q.comment(f.comment) then sql = sql .. " COMMENT " .. q.literal(f.comment) end
   sql = sql .. " RETURN " .. body
-  p:add{ phase = "function", op = d and "replace" or "create", kind = "function", object = tgt, source = full,
+  p:recreate{ phase = "function", op = d and "replace" or "create", kind = "function", object = tgt, source = full,
     reason = d and "definition differs" or "missing in dr", steps = { q.step(sql) } }
-  p.recreated[tgt] = true
 end
 
 function K.plan(p)

@@ -64,8 +64,7 @@ local function plan_one(p, full, s, tgt)
   if s.properties and next(s.properties) then
     steps[2] = q.step("ALTER SCHEMA " .. q.name(tgt) .. " SET DBPROPERTIES " .. q.kv_list(s.properties))
   end
-  p:add{ phase = "schema", op = "create", kind = "schema", object = tgt, source = full, reason = "missing in dr", steps = steps }
-  p.recreated[tgt] = true
+  p:recreate{ phase = "schema", op = "create", kind = "schema", object = tgt, source = full, reason = "missing in dr", steps = steps }
 end
 
 function K.plan(p)
