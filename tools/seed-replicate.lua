@@ -6,6 +6,8 @@
 --   drhost tools/seed-replicate.lua geo       -> storage geo-replication stand-in (simulator admin)
 --   drhost tools/seed-replicate.lua compare   -> checks dr against prod (exit 1 on a difference)
 --   drhost tools/seed-replicate.lua tables N  -> creates N small tables in prod (bench)
+--   drhost tools/seed-replicate.lua external-use CATALOG -> grants EXTERNAL USE SCHEMA on it to the
+--                                                running identity (credential vending for the log probe)
 -- Also usable as a library: local seed = dofile("tools/seed-replicate.lua").
 -- Only ever talks to the simulator's endpoints from the environment (tools/with-sim.sh).
 local json = require("json")
@@ -371,6 +373,10 @@ local function main(cmd, arg1)
   if cmd == "seed" then M.seed(src, M.demo_names()); print("seeded prod: " .. #M.statements() .. " statements"); return 0
   elseif cmd == "change" then print("changed: " .. table.concat(M.change(src, M.demo_names()), ", ")); return 0
   elseif cmd == "tables" then M.tables(src, tonumber(arg1) or 500); print("created " .. (arg1 or 500) .. " tables"); return 0
+  elseif cmd == "external-use" then
+    local who = assert(os.getenv("AZURE_CLIENT_ID"), "AZURE_CLIENT_ID")
+    run(src.conn, { { "GRANT EXTERNAL USE SCHEMA ON CATALOG " .. q.name(arg1 or "bench") .. " TO " .. q.name(who) } })
+    return 0
   elseif cmd == "touch" then
     local names = {}
     for n in (arg1 or ""):gmatch("[^,]+") do names[#names + 1] = n end

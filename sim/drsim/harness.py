@@ -133,7 +133,8 @@ def up(args):
             with os.fdopen(fd, "w") as f:
                 json.dump(cfg, f)
             os.replace(tmp, os.path.join(run_dir, "azurite.json"))
-            env.update({"DRHOST_BLOB_ENDPOINT": f"https://127.0.0.1:{bport}/{BLOB_ACCOUNT}",
+            env.update({"DRHOST_BLOB_DATA_ENDPOINT": f"https://127.0.0.1:{bport}/{{account}}",
+                        "DRHOST_BLOB_ENDPOINT": f"https://127.0.0.1:{bport}/{BLOB_ACCOUNT}",
                         "DRHOST_BLOB_ACCOUNT": BLOB_ACCOUNT, "DRHOST_BLOB_KEY": key})
         env["DRHOST_SIM_PIDS"] = " ".join(str(p) for p in pids)
         env["DRHOST_SIM_DIR"] = run_dir

@@ -1,22 +1,23 @@
 -- Source version discovery: every Delta table's version comes from its log (DESCRIBE HISTORY),
 -- whatever the listing's version stamp says (Unity Catalog moves delta.lastUpdateVersion only on
--- metadata changes); the version_source config key accepts "history" only.
+-- metadata changes); the version_source config key accepts "log" (the default, the Delta log's head:
+-- spec/unit/replicate_deltalog_spec.lua) and "history".
 local inventory = require("replicate.inventory")
 local config = require("replicate.config")
 
 local V, TS = "delta.lastUpdateVersion", "delta.lastCommitTimestamp"
 
 describe("replicate version source config", function()
-  it("version_source defaults to history and refuses auto, saying why", function()
+  it("version_source defaults to log, accepts history and refuses auto, saying why", function()
     local raw = { catalogs = { sales = "sales" } }
-    assert.are.equal("history", config.validate(raw, "f.lua").version_source)
+    assert.are.equal("log", config.validate(raw, "f.lua").version_source)
     raw.version_source = "history"
     assert.are.equal("history", config.validate(raw, "f.lua").version_source)
     raw.version_source = "auto"
     local ok, err = pcall(config.validate, raw, "env/dr.replication.lua")
     assert.is_false(ok)
     assert.are.equal("CONFIG_INVALID", err.code)
-    assert.truthy(err.message:find("env/dr.replication.lua: version_source: expected \"history\"", 1, true) == 1, err.message)
+    assert.truthy(err.message:find("env/dr.replication.lua: version_source: expected \"log\"", 1, true) == 1, err.message)
     assert.truthy(err.message:find("metadata changes only", 1, true), err.message)
     assert.truthy(err.message:match("got string \"auto\""), err.message)
   end)
@@ -96,7 +97,8 @@ describe("replicate discovery of source versions", function()
     assert.is_nil(queries[1].include_delta_metadata)
     assert.are.same({ "DESCRIBE HISTORY `sales`.`core`.`customers` LIMIT 1", "DESCRIBE HISTORY `sales`.`core`.`events` LIMIT 1",
       "DESCRIBE HISTORY `sales`.`core`.`legacy` LIMIT 1", "DESCRIBE HISTORY `sales`.`core`.`orders` LIMIT 1" }, hist)
-    assert.are.same({ stamp = 0, history = 4 }, stats.versions)
+    -- (default version_source = "log": nothing cloned yet, so no table can be probed)
+    assert.are.same({ log = 0, history = 4, vend = 0, list = 0 }, stats.versions)
     -- the log's version (7), not the listing's stamp (3): the stamp did not move on data commits
     assert.are.equal(7, inv.versions["sales.core.orders"].version)
     assert.are.equal("history", inv.versions["sales.core.orders"].from)

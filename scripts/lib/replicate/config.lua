@@ -26,7 +26,7 @@ M.defaults = {
   prune_max_fraction = 0.1,
   protected_tables = "skip",
   clone_strategy = "incremental",
-  version_source = "history",
+  version_source = "log",
   hooks = {},
 }
 local D = M.defaults
@@ -83,8 +83,10 @@ M.schema = S.record{
     .. "(re-clone every table every run: the baseline the bench compares against)", "incremental", "always"),
   -- "auto" (versions from the listing's delta.lastUpdateVersion) was removed: Unity Catalog moves that
   -- stamp only on metadata changes, so it skipped tables whose data had moved
-  version_source = enum(D.version_source, "\"history\" (DESCRIBE HISTORY for every Delta table; \"auto\" was "
-    .. "removed: the listing's version stamp moves on metadata changes only)", "history"),
+  version_source = enum(D.version_source, "\"log\" (the head of each cloned table's Delta log through credential "
+    .. "vending; DESCRIBE HISTORY for tables that moved or cannot be probed) or \"history\" (DESCRIBE HISTORY for "
+    .. "every Delta table; \"auto\" was removed: the listing's version stamp moves on metadata changes only)",
+    "log", "history"),
   hooks = S.record({ filter = S.func{}, policy = S.func{}, rename = S.func{} }, { default = D.hooks }),
 }
 

@@ -2,16 +2,18 @@
 -- Cost: O(catalogs + schemas) calls -- one listing per schema for tables, volumes and functions
 -- (sent concurrently), grants and tags in bulk from each catalog's information_schema (one query
 -- per privilege/tag view, with a per-object API fallback when a view cannot be read), the
--- replication state in one query. Source versions: managed Delta tables from the version stamp UC
--- returns in the table listing (no extra call); external Delta tables and tables without a usable
--- stamp from DESCRIBE HISTORY ... LIMIT 1, concurrently, on the prod warehouse (see
--- docs/replication.md "Incremental clones").
+-- replication state in one query. Source versions (version_source, docs/replication.md
+-- "Incremental clones"): "log" (default) probes the head of each cloned table's Delta log
+-- (replicate/deltalog.lua: one vended credential and one listing per table, concurrently) and reads
+-- DESCRIBE HISTORY only for the tables that moved or cannot be probed; "history" reads DESCRIBE
+-- HISTORY ... LIMIT 1 for every table.
 local errors = require("errors")
 local util = require("replicate.util")
 local q = require("replicate.sqltext")
 local grants_lib = require("replicate.grants")
 local kinds = require("replicate.kinds")
 local config = require("replicate.config")
+local deltalog = require("replicate.deltalog")
 
 local M = {}
 
@@ -401,12 +403,34 @@ function M.discover(cfg, src, dst, stats, progress, opts)
     end
   end
   table.sort(delta)
-  -- every Delta table's version from its log: DESCRIBE HISTORY (O(tables), concurrently). The
-  -- listing's delta.lastUpdateVersion is no substitute: Unity Catalog moves it only when a commit
-  -- changes the table's metadata (docs/replication.md, "Incremental clones")
-  local versions, need = {}, delta
-  stats.versions = { stamp = 0, history = #need }
-  progress(string.format("discover: %d source Delta version(s) read with DESCRIBE HISTORY", #need))
+  -- every Delta table's version from its log. The listing's delta.lastUpdateVersion is no
+  -- substitute: Unity Catalog moves it only when a commit changes the table's metadata
+  -- (docs/replication.md, "Incremental clones")
+  local rows = {}
+  for _, row in pairs(dst_inv.state or {}) do
+    if row.source then rows[row.source] = row end
+  end
+  local versions, need
+  if cfg.version_source == "log" then
+    -- the head of each table's Delta log, through credential vending (replicate/deltalog.lua);
+    -- DESCRIBE HISTORY for what moved or cannot be probed
+    local notes, calls
+    versions, need, notes, calls = deltalog.probe(src.ws, src_inv.tables, delta, rows,
+      { concurrency = math.max(cfg.parallelism or 8, 32) })
+    stats.rest = stats.rest + calls.vend + calls.list
+    for _, n in ipairs(notes) do
+      src_inv.warnings[#src_inv.warnings + 1] = { object = "versions", reason = n }
+      progress("discover: " .. n)
+    end
+    stats.versions = { log = #delta - #need, history = #need, vend = calls.vend, list = calls.list }
+    progress(string.format("discover: %d source Delta version(s) unchanged by their Delta log, %d read with "
+      .. "DESCRIBE HISTORY", #delta - #need, #need))
+  else
+    -- DESCRIBE HISTORY for every one (O(tables), concurrently)
+    versions, need = {}, delta
+    stats.versions = { stamp = 0, history = #need }
+    progress(string.format("discover: %d source Delta version(s) read with DESCRIBE HISTORY", #need))
+  end
   local read, verrs = M.read_versions(src, need, stats)
   for full, v in pairs(read) do v.from = "history"; versions[full] = v end
   src_inv.versions = versions

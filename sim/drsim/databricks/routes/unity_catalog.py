@@ -644,3 +644,59 @@ def delete_tag(req):
         raise bad(f"Tag '{key}' is not assigned to {et} '{en}'.", "NOT_FOUND", 404)
     ms.unset_tags(t, name, [key], column=col)
     return {}
+
+
+# ---- credential vending ------------------------------------------------------------------------
+
+def _service_sas(account, container, permissions, expiry):
+    """A service SAS on one container, signed with the account key (Azurite validates it).
+    FIDELITY: Databricks vends a user delegation SAS scoped to the table's directory; Azurite has
+    no directory scope or user delegation without OAuth, so the token here covers the container.
+    The shape the client uses (a query string to append to blob URLs) is the same. No `spr`:
+    Azurite behind the simulator's TLS reports https requests as a protocol mismatch."""
+    import base64
+    import hashlib
+    import hmac
+    import urllib.parse
+
+    from ...blob import BLOBS
+    version = "2021-08-06"
+    se = expiry.strftime("%Y-%m-%dT%H:%M:%SZ")
+    sts = "\n".join([permissions, "", se, f"/blob/{account}/{container}", "", "", "", version, "c",
+                     "", "", "", "", "", "", ""])
+    sig = base64.b64encode(hmac.new(base64.b64decode(BLOBS.key(account)), sts.encode(), hashlib.sha256).digest())
+    return urllib.parse.urlencode({"sv": version, "sr": "c", "sp": permissions, "se": se, "sig": sig.decode()})
+
+
+@api("workspace", "POST", P + "/temporary-table-credentials")
+def temporary_table_credentials(req):
+    """Credential vending for a table's storage (external engines, drhost's Delta log probe).
+    Needs an explicit EXTERNAL USE SCHEMA grant to the caller on the table's schema (FIDELITY: not
+    implied by ownership or ALL PRIVILEGES, as in Databricks; the metastore's external data access
+    switch is not modelled). READ gives read and list."""
+    import datetime as dt
+
+    from ...blob import parse_url
+    ms = metastore(req)
+    b = body(req, {"table_id", "operation"}, ("table_id", "operation"))
+    if b["operation"] not in ("READ", "READ_WRITE"):
+        raise bad(f"Invalid operation: {b['operation']!r} (READ or READ_WRITE).")
+    table = next((t for t in ms.iter_tables() if t.table_id == b["table_id"]), None)
+    if table is None:
+        raise bad(f"Table '{b['table_id']}' does not exist.", "TABLE_DOES_NOT_EXIST", 404)
+    schema = f"{table.schema.catalog.name}.{table.schema.name}"
+    _cat(req, ms, schema)
+    principal = who(req)
+    granted = any(p["privilege"] == "EXTERNAL_USE_SCHEMA"
+                  for e in ms.effective_grants("schema", schema, principal) for p in e["privileges"])
+    if not granted:
+        raise bad(f"User does not have EXTERNAL USE SCHEMA on Schema '{schema}'.", "PERMISSION_DENIED", 403)
+    loc = table.storage_location or ms.table_info(table.full_name).get("storage_location")
+    if not loc:
+        raise bad(f"Table '{table.full_name}' has no storage location.", "INVALID_STATE")
+    where = parse_url(loc)
+    exp = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) + dt.timedelta(hours=1)
+    sas = _service_sas(where.account, where.container, "rl" if b["operation"] == "READ" else "racwdl", exp)
+    return out(C.GenerateTemporaryTableCredentialResponse, {
+        "azure_user_delegation_sas": {"sas_token": sas}, "url": loc,
+        "expiration_time": int(exp.timestamp() * 1000)})

@@ -1,0 +1,41 @@
+"""Credential vending (POST /api/2.1/unity-catalog/temporary-table-credentials): refused without an
+explicit EXTERNAL USE SCHEMA grant (ownership is not enough); with it, a READ SAS that lists the
+table's _delta_log/ in Azurite, while the same listing without it is refused by storage."""
+import requests
+
+from drsim.blob import BLOBS, parse_url
+from drsim.databricks.testkit import estate
+from drsim.state import SIM
+from test_sql_api import Sql
+
+P = "/api/2.1/unity-catalog"
+
+
+def test_vending_needs_external_use_schema_and_lists_the_log(client):
+    e = estate()
+    sql = Sql(client, e.prod.ws, catalog="main", schema="s")
+    sql.run(f"CREATE CATALOG IF NOT EXISTS main MANAGED LOCATION '{e.prod.root}main'")
+    sql.run("CREATE SCHEMA IF NOT EXISTS main.s")
+    sql.run("CREATE TABLE t (id BIGINT)")
+    sql.run("INSERT INTO t VALUES (1)")
+    info = client.get(e.prod.ws, P + "/tables/main.s.t").json()
+    ask = {"table_id": info["table_id"], "operation": "READ"}
+    r = client.post(e.prod.ws, P + "/temporary-table-credentials", json=ask)
+    assert r.status_code == 403 and r.json()["error_code"] == "PERMISSION_DENIED", r.text
+    assert client.post(e.prod.ws, P + "/temporary-table-credentials",
+                       json={"table_id": "nope", "operation": "READ"}).status_code == 404
+    assert client.post(e.prod.ws, P + "/temporary-table-credentials",
+                       json=dict(ask, operation="WRITE")).status_code == 400
+    sql.run(f"GRANT EXTERNAL USE SCHEMA ON SCHEMA main.s TO `{SIM.config.client_id}`")
+    r = client.post(e.prod.ws, P + "/temporary-table-credentials", json=ask)
+    assert r.status_code == 200, r.text
+    cred = r.json()
+    assert cred["url"] == info["storage_location"] and cred["expiration_time"] > 0
+    loc = parse_url(cred["url"])
+    url = f"{BLOBS.endpoint}/{loc.account}/{loc.container}"
+    q = {"restype": "container", "comp": "list", "prefix": loc.path + "/_delta_log/"}
+    got = requests.get(url + "?" + cred["azure_user_delegation_sas"]["sas_token"], params=q, verify=BLOBS.ca,
+                       timeout=30)
+    assert got.status_code == 200, got.text
+    assert got.text.count("<Name>") == 2 and f"{1:020d}.json" in got.text
+    assert requests.get(url, params=q, verify=BLOBS.ca, timeout=30).status_code in (401, 403, 404)

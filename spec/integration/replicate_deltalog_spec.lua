@@ -1,0 +1,71 @@
+-- version_source = "log" (the default) against the simulator's real Delta tables in Azurite: a no-op
+-- sync reads no DESCRIBE HISTORY for tables whose Delta log did not move (one vended credential and
+-- one listing each); a table whose data moved is always cloned -- when the listing's version stamp
+-- did not move (a data-only commit), and when credential vending is refused (DESCRIBE HISTORY then,
+-- said once).
+local H = dofile("spec/integration/replicate_helper.lua")
+
+describe("replicate: versions from the Delta log head (simulator)", function()
+  local ctx, me
+  local function grant(verb)
+    for _, c in ipairs({ ctx.names.sales, ctx.names.finance }) do
+      ctx.src.conn:exec(verb .. " EXTERNAL USE SCHEMA ON CATALOG " .. c .. (verb == "GRANT" and " TO `" or " FROM `")
+        .. me .. "`")
+    end
+  end
+
+  setup(function()
+    ctx = H.setup("lg")
+    H.seed_prod(ctx)
+    me = assert(os.getenv("AZURE_CLIENT_ID"), "AZURE_CLIENT_ID")
+    grant("GRANT")
+    local rc, doc, _, err = H.run(ctx, "sync --json")
+    assert(rc == 0 and H.count_clones(doc) == 4, err)
+  end)
+
+  it("a no-op sync probes each cloned table's log once and reads no history", function()
+    local rc, doc, _, err = H.run(ctx, "sync --json")
+    assert.are.equal(0, rc, err)
+    assert.are.equal(0, H.count_clones(doc))
+    assert.are.same({ log = 4, history = 0, vend = 4, list = 4 }, doc.version_reads)
+  end)
+
+  it("a data-only commit leaves the listing's stamp where it was and is still cloned", function()
+    local full = ctx.names.sales .. ".core.orders"
+    local function stamp()
+      local t = ctx.src.ws:get("/api/2.1/unity-catalog/tables/" .. full)
+      return (t.properties or {})["delta.lastUpdateVersion"]
+    end
+    local before = stamp()
+    ctx.src.conn:exec("INSERT INTO " .. full .. " VALUES (9, 1, 1.0)")
+    assert.are.equal(before, stamp())
+    local rc, doc, _, err = H.run(ctx, "sync --json")
+    assert.are.equal(0, rc, err)
+    assert.are.equal(1, H.count_clones(doc), err)
+    assert.are.same({ log = 3, history = 1, vend = 4, list = 4 }, doc.version_reads)
+    local ok, lines = H.compare(ctx)
+    assert.is_true(ok, table.concat(lines, "\n"))
+  end)
+
+  it("vending refused: DESCRIBE HISTORY for every table, said once, and the moved table is cloned", function()
+    grant("REVOKE")
+    local full = ctx.names.finance .. ".ledger.entries"
+    ctx.src.conn:exec("UPDATE " .. full .. " SET amount = amount + 1 WHERE id = 1")
+    local rc, doc, _, err = H.run(ctx, "sync --json")
+    assert.are.equal(0, rc, err)
+    assert.are.equal(1, H.count_clones(doc), err)
+    assert.are.same({ log = 0, history = 4, vend = 4, list = 0 }, doc.version_reads)
+    local said = 0
+    for _, w in ipairs(doc.warnings or {}) do
+      if tostring(w.reason):match("credential vending refused") then said = said + 1 end
+    end
+    assert.are.equal(1, said)
+    local ok, lines = H.compare(ctx)
+    assert.is_true(ok, table.concat(lines, "\n"))
+    grant("GRANT")
+    rc, doc = H.run(ctx, "sync --json")
+    assert.are.equal(0, rc)
+    assert.are.equal(0, H.count_clones(doc))
+    assert.are.same({ log = 4, history = 0, vend = 4, list = 4 }, doc.version_reads)
+  end)
+end)
