@@ -1,24 +1,30 @@
 #!/usr/bin/env bash
-# Bench: the estate with a hub + 10 spokes, applied from empty and planned with no change, with
-# parallel (default concurrency 8) and serial (concurrency 1) execution. Wall time and requests
-# issued (from the simulator's admin stats); prints a table with the ratios. Needs the simulator's
-# environment (tools/bench.sh runs it under tools/with-sim.sh).
+# Bench: the no-change plan of an estate with a hub + S spokes (BENCH_DEPLOY_SPOKES, default "10 50"),
+# reading the live estate in bulk through Resource Graph (the default) and with one GET per
+# resource (--read each): ARM calls (the simulator's admin stats, management host), all requests,
+# and wall time, with BENCH_LATENCY_MS (default 50) injected on every ARM and Databricks request.
+# Each estate is applied first without injected latency (set-up, not measured). Prints a table,
+# the ratios and BENCH lines. Needs the simulator's environment (tools/bench.sh runs it under
+# tools/with-sim.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DRHOST=${DRHOST:-build/drhost}
 : "${DRHOST_SIM_ADMIN:?run under tools/with-sim.sh}"
-SPOKES=${BENCH_SPOKES:-10}
+SIZES=${BENCH_DEPLOY_SPOKES:-10 50}
+LATENCY=${BENCH_LATENCY_MS:-50}
 export DRHOST_DATABRICKS_SP_OBJECT_ID=${DRHOST_DATABRICKS_SP_OBJECT_ID:-00000000-0000-0000-0000-0000000000db}
 export DRHOST_REPLICATION_SP_APP_ID=${DRHOST_REPLICATION_SP_APP_ID:-$AZURE_CLIENT_ID}
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+admin() { curl -sS --cacert "$DRHOST_CA_BUNDLE" -X "$1" "$DRHOST_SIM_ADMIN$2" ${3:+-H 'Content-Type: application/json' -d "$3"}; }
+trap 'admin DELETE /faults >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 export DRHOST_STATE=local DRHOST_STATE_DIR="$work/state"
+mkdir -p "$work/env"
 
-# Two environment pairs (one per mode) in regions of their own, so both start from empty.
-write_env() {  # name peer region base role [spokes]
-  local name=$1 peer=$2 region=$3 base=$4 role=$5 n=${6:-$SPOKES} spokes="" i
+write_env() {  # name peer region base spokes [role]
+  local name=$1 peer=$2 region=$3 base=$4 n=$5 role=${6:-primary} spokes="" i
   for i in $(seq 1 "$n"); do
-    spokes+="    s$i = { cidr = \"10.$((base + i)).0.0/20\" },"$'\n'
+    # spokes take 10.X.Y.0/22 blocks after the hub's
+    spokes+="    s$i = { cidr = \"10.$base.$(( i * 4 )).0/22\" },"$'\n'
   done
   {
     echo "return {"
@@ -38,70 +44,65 @@ write_env() {  # name peer region base role [spokes]
     echo "}"
   } > "$work/env/$name.lua"
 }
-mkdir -p "$work/env"
-write_env par pars uksouth 100 primary
-write_env pars par ukwest 140 secondary
-write_env ser sers eastus 180 primary
-write_env sers ser westus 220 secondary
-write_env wrm wrms japaneast 20 primary 1
-write_env wrms wrm japanwest 40 secondary 1
 
-requests() {  # requests the simulator served, admin calls excluded
-  "$DRHOST" -e '
-    local http, json = require("http"), require("json")
-    local r = http.request{ method = "GET", url = os.getenv("DRHOST_SIM_ADMIN") .. "/stats" }
-    local s = json.decode(r.body)
-    print(math.floor((s.total or 0) - ((s.by_host or {}).admin or 0)))'
-}
-reset_stats() {
-  "$DRHOST" -e 'local http = require("http"); http.request{ method = "DELETE", url = os.getenv("DRHOST_SIM_ADMIN") .. "/stats" }'
+stats() {  # -> "arm_calls total_requests" since the last reset (admin calls excluded)
+  admin GET /stats | "$DRHOST" -e '
+    local s = require("json").decode(io.read("a"))
+    local h = s.by_host or {}
+    print(math.floor(h.management or 0), math.floor((s.total or 0) - (h.admin or 0)))'
 }
 
-# Cloud APIs answer in tens to hundreds of milliseconds (and long-running operations take minutes);
-# the simulator on loopback answers in a few. An injected per-request latency (BENCH_LATENCY_MS,
-# default 50; 0 to measure the raw simulator) makes the comparison about waiting, as in a real run.
-LATENCY=${BENCH_LATENCY_MS:-50}
-if [ "$LATENCY" -gt 0 ]; then
-  for hk in management accounts workspace; do
-    HK=$hk LAT=$LATENCY "$DRHOST" -e '
-      local http, json = require("http"), require("json")
-      local r = http.request{ method = "POST", url = os.getenv("DRHOST_SIM_ADMIN") .. "/faults",
-        headers = { ["Content-Type"] = "application/json" },
-        body = json.encode{ host_kind = os.getenv("HK"), latency_ms = tonumber(os.getenv("LAT")) } }
-      assert(r.status == 201, r.body)'
+declare -A T A Q R
+regions=(uksouth eastus japaneast westus)
+peers=(ukwest westus japanwest eastus2)
+k=0
+for S in $SIZES; do
+  name="hub$S"
+  write_env "$name" "${name}peer" "${regions[$k]}" $(( 100 + k * 10 )) "$S"
+  write_env "${name}peer" "$name" "${peers[$k]}" $(( 200 + k * 10 )) 1 secondary   # named, never applied
+  k=$((k + 1))
+  admin DELETE /faults >/dev/null
+  t0=$(date +%s)
+  "$DRHOST" scripts/deploy.lua "$name" apply --compact --env-dir "$work/env" > "$work/$name-apply.log" 2>&1 || {
+    echo "bench: apply of $name failed"; tail -20 "$work/$name-apply.log"; exit 1; }
+  echo "bench: hub + $S spokes applied (set-up, $(( $(date +%s) - t0 )) s)"
+  if [ "$LATENCY" -gt 0 ]; then
+    for hk in management accounts workspace; do
+      admin POST /faults "{\"host_kind\": \"$hk\", \"latency_ms\": $LATENCY}" >/dev/null
+    done
+  fi
+  for mode in each graph; do
+    admin DELETE /stats >/dev/null
+    t0=$(date +%s.%N)
+    rc=0
+    "$DRHOST" scripts/deploy.lua "$name" plan --compact --read "$mode" --env-dir "$work/env" > "$work/$name-$mode.log" 2>&1 || rc=$?
+    t1=$(date +%s.%N)
+    if [ "$rc" -ne 0 ]; then echo "bench: $name plan --read $mode expected no change (exit $rc)"; tail -20 "$work/$name-$mode.log"; exit 1; fi
+    read -r a q <<<"$(stats)"
+    T[$S/$mode]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+    A[$S/$mode]=$a
+    Q[$S/$mode]=$q
   done
-fi
+  R[$S]=$(grep -o '([0-9]* resources' "$work/$name-graph.log" | tr -dc 0-9 || true)
+done
 
-# warm the simulator up (its first call of each resource type loads the SDK models): a small estate
-"$DRHOST" scripts/deploy.lua wrm apply --env-dir "$work/env" >/dev/null 2>&1 || true
-
-declare -A T R
-run() {  # key env command concurrency
-  local key=$1 env=$2 cmd=$3 conc=$4 t0 t1 rc
-  reset_stats
-  t0=$(date +%s.%N)
-  set +e
-  "$DRHOST" scripts/deploy.lua "$env" "$cmd" --concurrency "$conc" --compact --env-dir "$work/env" \
-    > "$work/$key.log" 2>&1
-  rc=$?
-  set -e
-  t1=$(date +%s.%N)
-  if [ "$cmd" = apply ] && [ "$rc" -ne 0 ]; then echo "bench: $key failed (exit $rc)"; tail -20 "$work/$key.log"; exit 1; fi
-  if [ "$cmd" = plan ] && [ "$rc" -ne 0 ]; then echo "bench: $key expected no change (exit $rc)"; tail -20 "$work/$key.log"; exit 1; fi
-  T[$key]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
-  R[$key]=$(requests)
-}
-run apply_par par apply 8
-run plan_par par plan 8
-run apply_ser ser apply 1
-run plan_ser ser plan 1
-
-resources=$(grep -o '([0-9]* resources' <("$DRHOST" scripts/deploy.lua par validate --env-dir "$work/env") | tr -dc 0-9)
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "-" }'; }
 echo
-echo "deploy bench: hub + $SPOKES spokes ($resources resources), simulator on loopback, ${LATENCY} ms per request"
-printf '%-22s %12s %12s %10s %12s %12s\n' "step" "serial s" "parallel s" "speed-up" "serial req" "parallel req"
-printf '%-22s %12s %12s %10s %12s %12s\n' "apply from empty" "${T[apply_ser]}" "${T[apply_par]}" \
-  "$(ratio "${T[apply_ser]}" "${T[apply_par]}")" "${R[apply_ser]}" "${R[apply_par]}"
-printf '%-22s %12s %12s %10s %12s %12s\n' "plan, no change" "${T[plan_ser]}" "${T[plan_par]}" \
-  "$(ratio "${T[plan_ser]}" "${T[plan_par]}")" "${R[plan_ser]}" "${R[plan_par]}"
+echo "deploy bench: no-change plan, ${LATENCY} ms injected per request (ARM, account, workspace)"
+printf '%-16s %9s %14s %14s %10s %12s %12s %9s\n' "estate" "resources" "ARM calls each" "ARM calls bulk" "ratio" "wall s each" "wall s bulk" "ratio"
+for S in $SIZES; do
+  printf '%-16s %9s %14s %14s %10s %12s %12s %9s\n' "hub + $S spokes" "${R[$S]:-?}" "${A[$S/each]}" "${A[$S/graph]}" \
+    "$(ratio "${A[$S/graph]}" "${A[$S/each]}")" "${T[$S/each]}" "${T[$S/graph]}" "$(ratio "${T[$S/graph]}" "${T[$S/each]}")"
+done
+echo "(all requests, ARM + Databricks: $(for S in $SIZES; do printf 'hub+%s each %s / bulk %s; ' "$S" "${Q[$S/each]}" "${Q[$S/graph]}"; done))"
+echo
+for S in $SIZES; do
+  echo "BENCH deploy_plan_hub${S}_arm_calls_each ${A[$S/each]}"
+  echo "BENCH deploy_plan_hub${S}_arm_calls_bulk ${A[$S/graph]}"
+  echo "BENCH deploy_plan_hub${S}_arm_calls_ratio $(ratio "${A[$S/graph]}" "${A[$S/each]}")"
+  echo "BENCH deploy_plan_hub${S}_requests_each ${Q[$S/each]}"
+  echo "BENCH deploy_plan_hub${S}_requests_bulk ${Q[$S/graph]}"
+  echo "BENCH deploy_plan_hub${S}_wall_s_each ${T[$S/each]}"
+  echo "BENCH deploy_plan_hub${S}_wall_s_bulk ${T[$S/graph]}"
+  echo "BENCH deploy_plan_hub${S}_wall_ratio $(ratio "${T[$S/graph]}" "${T[$S/each]}")"
+done
