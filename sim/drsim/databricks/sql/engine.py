@@ -409,7 +409,7 @@ class Engine:
 
     def physical_for(self, ctx: Ctx, table, version: int | None = None) -> str:
         key = self.data_key(table)
-        td = self.store.get(key)
+        td = self.store.get(key, probe=table.current_version >= 0)
         if td is None:
             cols = [(c.name, dbx_to_duck(c.type_text)) for c in table.columns]
             if not cols:
@@ -880,7 +880,7 @@ class Engine:
             delta = fmt == "DELTA"
             n = t.current_version + 1 if delta else None
             key = self.data_key(t)
-            held = self.store.get(key)
+            held = self.store.get(key, probe=existing is not None)
             if key != t.table_id and held is not None and select_sql is None and \
                     [c for c, _ in held.columns] == [c for c, _ in dcols]:
                 v = held.versions[held.current]        # files already at the location

@@ -294,7 +294,7 @@ def clone(E, ctx, st):
                                 replace=existing is not None)
     n = t.current_version + 1
     E.data_key(t)                         # binds the target's location
-    metrics = E.store.clone(ctx.cur, t.table_id, src.table_id, sv, n=n)
+    metrics = E.store.clone(ctx.cur, t.table_id, src.table_id, sv, n=n, target_exists=existing is not None)
     metrics.pop("_changed", None)
     t.data_ref = t.table_id
     E._history(ctx, full, "CLONE",

@@ -155,12 +155,14 @@ class Store:
         return self.places.get(key)
 
     # ---- lookups --------------------------------------------------------
-    def get(self, table_id: str) -> TableData | None:
+    def get(self, table_id: str, probe: bool = True) -> TableData | None:
+        """The table's data; a Delta table not cached yet is read from its log (after a restart)
+        unless probe=False (the caller knows the table is new: saves a listing)."""
         td = self.tables.get(table_id)
         p = self.places.get(table_id)
         if p is not None and not p.delta:
             return self._sync_files(table_id, td, p)
-        if td is None and p is not None and BLOBS.available:
+        if td is None and probe and p is not None and BLOBS.available:
             td = self._load_delta(table_id, p)
         return td
 
@@ -457,14 +459,14 @@ class Store:
         return td.versions[n]
 
     def clone(self, cur, target_id: str, source_id: str, source_version: int | None,
-              n: int | None = None) -> dict:
+              n: int | None = None, target_exists: bool = True) -> dict:
         """Deep clone source (at version) into target: copy the source version's files the target
         does not hold yet into the target's location; returns the clone metrics."""
         src = self.tables[source_id]
         sv = src.current if source_version is None else source_version
         src_phys = self.physical(source_id, sv)
         src_files = src.versions[sv].files
-        tgt = self.get(target_id)
+        tgt = self.get(target_id, probe=target_exists)
         # the files the target holds (its current version): a file of the source version with the
         # same name was copied by an earlier clone (names are unique: part-N-<uuid>), so only the
         # others are copied, and the target's files the source version lacks are removed
