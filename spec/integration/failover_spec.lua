@@ -141,6 +141,21 @@ describe("failover.lua (simulator)", function()
     assert.is_nil(doc("dr", "failover/topology.json"))
   end)
 
+  it("verify: tables equal at the recorded versions, grants equal through the mapping, views resolve", function()
+    local rc, d, so, se = fo("verify --json")
+    assert.are.equal(0, rc, so .. se)
+    assert.are.equal(0, d.mismatches)
+    assert.is_true(d.metadata.ok)
+    assert.is_true(d.metadata.views >= 3)
+    -- a grant made in prod and not replicated yet is a difference verify names
+    local t = ctx.names.finance .. ".ledger.entries"
+    ctx.src.conn:exec("GRANT SELECT ON TABLE " .. t .. " TO `fo-reviewers`")
+    rc, d = fo("verify --json")
+    ctx.src.conn:exec("REVOKE SELECT ON TABLE " .. t .. " FROM `fo-reviewers`")
+    assert.are.equal(3, rc)
+    assert.are.equal(1, d.metadata.grants_pending)
+  end)
+
   it("drill preconditions fail one by one, each with its own message", function()
     set_pause(ctx.dst.ws, F.repl_job, "PAUSED")
     local rc, d = fo("drill --json")
@@ -255,6 +270,8 @@ describe("failover.lua (simulator)", function()
     rc, d, so, se = fo("verify --json")
     assert.are.equal(0, rc, so .. se)
     assert.are.equal(0, d.mismatches)
+    assert.is_true(d.metadata.ok)
+    assert.is_true(d.metadata.views >= 3)
   end)
 
   it("forced failover while prod is down; prod comes back stale and is fenced; failback refuses its change, then discards it", function()
@@ -306,7 +323,7 @@ describe("failover.lua (simulator)", function()
   end)
 
   it("a failover killed at every step resumes from its journal and converges", function()
-    H.admin("POST", "/faults", { host_kind = "workspace", latency_ms = 120 })
+    H.admin("POST", "/faults", { host_kind = "workspace", latency_ms = 60 })
     local journal = "failover/journal-failover.json"
     local kills, last_done = 0, 0
     for _ = 1, 12 do

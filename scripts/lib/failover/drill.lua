@@ -73,6 +73,29 @@ function M.verify(ctx)
   return out
 end
 
+--- metadata(ctx) -> { grants_pending, views_pending, other_pending, view_failures = {...}, ok }:
+-- grants (through the principal mapping) and view definitions compared by a dry replication plan
+-- (an action pending is a difference), and every replica view selected in dr.
+function M.metadata(ctx)
+  local m = { grants_pending = 0, views_pending = 0, other_pending = 0, view_failures = json.array({}) }
+  local code, plan = ctx.replicate(ctx.cfg, { ctx.set.secondary.name, "plan", "--json" }, { unfenced = true })
+  if code ~= 0 or not plan then
+    m.ok, m.detail = false, "the replication plan could not be made (exit " .. tostring(code) .. ")"
+    return m
+  end
+  m.actions = #(plan.actions or {})
+  for _, a in ipairs(plan.actions or {}) do
+    if a.phase == "grants" or a.phase == "owner" then m.grants_pending = m.grants_pending + 1
+    elseif a.kind == "view" then m.views_pending = m.views_pending + 1
+    else m.other_pending = m.other_pending + 1 end
+  end
+  local smoke = steps.smoke_check(ctx.set.secondary, steps.catalogs(ctx, ctx.set.secondary))
+  for _, f in ipairs(smoke.failures) do m.view_failures[#m.view_failures + 1] = f end
+  m.views = smoke.views
+  m.ok = m.grants_pending == 0 and m.views_pending == 0 and #m.view_failures == 0
+  return m
+end
+
 local function verify_lines(rows)
   local L = { string.format("%-40s %8s %10s %10s %-18s %s", "table", "version", "prod rows", "dr rows", "content", "result") }
   for _, r in ipairs(rows) do
@@ -90,9 +113,15 @@ function M.verify_cmd(ctx, o, out)
   end
   local bad = 0
   for _, r in ipairs(rows) do if not r.ok then bad = bad + 1 end end
-  if o.json then out(json.encode({ tables = json.array(rows), mismatches = bad }))
+  local meta = M.metadata(ctx)
+  if not meta.ok then bad = bad + 1 end
+  if o.json then out(json.encode({ tables = json.array(rows), metadata = meta, mismatches = bad }))
   else
     for _, l in ipairs(verify_lines(rows)) do out(l) end
+    out(string.format("grants and owners: %s; views: %d resolve, %s%s; other changes pending: %d",
+      meta.grants_pending == 0 and "equal through the mapping" or (meta.grants_pending .. " difference(s)"),
+      meta.views or 0, meta.views_pending == 0 and "definitions equal" or (meta.views_pending .. " definition(s) differ"),
+      #meta.view_failures > 0 and ("; FAILING: " .. table.concat(meta.view_failures, "; ")) or "", meta.other_pending))
     out(string.format("verify: %d table(s), %d mismatch(es)", #rows, bad))
   end
   return bad > 0 and 3 or 0
