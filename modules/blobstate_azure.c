@@ -6,6 +6,7 @@
 #include "blobstate.h"
 #include "blobstate_xml.h"
 #include "http_core.h"
+#include "http_parse.h"
 
 #include "dh_box.h"
 #include "dh_error.h"
@@ -180,16 +181,11 @@ static void holder_metadata(bs_hdrs *h, const lease *l) {
 }
 
 /* How long a lease seen now can outlast a holder that died: its length (a renewal resets it to
- * the full length, so nothing after now is longer), -1 for an infinite lease. The length comes
- * from the holder's metadata, else the service's at most 60 s for a fixed lease. */
+ * the full length, so nothing after now is longer), or BS_LEASE_INFINITE. */
 static int lease_expiry(const op *head) {
-  const char *kind = dh_http_header(&head->resp, "x-ms-lease-duration");
-  if (kind && strcmp(kind, "infinite") == 0) return BS_LEASE_INFINITE;
-  const char *secs = dh_http_header(&head->resp, LEASE_SECONDS_META);
-  char *end = NULL;
-  long n = secs ? strtol(secs, &end, 10) : 0;
-  if (secs && end && *end == '\0' && n >= 15 && n <= 60) return (int)n;
-  return 60;
+  int n = dh_parse_lease_seconds(dh_http_header(&head->resp, "x-ms-lease-duration"),
+                                 dh_http_header(&head->resp, LEASE_SECONDS_META));
+  return n < 0 ? BS_LEASE_INFINITE : n;
 }
 
 /* HEAD the blob and raise LOCKED with the holder and since of its metadata and the lease's expiry. */

@@ -386,3 +386,13 @@ int dh_body_names_code(const char *body, size_t len, const char *code, size_t co
   }
   return 0;
 }
+
+int dh_parse_lease_seconds(const char *duration_kind, const char *seconds) {
+  if (duration_kind && strcmp(duration_kind, "infinite") == 0) return -1;
+  if (!seconds) return 60;
+  int n = 0;
+  size_t i = 0;
+  for (; seconds[i] >= '0' && seconds[i] <= '9' && i < 3; i++) n = n * 10 + (seconds[i] - '0');
+  if (i == 0 || seconds[i] != '\0' || n < 15 || n > 60) return 60;
+  return n;
+}

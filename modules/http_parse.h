@@ -46,4 +46,10 @@ int dh_url_scheme_host(const char *url, size_t len, char *host, size_t host_size
 /* 1 when host is loopback: 127.0.0.0/8, ::1, localhost or *.localhost. */
 int dh_host_is_loopback(const char *host);
 
+/* How long a blob lease seen now can outlast a holder that died, from the blob's x-ms-lease-duration
+ * header ("infinite" or "fixed"; may be NULL) and the holder's x-ms-meta-leaseseconds metadata (the
+ * lease's length, may be NULL): the length when it is a number 15..60, -1 for an infinite lease,
+ * else 60 (the longest fixed lease Azure grants). */
+int dh_parse_lease_seconds(const char *duration_kind, const char *seconds);
+
 #endif
