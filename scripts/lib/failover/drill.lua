@@ -17,11 +17,8 @@ local function mono() return require("http").now() end
 -- ---- verify ---------------------------------------------------------------------------------------
 
 local function canonical(row)
-  local keys = {}
-  for k in pairs(row) do keys[#keys + 1] = k end
-  table.sort(keys)
   local parts = {}
-  for i, k in ipairs(keys) do
+  for i, k in ipairs(require("replicate.util").sorted_keys(row)) do
     local v = row[k]
     if v == json.null then v = "\0null" end
     parts[i] = k .. "=" .. (type(v) == "table" and json.encode(v) or tostring(v))
@@ -240,14 +237,14 @@ M.CHECKS = {
 }
 
 -- The failover plan's steps, each timed as a dry run: what it reads to decide (nothing written).
+local function scheduled_jobs(region)
+  local n = 0
+  for _, w in ipairs(region:workspaces()) do n = n + #require("failover.parity").standby_jobs(region:client(w.url)) end
+  return n
+end
+
 local DRY = {
-  freeze_source = function(ctx)
-    local n = 0
-    for _, w in ipairs(ctx.set.primary:workspaces()) do
-      n = n + #require("failover.parity").standby_jobs(ctx.set.primary:client(w.url))
-    end
-    return { jobs_to_pause = n }
-  end,
+  freeze_source = function(ctx) return { jobs_to_pause = scheduled_jobs(ctx.set.primary) } end,
   final_sync = function(ctx)
     local code, res = ctx.replicate(ctx.cfg, { ctx.set.secondary.name, "plan", "--json" }, { unfenced = true })
     return { exit = code, actions = res and res.actions and #res.actions or nil }
@@ -255,13 +252,7 @@ local DRY = {
   stop_replication = function(ctx) return { job_id = (ctx.set.secondary:outputs() or {}).job_id } end,
   commit_topology = function(ctx) return { epoch = regions.topology(ctx.set).epoch + 1 } end,
   open_target = function(ctx) return { catalogs = #steps.catalogs(ctx, ctx.set.secondary) } end,
-  start_target_jobs = function(ctx)
-    local n = 0
-    for _, w in ipairs(ctx.set.secondary:workspaces()) do
-      n = n + #require("failover.parity").standby_jobs(ctx.set.secondary:client(w.url))
-    end
-    return { jobs_to_unpause = n }
-  end,
+  start_target_jobs = function(ctx) return { jobs_to_unpause = scheduled_jobs(ctx.set.secondary) } end,
   switch_entry = function(ctx) return { workspaces = #ctx.set.secondary:workspaces() } end,
   smoke = function() return { note = "timed by the smoke_queries check" } end,
 }

@@ -164,11 +164,14 @@ end
 local S = {}
 M.STEPS = S
 
-function S.freeze_source(ctx)
-  local n = pause_all(ctx, ctx.from, "paused_in_source")
-  local cats = bind(ctx.from, M.catalogs(ctx, ctx.from), read_only)
+-- fence(ctx, region, key): its jobs paused (recorded under journal[key]), its catalogs read-only
+local function fence_writers(ctx, region, key)
+  local n = pause_all(ctx, region, key)
+  local cats = bind(region, M.catalogs(ctx, region), read_only)
   return { jobs_paused = n, catalogs_read_only = cats }
 end
+
+function S.freeze_source(ctx) return fence_writers(ctx, ctx.from, "paused_in_source") end
 
 --- failures_text(res) -> ": first failure; second..." from a replicate --json result
 function M.failures_text(res)
@@ -330,12 +333,8 @@ end
 
 -- failback ------------------------------------------------------------------------------------------
 
-function S.fence_source(ctx)
-  -- the jobs the failover unpaused, and any other job someone started meanwhile
-  local n = pause_all(ctx, ctx.from, "paused_in_source")
-  local cats = bind(ctx.from, M.catalogs(ctx, ctx.from), read_only)
-  return { jobs_paused = n, catalogs_read_only = cats }
-end
+-- the jobs the failover unpaused, and any other job someone started meanwhile
+function S.fence_source(ctx) return fence_writers(ctx, ctx.from, "paused_in_source") end
 
 --- divergence(ctx) -> tables changed in the primary after the failover point: the forward status
 -- (primary -> secondary) lists, per table, the primary's version now and the one dr last cloned.
@@ -462,10 +461,9 @@ end
 --- fence(set, region, view, cfg) -> detail: a stale region (lower epoch) that answers again is
 -- stopped before anything else runs there: jobs paused, catalogs read-only, the record updated.
 function M.fence(ctx, region)
-  local paused = pause_all(ctx, region, "paused_on_return")
-  local cats = bind(region, M.catalogs(ctx, region), read_only)
-  local res = regions.write_topology(ctx.set, ctx.view.record, { region.name })
-  return { jobs_paused = paused, catalogs_read_only = cats, topology = res[region.name] }
+  local d = fence_writers(ctx, region, "paused_on_return")
+  d.topology = regions.write_topology(ctx.set, ctx.view.record, { region.name })[region.name]
+  return d
 end
 
 function M.json(v) return json.encode(v) end
