@@ -67,7 +67,10 @@ function Region:outputs()
     local store, why = self:store()
     if not store then return nil, why end
     local ok, out = pcall(require("deploy.outputs").read, self.name, { store = store })
-    if ok then self._outputs = out else self._outputs = false; self.outputs_error = errors.text(out) end
+    if ok then self._outputs = out else
+      self._outputs, self.outputs_error = false, errors.text(out)
+      self:note_down(out)
+    end
   end
   return self._outputs or nil, self.outputs_error
 end
@@ -124,12 +127,22 @@ end
 
 -- ---- records in the region's store ---------------------------------------------------------------
 
+--- note_down(e): a store that refused the connection (or timed out) is not tried again in this
+-- run: every later write to it fails at once (the report says which), instead of retrying.
+function Region:note_down(e)
+  local code = type(e) == "table" and tostring(e.code) or ""
+  if code == "CONNECT_ERROR" or code == "TIMEOUT" then
+    self.store_down = errors.text(e)
+  end
+end
+
 --- read_doc(path) -> decoded JSON | false (absent) | nil, why (store unreachable or corrupt)
 function Region:read_doc(path)
   local store, why = self:store()
   if not store then return nil, why end
+  if self.store_down then return nil, self.store_down end
   local ok, body, etag = pcall(store.read, store, path)
-  if not ok then return nil, errors.text(body) end
+  if not ok then self:note_down(body); return nil, errors.text(body) end
   if body == nil then return false end
   local dok, doc = pcall(json.decode, body)
   if not dok or type(doc) ~= "table" then return nil, path .. " in " .. self.name .. "'s store is not JSON" end
@@ -141,7 +154,10 @@ end
 -- writing (the topology record); journals are written by the one run that holds the action.
 function Region:write_doc(path, doc, opts)
   local store, why = self:store()
-  if not store then errors.raise{ code = "STORE_UNREACHABLE", message = self.name .. "'s state store: " .. tostring(why) } end
+  why = why or self.store_down
+  if not store or self.store_down then
+    errors.raise{ code = "STORE_UNREACHABLE", message = self.name .. "'s state store does not answer: " .. tostring(why) }
+  end
   local lease
   if opts and opts.lease then
     -- a run killed while holding it leaves the lease until it expires (at most LEASE_SECONDS)
