@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Replication demo (issue 5, section 7), on the local simulator. tools/demo.sh runs it after the
+# Replication demo on the local simulator. tools/demo.sh runs it after the
 # deployment demo with the simulator's environment exported; it also runs alone under
 # tools/with-sim.sh. Seeds prod, syncs, checks that dr matches prod, changes two tables, syncs
 # again (exactly two clones), then a third sync with an empty plan.

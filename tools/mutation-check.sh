@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tools/mutation-check.sh CLONE_DIR [NAME...]: shows that each security-invariant assertion of the
-# deployment specs fails when its invariant is broken (issue 4). For every mutation below (or only
+# deployment specs fails when its invariant is broken. For every mutation below (or only
 # the NAMEs given): a small sed on a deployment file of CLONE_DIR (a clone or worktree, never the
 # tree you edit: one with local changes under scripts/ or spec/ is refused), then the unit and the
 # integration estate specs (the latter through tools/with-sim.sh, under a timeout), then git restores
