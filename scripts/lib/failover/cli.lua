@@ -227,12 +227,8 @@ function M.plan(ctx, action)
     end
   end
   for _, n in ipairs(names) do
-    local reason = string.format(steps.REASONS[n], (n == "final_sync" or n == "reverse_sync") and from.name
-      or (n == "resync" and prim.name)
-      or ((n == "freeze_source" or n == "fence_source" or n == "passive_source") and from.name)
-      or (n == "stop_replication" and sec.name) or (n == "divergence" and to.name) or to.name, to.name)
-    if n == "resync" then reason = string.format(steps.REASONS[n], prim.name, sec.name) end
-    local s = { name = n, reason = reason }
+    local s = { name = n, reason = steps.reason(n, { from = from.name, to = to.name, primary = prim.name,
+      secondary = sec.name }) }
     if action == "failover" and not from_up and (n == "freeze_source" or n == "final_sync") then
       s.skip = from.name .. " does not answer (forced failover): it is fenced when it comes back"
     elseif action == "failover" and forced and n == "final_sync" then
@@ -420,7 +416,7 @@ function M.status(ctx)
     end
     local out = set.secondary:outputs() or {}
     if out.job_id then
-      local c = set.secondary:client(set.secondary:workspaces()[1] and out.workspace_url or out.primary_workspace_url)
+      local c = set.secondary:client(out.workspace_url)
       local okj, job = pcall(c.get, c, "/api/2.2/jobs/get", { job_id = tostring(out.job_id) })
       local sch = okj and job and job.settings and job.settings.schedule
       st.replication_job = { job_id = out.job_id, pause_status = sch and (sch.pause_status or "UNPAUSED") or "unknown" }

@@ -275,8 +275,8 @@ function M.run(ctx, o, out)
     local s = mono()
     local ok, d = pcall(DRY[name], ctx)
     dry[#dry + 1] = { name = name, status = ok and "dry-run" or "failed", started = s, ended = mono(),
-      seconds = mono() - s, reason = string.format(steps.REASONS[name], name == "final_sync" and ctx.set.primary.name
-        or (name == "freeze_source" and ctx.set.primary.name) or ctx.set.secondary.name, ctx.set.secondary.name),
+      seconds = mono() - s, reason = steps.reason(name, { from = ctx.set.primary.name, to = ctx.set.secondary.name,
+        primary = ctx.set.primary.name, secondary = ctx.set.secondary.name }),
       detail = ok and d or nil, error = not ok and errors.text(d) or nil }
   end
   local prod_up = ctx.set.primary:probe()

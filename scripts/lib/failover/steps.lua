@@ -40,6 +40,20 @@ M.REASONS = {
   passive_source = "return %s to standby: replication workspace read-write, others read-only, its replication job resumed",
 }
 
+-- Which regions each reason names, in its order (default: the region being made active).
+local REASON_REGIONS = {
+  freeze_source = { "from" }, fence_source = { "from" }, passive_source = { "from" },
+  final_sync = { "from", "to" }, reverse_sync = { "from", "to" }, resync = { "primary", "secondary" },
+  stop_replication = { "secondary" },
+}
+
+--- reason(name, names) -> the step's reason; names = { from =, to =, primary =, secondary = }
+function M.reason(name, names)
+  local args = {}
+  for i, role in ipairs(REASON_REGIONS[name] or { "to" }) do args[i] = names[role] end
+  return string.format(M.REASONS[name], table.unpack(args))
+end
+
 -- ---- helpers ------------------------------------------------------------------------------------
 
 local function primary_ws(region)
