@@ -432,7 +432,14 @@ def list_collection(rid, spec):
     with SIM.lock:
         if rid.parent:
             parent = "/".join(rid.id.split("/")[:-1])
+            if SIM.arm.get(parent) is None:
+                # FIDELITY: ARM's answer to a list under a parent that does not exist
+                raise ArmError(404, "ParentResourceNotFound",
+                               f"Failed to perform 'read' on resource(s) of type '{'/'.join(rid.types)}', "
+                               f"because the parent resource '{parent}' could not be found.")
             items = SIM.arm.children(parent, rid.types[-1])
+            if spec.list_view:
+                return [spec.list_view(render(spec, r)) for r in items]
         else:
             scope = rid.rg_id or f"/subscriptions/{SIM.config.subscription_id}"
             if spec.extension:
@@ -548,6 +555,8 @@ def canonical_id(rid, parent):
 
 
 def set_state(res, spec, state):
+    if not spec.provisioning_state:
+        return
     if spec.state_in_properties:
         res.setdefault("properties", {})["provisioningState"] = state
     else:

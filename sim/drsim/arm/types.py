@@ -85,6 +85,8 @@ class Spec:
         self.global_location = kw.get("global_location", False)
         self.etag = kw.get("etag", False)
         self.state_in_properties = kw.get("state_in_properties", True)
+        # False for types whose model has no provisioningState (blob services, containers, vault keys)
+        self.provisioning_state = kw.get("provisioning_state", True)
         self.conflict_when_busy = kw.get("conflict_when_busy", False)
         self.serialize_with_parent = kw.get("serialize_with_parent", False)
         self.serialize_children = kw.get("serialize_children", ())
@@ -94,6 +96,10 @@ class Spec:
         self.update_model_name = kw.get("update_model")
         self.builder = kw.get("build")
         self.render = kw.get("render")
+        # list_view(item) -> the item as the parent's list returns it, where the list leaves out part
+        # of the GET (list_model: the SDK model of a list item, for the contract tests)
+        self.list_view = kw.get("list_view")
+        self.list_model_name = kw.get("list_model") or model
         self.after_put = kw.get("after_put")
         self.on_complete = kw.get("on_complete")
         self.on_delete = kw.get("on_delete")
@@ -107,6 +113,9 @@ class Spec:
 
     def model(self):
         return contract.load_model(self.module, self.model_name)
+
+    def list_model(self):
+        return contract.load_model(self.module, self.list_model_name)
 
     def update_model(self):
         return contract.load_model(self.module, self.update_model_name) if self.update_model_name else None
@@ -627,8 +636,13 @@ def _dzg_build(ctx, res):
                                                                     "aRecords": [{"ipv4Address": a} for a in c["ipAddresses"]],
                                                                     "isAutoRegistered": False}})
         cp["recordSets"] = recs
-        cfg.setdefault("id", f"{gid}/privateDnsZoneConfigs/{cfg.get('name') or i}")
     return res
+
+
+def _dzg_render(r):
+    # the model (a SubResource) has no `type`: the GET and the list return id, name, etag, properties
+    r.pop("type", None)
+    return r
 
 
 def _pe_render(r):
@@ -811,6 +825,15 @@ def _container_build(ctx, res):
     return res
 
 
+def _container_list_view(item):
+    # FIDELITY: BlobContainers_List (ListContainerItems of ListContainerItem) returns the container's
+    # properties without the immutability policy and legal hold details its GET adds
+    p = _props(item)
+    p.pop("immutabilityPolicy", None)
+    p.pop("legalHold", None)
+    return item
+
+
 def _pec_build(ctx, res):
     if ctx.existing is None:
         raise ArmError(404, "ResourceNotFound",
@@ -909,6 +932,14 @@ def _key_build(ctx, res):
     p.setdefault("keyOps", ["encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey"])
     res.pop("location", None)
     return res
+
+
+def _key_list_view(item):
+    # FIDELITY: Keys_List returns, as the vault's own key list documents, the key's identifier,
+    # attributes and tags; its type, size and operations come with its GET only
+    p = _props(item)
+    item["properties"] = {k: p[k] for k in ("attributes", "keyUri", "keyUriWithVersion") if k in p}
+    return item
 
 
 def _secret_version(vault, name, p, value):
@@ -1378,7 +1409,7 @@ register(Spec(N + "ipGroups", NETMOD, "IpGroup", NET, etag=True))
 register(Spec(N + "privateEndpoints", NETMOD, "PrivateEndpoint", NET, etag=True, build=_pe_build,
               after_put=_pe_after_put, on_delete=_pe_on_delete, render=_pe_render))
 register(Spec(N + "privateEndpoints/privateDnsZoneGroups", NETMOD, "PrivateDnsZoneGroup", NET, etag=True,
-              has_location=False, build=_dzg_build))
+              has_location=False, build=_dzg_build, render=_dzg_render))
 register(Spec(N + "privateDnsZones", DNSMOD, "PrivateZone", DNS, etag=True, global_location=True,
               build=_zone_build, render=_zone_render))
 register(Spec(N + "privateDnsZones/virtualNetworkLinks", DNSMOD, "VirtualNetworkLink", DNS, etag=True,
@@ -1391,15 +1422,16 @@ register(Spec(N + "dnsZones/CNAME", PUBDNSMOD, "RecordSet", PUBDNS, etag=True, h
 register(Spec("Microsoft.Storage/storageAccounts", STMOD, "StorageAccountCreateParameters", STORAGE,
               update_model="StorageAccountUpdateParameters", build=_sa_build, patch=_sa_patch, render=_sa_render))
 register(Spec("Microsoft.Storage/storageAccounts/blobServices", STMOD, "BlobServiceProperties", STORAGE,
-              has_location=False, lro=False, build=_blobsvc_build))
+              has_location=False, lro=False, build=_blobsvc_build, provisioning_state=False))
 register(Spec("Microsoft.Storage/storageAccounts/blobServices/containers", STMOD, "BlobContainer", STORAGE,
-              has_location=False, lro=False, etag=True, build=_container_build))
+              has_location=False, lro=False, etag=True, build=_container_build, provisioning_state=False,
+              list_view=_container_list_view, list_model="ListContainerItem"))
 register(Spec("Microsoft.Storage/storageAccounts/privateEndpointConnections", STMOD, "PrivateEndpointConnection",
               STORAGE, has_location=False, lro=False, build=_pec_build))
 register(Spec("Microsoft.KeyVault/vaults", KVMOD, "VaultCreateOrUpdateParameters", KV,
               update_model="VaultPatchParameters", build=_vault_build, render=_vault_render))
 register(Spec("Microsoft.KeyVault/vaults/keys", KVMOD, "KeyCreateParameters", KV, has_location=False, lro=False,
-              put_existing="return", build=_key_build))
+              put_existing="return", build=_key_build, provisioning_state=False, list_view=_key_list_view, list_model="Key"))
 register(Spec("Microsoft.KeyVault/vaults/secrets", KVMOD, "SecretCreateOrUpdateParameters", KV, has_location=False,
               lro=False, update_model="SecretPatchParameters", build=_secret_build, patch=_secret_patch,
               render=_secret_render))
