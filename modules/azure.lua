@@ -379,9 +379,11 @@ function Client:put_many(list, opts)
   return self:run_many(reqs, opts)
 end
 
--- arm:list(path, api_version [, query]) -> every item of `value`, following nextLink.
+-- arm:list(path, api_version [, query]) -> every item of `value`, following nextLink; pages requested.
 function Client:list(path, api_version, query)
-  return web.pages("ARM list " .. path, function(url)
+  local pages = 0
+  local items = web.pages("ARM list " .. path, function(url)
+    pages = pages + 1
     local r = self:run_many({ { method = "GET", path = url or self:url(path, api_version, query), raw = true } })[1]
     if r.error then error(r.error, 0) end
     local body = r.body or {}
@@ -389,6 +391,7 @@ function Client:list(path, api_version, query)
     if next_link == json.null or next_link == "" then next_link = nil end
     return body.value, absolute(self, next_link)
   end)
+  return items, pages
 end
 
 -- Azure Resource Graph (the query API; contract: azure-mgmt-resourcegraph QueryRequest/QueryResponse).

@@ -133,7 +133,7 @@ describe("deploy plan with a Resource Graph snapshot", function()
     local p = engine.plan({}, stack({}), st.doc, { snapshot = snap })
     assert.equal(0, p.changes)
     assert.same({}, reads)
-    assert.same({ graph = 3, get = 0, graph_calls = 0 }, p.reads)
+    assert.same({ graph = 3, list = 0, get = 0, get_types = {}, graph_calls = 0, list_calls = 0 }, p.reads)
   end)
 
   it("what the snapshot lacks or shows different is read again, and the read decides", function()
@@ -171,6 +171,162 @@ describe("deploy plan with a Resource Graph snapshot", function()
     p = engine.plan({}, stack({}), st2.doc, { read = "each",
       snapshot = snapshot.new({ { id = "/r/a", tags = { env = "x" } } }) })
     assert.equal(3, #reads)
-    assert.same({ graph = 0, get = 3, graph_calls = 0 }, p.reads)
+    assert.same({ graph = 0, list = 0, get = 3, get_types = { ["fake t"] = 3 }, graph_calls = 0, list_calls = 0 }, p.reads)
+  end)
+end)
+
+describe("deploy snapshot: lists of the children Resource Graph does not index", function()
+  local SA = SUB .. "/resourceGroups/rg-a/providers/Microsoft.Storage/storageAccounts/sa"
+  local C = "Microsoft.Storage/storageAccounts/blobServices/containers"
+
+  it("list_of names the parent's list only when the list carries everything the declaration sets", function()
+    local l = snapshot.list_of(C, SA .. "/blobServices/default/containers/c1", "2024-01-01",
+      { properties = { publicAccess = "None" } })
+    assert.same({ path = SA .. "/blobServices/default/containers", api_version = "2024-01-01",
+      id = SA .. "/blobServices/default/containers/c1" }, l)
+    -- the list omits the immutability policy a GET returns
+    assert.is_nil(snapshot.list_of(C, SA .. "/blobServices/default/containers/c1", "2024-01-01",
+      { properties = { immutabilityPolicy = { immutabilityPeriodSinceCreationInDays = 1 } } }))
+    -- a vault's key list carries attributes and tags, not the key type
+    local KEY = SUB .. "/resourceGroups/rg-a/providers/Microsoft.KeyVault/vaults/kv/keys/k1"
+    assert.is_nil(snapshot.list_of("Microsoft.KeyVault/vaults/keys", KEY, "2023-07-01", { properties = { kty = "RSA" } }))
+    assert.equal(SUB .. "/resourceGroups/rg-a/providers/Microsoft.KeyVault/vaults/kv/keys",
+      snapshot.list_of("Microsoft.KeyVault/vaults/keys", KEY, "2023-07-01", { tags = { a = "b" } }).path)
+    assert.is_nil(snapshot.list_of("Microsoft.Network/virtualNetworks", VNET, "2024-05-01", {}))
+    assert.is_nil(snapshot.list_of(C, nil, "2024-01-01", {}))
+  end)
+
+  it("list_groups keeps only lists that cover two or more children", function()
+    local g = snapshot.list_groups({
+      { path = "/p/one", api_version = "v", id = "/p/one/a" },
+      { path = "/p/two", api_version = "v", id = "/p/two/a" },
+      { path = "/P/TWO", api_version = "v", id = "/p/two/b" },
+      { path = "/p/two", api_version = "v", id = "/p/two/B" },   -- the same child again
+      { path = "/p/three", api_version = "v", id = "/p/three/a" },
+      { path = "/p/three", api_version = "w", id = "/p/three/b" }, -- another api-version: another list
+    })
+    assert.equal(1, #g)
+    assert.equal("/p/two", g[1].path)
+    assert.same({ "/p/two/a", "/p/two/b" }, g[1].ids)
+  end)
+end)
+
+describe("deploy plan with lists of children", function()
+  local cloud, reads, lists, listed
+  before_each(function()
+    drivers.reset()
+    cloud, reads, lists, listed = {}, {}, {}, {}
+    drivers.register("fake", "*", {
+      read = function(_, rr) reads[#reads + 1] = rr.id; return cloud[rr.id] and util.deepcopy(cloud[rr.id]) end,
+      from_snapshot = function(snap, rr) return snap:get(rr.id) end,
+      list_of = function(rr) return { path = rr.id:match("^(.*)/[^/]+$"), api_version = "v", id = rr.id } end,
+      create = function(_, rr) cloud[rr.id] = util.deepcopy(rr.body); return util.deepcopy(rr.body) end,
+      update = function(_, rr) cloud[rr.id] = util.deepcopy(rr.body); return util.deepcopy(rr.body) end,
+      delete = function(_, e) cloud[e.id] = nil end,
+      id = function(rr) return rr.id end,
+    })
+  end)
+
+  -- children a, b, c of /p/x and d alone under /p/y
+  local function stack()
+    local s = resource.stack()
+    for _, id in ipairs({ "/p/x/a", "/p/x/b", "/p/x/c", "/p/y/d" }) do
+      s:add{ addr = id:gsub("/", "_"), provider = "fake", type = "t", id = id, body = { tags = { env = "x" } } }
+    end
+    return s
+  end
+
+  local function applied()
+    local st = state.new(state.memory_store(), "test", { holder = "spec" })
+    st:lock(); st:load()
+    engine.apply({}, stack(), st, engine.plan({}, stack(), st.doc, { read = "each" }))
+    return st
+  end
+
+  local function ctx_listing(fail)
+    return { arm = { list = function(_, path, api)
+      lists[#lists + 1] = path .. "@" .. api
+      if fail then error({ code = "AuthorizationFailed", message = "no", status = 403 }, 0) end
+      return util.deepcopy(listed[path] or {}), 1
+    end } }
+  end
+
+  it("a listed child that matches is confirmed; one listed differing is read again; one missing is read", function()
+    local st = applied()
+    reads = {}
+    listed["/p/x"] = {
+      { id = "/p/x/a", tags = { env = "x" } },
+      { id = "/p/x/b", tags = { env = "stale" } },   -- the list shows b differing: its GET decides
+    }                                                -- c: missing from the list
+    local p = engine.plan(ctx_listing(), stack(), st.doc, { snapshot = snapshot.new({}) })
+    assert.equal(0, p.changes)
+    assert.same({ "/p/x@v" }, lists)                 -- /p/y holds one child: its GET costs as much
+    table.sort(reads)
+    assert.same({ "/p/x/b", "/p/x/c", "/p/y/d" }, reads)
+    assert.equal(1, p.reads.list)
+    assert.equal(3, p.reads.get)
+    assert.equal(1, p.reads.list_calls)
+    assert.same({ ["fake t"] = 3 }, p.reads.get_types)
+  end)
+
+  it("a listed child whose declaration changed is read and updated", function()
+    local st = applied()
+    reads = {}
+    listed["/p/x"] = { { id = "/p/x/a", tags = { env = "x" } }, { id = "/p/x/b", tags = { env = "x" } },
+      { id = "/p/x/c", tags = { env = "x" } } }
+    local s = stack()
+    s.by_addr["_p_x_b"].body = { tags = { env = "new" } }
+    local p = engine.plan(ctx_listing(), s, st.doc, { snapshot = snapshot.new({}) })
+    local acts = {}
+    for _, a in ipairs(p.actions) do acts[a.addr] = a.action end
+    assert.equal("update", acts["_p_x_b"])
+    assert.equal("noop", acts["_p_x_a"])
+    table.sort(reads)
+    assert.same({ "/p/x/b", "/p/y/d" }, reads)
+  end)
+
+  it("children read before the waves are read once, that read decides, and its failure is the resource's", function()
+    local st = applied()
+    local d = drivers.get("fake", "t")
+    d.read_early = true
+    local order = {}
+    local wave_read = d.read
+    d.read = function(c, rr)
+      order[#order + 1] = rr.id
+      if rr.id == "/p/y/d" then error({ code = "Throttled", message = "slow down", status = 429 }, 0) end
+      return wave_read(c, rr)
+    end
+    reads = {}
+    listed["/p/x"] = { { id = "/p/x/a", tags = { env = "x" } }, { id = "/p/x/b", tags = { env = "stale" } } }
+    local s = stack()
+    s.by_addr["_p_x_c"].body = { tags = { env = "new" } }
+    local p = engine.plan(ctx_listing(), s, st.doc, { snapshot = snapshot.new({}) })
+    local acts = {}
+    for _, a in ipairs(p.actions) do acts[a.addr] = a.action end
+    -- d, alone under its parent, is read at once; a, b and c are in the list and wait for it
+    assert.equal("/p/y/d", order[1])
+    assert.same({ "/p/x@v" }, lists)
+    table.sort(reads)
+    assert.same({ "/p/x/b", "/p/x/c" }, reads)      -- b listed differing, c missing from the list
+    assert.equal("noop", acts["_p_x_a"])
+    assert.equal("noop", acts["_p_x_b"])
+    assert.equal("update", acts["_p_x_c"])
+    assert.equal("error", acts["_p_y_d"])
+    assert.equal(3, p.reads.get)
+    assert.equal(1, p.reads.list)
+  end)
+
+  it("a failed list leaves its children to their own GETs; --read each lists nothing", function()
+    local st = applied()
+    reads = {}
+    local p = engine.plan(ctx_listing(true), stack(), st.doc, { snapshot = snapshot.new({}) })
+    assert.equal(0, p.changes)
+    assert.equal(4, #reads)
+    assert.equal(0, p.reads.list)
+    reads, lists = {}, {}
+    p = engine.plan(ctx_listing(), stack(), st.doc, { read = "each" })
+    assert.same({}, lists)
+    assert.equal(4, #reads)
+    assert.equal(4, p.reads.get)
   end)
 end)

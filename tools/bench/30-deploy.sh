@@ -79,12 +79,25 @@ for S in $SIZES; do
     t1=$(date +%s.%N)
     if [ "$rc" -ne 0 ]; then echo "bench: $name plan --read $mode expected no change (exit $rc)"; tail -20 "$work/$name-$mode.log"; exit 1; fi
     read -r a q <<<"$(stats)"
+    admin GET /stats > "$work/$name-$mode-stats.json"
     T[$S/$mode]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
     A[$S/$mode]=$a
     Q[$S/$mode]=$q
   done
   R[$S]=$(grep -o '([0-9]* resources' "$work/$name-graph.log" | tr -dc 0-9 || true)
 done
+
+by_route() {  # the ARM calls of one run, per method and resource type, most first
+  "$DRHOST" -e '
+    local s = require("json").decode(io.read("a"))
+    local rows = {}
+    for k, n in pairs(s.by_route or {}) do
+      local r = k:match("^management (.*)$")
+      if r then rows[#rows + 1] = { r, math.floor(n) } end
+    end
+    table.sort(rows, function(a, b) if a[2] ~= b[2] then return a[2] > b[2] end return a[1] < b[1] end)
+    for _, r in ipairs(rows) do print(string.format("  %5d  %s", r[2], r[1])) end' < "$1"
+}
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "-" }'; }
 echo
@@ -93,6 +106,10 @@ printf '%-16s %9s %14s %14s %10s %12s %12s %9s\n' "estate" "resources" "ARM call
 for S in $SIZES; do
   printf '%-16s %9s %14s %14s %10s %12s %12s %9s\n' "hub + $S spokes" "${R[$S]:-?}" "${A[$S/each]}" "${A[$S/graph]}" \
     "$(ratio "${A[$S/graph]}" "${A[$S/each]}")" "${T[$S/each]}" "${T[$S/graph]}" "$(ratio "${T[$S/graph]}" "${T[$S/each]}")"
+done
+for S in $SIZES; do
+  echo "ARM calls of the bulk plan, hub + $S spokes, per method and type:"
+  by_route "$work/hub$S-graph-stats.json"
 done
 echo "(all requests, ARM + Databricks: $(for S in $SIZES; do printf 'hub+%s each %s / bulk %s; ' "$S" "${Q[$S/each]}" "${Q[$S/graph]}"; done))"
 echo

@@ -131,20 +131,88 @@ end
 -- read_live(ctx, snap, rr, entry, d, reads) -> live: from the Resource Graph snapshot when it shows
 -- the resource up to date (nothing to do), else with the driver's own read (GET). The snapshot
 -- never decides a change: a resource it lacks or shows differing is read again before deciding.
-local function read_live(ctx, snap, rr, entry, d, reads)
+-- reads counts what confirmed (graph: a Resource Graph row; list: an item of its parent's ARM list)
+-- and what was read on its own (get, and get_types per provider and type).
+local function count_get(reads, rr)
+  reads.get = reads.get + 1
+  local kind = tostring(rr.provider) .. " " .. tostring(rr.type)
+  reads.get_types[kind] = (reads.get_types[kind] or 0) + 1
+end
+
+local function live_id(rr, entry) return rr.id_known and rr.id or (entry and entry.id) end
+
+local function read_live(ctx, snap, rr, entry, d, reads, early)
   if snap and d.from_snapshot and not rr.unknown then
     local seen = d.from_snapshot(snap, rr, entry)
     if seen ~= nil and classify(rr, seen, entry, d) == "noop" then
-      reads.graph = reads.graph + 1
+      if snap:origin(live_id(rr, entry)) == "list" then reads.list = reads.list + 1 else reads.graph = reads.graph + 1 end
       return seen
     end
   end
-  reads.get = reads.get + 1
+  -- read before the waves (prefetch below) for this very id: that read decides
+  if early and early.id == live_id(rr, entry) then
+    if not early.ok then error(early.error, 0) end
+    return early.value
+  end
+  count_get(reads, rr)
   return d.read(ctx, rr, entry)
 end
 
+-- The resources in state that the snapshot lacks (children Resource Graph does not index), before
+-- the waves: where a parent's list operation (d.list_of) covers 2+ of them, one list (their items
+-- may confirm, as rows do); the others, when their driver's read depends on nothing but the id
+-- (d.read_early), their own GET. Lists and GETs go out at once; without this each GET would wait
+-- for its wave. -> reads by addr ({id =, ok =, value = | error =}), ARM list calls.
+local function read_early(ctx, snap, stack, subset, run, doc, reads, concurrency)
+  local cands = {}
+  for _, res in ipairs(stack.resources) do
+    local entry = doc.resources[res.addr]
+    if entry and (subset == nil or subset[res]) then
+      -- a resource that cannot be resolved yet is left to its wave, which reports what is wrong
+      local ok, c = pcall(function()
+        local d = drivers.get(res.provider, res.type)
+        if not (d.from_snapshot and (d.list_of or d.read_early)) then return nil end
+        local rr = M.resolve(res, run.lookup)
+        if rr.unknown or d.from_snapshot(snap, rr, entry) ~= nil then return nil end
+        return { res = res, rr = rr, d = d, entry = entry, list = d.list_of and d.list_of(rr, entry) or nil }
+      end)
+      if ok and c then cands[#cands + 1] = c end
+    end
+  end
+  local wanted = {}
+  for _, c in ipairs(cands) do if c.list then wanted[#wanted + 1] = c.list end end
+  local covered = {}
+  for _, g in ipairs(snapshot.list_groups(wanted)) do
+    for _, id in ipairs(g.ids) do covered[id:lower()] = true end
+  end
+  local gets = {}
+  for _, c in ipairs(cands) do
+    local id = live_id(c.rr, c.entry)
+    if c.d.read_early and type(id) == "string" and not covered[id:lower()] then gets[#gets + 1] = c end
+  end
+  local early, list_calls = {}, 0
+  local work = { { kind = "lists" } }
+  for _, c in ipairs(gets) do work[#work + 1] = c end
+  local results = task.map(work, function(w)
+    if w.kind == "lists" then return snapshot.load_lists(ctx, snap, wanted) end
+    return w.d.read(ctx, w.rr, w.entry)
+  end, { concurrency = concurrency })
+  for i, w in ipairs(work) do
+    local r = results[i]
+    if not r.ok and err.is(r.error, "CANCELLED") then error(r.error, 0) end
+    if w.kind == "lists" then
+      if r.ok then list_calls = r.value else error(r.error, 0) end
+    else
+      count_get(reads, w.rr)
+      early[w.res.addr] = { id = live_id(w.rr, w.entry), ok = r.ok, value = r.value, error = r.error }
+    end
+  end
+  return early, list_calls
+end
+
 --- plan(ctx, stack, doc, opts) -> plan (data). opts: targets, concurrency, destroy, read ("graph"
--- (default): the live estate from Resource Graph where it confirms a resource, else GET; "each":
+-- (default): the live estate from Resource Graph, and lists of the children it does not index,
+-- where they confirm a resource, else GET; "each":
 -- every resource with its own read), snapshot (a deploy.snapshot, for specs).
 function M.plan(ctx, stack, doc, opts)
   opts = opts or {}
@@ -155,14 +223,19 @@ function M.plan(ctx, stack, doc, opts)
   local replaced = {}
   local snap = nil
   if not opts.destroy and opts.read ~= "each" then snap = opts.snapshot or snapshot.load(ctx, stack) end
-  local reads = { graph = 0, get = 0, graph_calls = snap and snap.stats.calls or 0 }
+  local reads = { graph = 0, list = 0, get = 0, get_types = {}, graph_calls = snap and snap.stats.calls or 0,
+    list_calls = 0 }
+  local early = {}
+  if snap and not opts.destroy then
+    early, reads.list_calls = read_early(ctx, snap, stack, subset, run, doc, reads, opts.concurrency)
+  end
   if not opts.destroy then
     for _, wave in ipairs(g:waves(subset)) do
       local results = task.map(wave, function(res)
         local rr = M.resolve(res, run.lookup)
         local d = drivers.get(res.provider, res.type)
         local entry = doc.resources[res.addr]
-        local live = read_live(ctx, snap, rr, entry, d, reads)
+        local live = read_live(ctx, snap, rr, entry, d, reads, early[res.addr])
         return { rr = rr, live = live, d = d, entry = entry }
       end, { concurrency = opts.concurrency })
       for i, res in ipairs(wave) do

@@ -8,8 +8,10 @@
 -- Each driver gets `rr`, the resource with its lazy fields resolved (id, body, ...).
 -- from_snapshot(snap, rr, entry) is the resource as the plan's Resource Graph snapshot
 -- (deploy.snapshot) shows it, nil when the snapshot lacks it; the engine uses it only to confirm
--- that nothing changed, and reads with `read` otherwise.
+-- that nothing changed, and reads with `read` otherwise. list_of(rr, entry) names the parent's list
+-- operation that returns the resource (deploy.snapshot.list_of), for children the snapshot lacks.
 local util = require("deploy.util")
+local snapshot = require("deploy.snapshot")
 local err = require("errors")
 
 local M = {}
@@ -75,6 +77,15 @@ end
 function M.arm.from_snapshot(snap, rr, entry)
   local id = rr.id_known and rr.id or (entry and entry.id)
   return graph_view(snap:get(id), rr)
+end
+
+-- read depends on the id alone: the plan may issue it before the resource's wave
+M.arm.read_early = true
+
+-- the parent's list operation that returns this child as its GET does (deploy.snapshot.LISTS), or nil
+function M.arm.list_of(rr, entry)
+  local id = rr.id_known and rr.id or (entry and entry.id)
+  return snapshot.list_of(rr.type, id, rr.api_version or (entry and entry.api_version), rr.body)
 end
 
 M.arm_patch = {}
