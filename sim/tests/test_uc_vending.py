@@ -39,3 +39,30 @@ def test_vending_needs_external_use_schema_and_lists_the_log(client):
     assert got.status_code == 200, got.text
     assert got.text.count("<Name>") == 2 and f"{1:020d}.json" in got.text
     assert requests.get(url, params=q, verify=BLOBS.ca, timeout=30).status_code in (401, 403, 404)
+
+
+def test_vending_finds_tables_by_id_after_drops_and_recreation(client):
+    e = estate()
+    sql = Sql(client, e.prod.ws, catalog="main", schema="s")
+    sql.run(f"CREATE CATALOG IF NOT EXISTS main MANAGED LOCATION '{e.prod.root}main'")
+    sql.run("CREATE SCHEMA IF NOT EXISTS main.s")
+    sql.run(f"GRANT EXTERNAL USE SCHEMA ON SCHEMA main.s TO `{SIM.config.client_id}`")
+
+    def vend(table_id):
+        return client.post(e.prod.ws, P + "/temporary-table-credentials",
+                           json={"table_id": table_id, "operation": "READ"})
+
+    ids = {}
+    for n in ("a", "b"):
+        sql.run(f"CREATE TABLE {n} (id BIGINT)")
+        ids[n] = client.get(e.prod.ws, P + f"/tables/main.s.{n}").json()["table_id"]
+    assert vend(ids["a"]).json()["url"].endswith(ids["a"]) and vend(ids["b"]).status_code == 200
+    sql.run("DROP TABLE a")                      # the index still names it: it must not be found
+    assert vend(ids["a"]).status_code == 404
+    sql.run("CREATE TABLE a (id BIGINT)")        # the same name, a new id
+    new = client.get(e.prod.ws, P + "/tables/main.s.a").json()["table_id"]
+    assert new != ids["a"] and vend(new).status_code == 200 and vend(ids["a"]).status_code == 404
+    sql.run("CREATE TABLE c (id BIGINT)")        # created after the index was built
+    assert vend(client.get(e.prod.ws, P + "/tables/main.s.c").json()["table_id"]).status_code == 200
+    sql.run("DROP SCHEMA main.s CASCADE")
+    assert vend(ids["b"]).status_code == 404

@@ -681,7 +681,7 @@ def temporary_table_credentials(req):
     b = body(req, {"table_id", "operation"}, ("table_id", "operation"))
     if b["operation"] not in ("READ", "READ_WRITE"):
         raise bad(f"Invalid operation: {b['operation']!r} (READ or READ_WRITE).")
-    table = next((t for t in ms.iter_tables() if t.table_id == b["table_id"]), None)
+    table = ms.table_by_id(b["table_id"])
     if table is None:
         raise bad(f"Table '{b['table_id']}' does not exist.", "TABLE_DOES_NOT_EXIST", 404)
     schema = f"{table.schema.catalog.name}.{table.schema.name}"

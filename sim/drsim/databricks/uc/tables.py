@@ -209,6 +209,23 @@ class TableOps:
             for s in list(c.schemas.values()):
                 yield from list(s.tables.values())
 
+    def table_by_id(self, table_id: str):
+        """The table with this id, or None: through an index rebuilt when it misses or names a
+        table that is no longer attached (dropped, its schema or catalog dropped), so a lookup
+        costs O(1) instead of a walk over every table of the metastore."""
+        index = getattr(self, "_tables_by_id", None)
+        t = index.get(table_id) if index is not None else None
+        if t is None or not self._attached(t):
+            index = {x.table_id: x for x in self.iter_tables()}
+            self._tables_by_id = index
+            t = index.get(table_id)
+        return t
+
+    def _attached(self, t) -> bool:
+        s = t.schema
+        return (s.tables.get(t.name) is t and s.catalog.schemas.get(s.name) is s
+                and self.catalogs.get(s.catalog.name) is s.catalog)
+
     # -- Delta history ------------------------------------------------------------------------
     @_locked
     def history_append(self, full_name: str, operation: str,
