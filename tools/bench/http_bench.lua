@@ -1,17 +1,11 @@
 -- Driven by tools/bench/10-http.sh: serial vs concurrent small GETs against the loopback test server
 -- (asyncio mode, one event loop, keep-alive). Two workloads: /echo answered at once, and /slow?ms=5,
 -- a stand-in for the latency of a remote API.
+-- Then TLS: one child drhost per level of concurrency (1, 8, 32 in flight, as many connections) runs
+-- http.all against the TLS test server with its CA in DRHOST_CA_BUNDLE and reports its peak RSS, so
+-- the memory each TLS connection costs shows (the CA store must be built once, not per connection).
 local http = require("http")
 local server = require("spec.support.server")
-
-local n = math.tointeger(tonumber(arg and arg[1] or "1000")) or 1000
-
-local function now()
-  local p = assert(io.popen("date +%s.%N"))
-  local s = tonumber(p:read("l"))
-  p:close()
-  return s
-end
 
 local function status_kb(field)
   local f = io.open("/proc/self/status", "r")
@@ -25,6 +19,26 @@ local function status_kb(field)
   end
   f:close()
   return nil
+end
+
+-- Child mode: http_bench.lua --tls-child URL N C -> one line "c=C peak_kb=P".
+if arg and arg[1] == "--tls-child" then
+  local url, count, c = arg[2], math.tointeger(tonumber(arg[3])), math.tointeger(tonumber(arg[4]))
+  local reqs = {}
+  for i = 1, count do reqs[i] = { url = url } end
+  local rs = http.all(reqs, { concurrency = c })
+  for i = 1, count do assert(rs[i].status == 200, "TLS GET " .. i .. " failed") end
+  print(string.format("c=%d peak_kb=%d", c, status_kb("VmHWM")))
+  os.exit(0)
+end
+
+local n = math.tointeger(tonumber(arg and arg[1] or "1000")) or 1000
+
+local function now()
+  local p = assert(io.popen("date +%s.%N"))
+  local s = tonumber(p:read("l"))
+  p:close()
+  return s
 end
 
 local srv = server.start{ async = true }
@@ -69,3 +83,25 @@ for _, r in ipairs(rows) do
   print(string.format("%-20s ratio all(16)/serial: %.2fx", r[1], rps(r[4]) / math.max(rps(r[2]), 1e-9)))
 end
 print(string.format("drhost RSS at end: %s kB (peak %s kB)", tostring(status_kb("VmRSS")), tostring(status_kb("VmHWM"))))
+
+-- TLS: peak RSS of a fresh process against the number of connections it holds open at once.
+local tls = server.start{ tls = true }
+local self_path = debug.getinfo(1, "S").source:match("^@(.*)$")
+local drhost = arg[-1] or "build/drhost"
+local peaks = {}
+for _, c in ipairs{ 1, 8, 32 } do
+  local cmd = "DRHOST_CA_BUNDLE=" .. server.shell_quote(tls.ca) .. " " .. server.shell_quote(drhost) .. " "
+    .. server.shell_quote(self_path) .. " --tls-child " .. server.shell_quote(tls:url("/echo")) .. " "
+    .. (8 * c) .. " " .. c
+  local p = assert(io.popen(cmd, "r"))
+  local out = p:read("a")
+  p:close()
+  local kb = tonumber(out:match("peak_kb=(%d+)"))
+  assert(kb, "TLS child failed: " .. out)
+  peaks[#peaks + 1] = { c, kb }
+end
+tls:stop()
+for i, r in ipairs(peaks) do
+  local per = i > 1 and string.format("  (+%.0f kB per extra connection)", (r[2] - peaks[1][2]) / (r[1] - 1)) or ""
+  print(string.format("TLS http.all, %2d in flight: peak RSS %6d kB%s", r[1], r[2], per))
+end
