@@ -285,37 +285,6 @@ describe("deploy plan with lists of children", function()
     assert.same({ "/p/x/b", "/p/y/d" }, reads)
   end)
 
-  it("children read before the waves are read once, that read decides, and its failure is the resource's", function()
-    local st = applied()
-    local d = drivers.get("fake", "t")
-    d.read_early = true
-    local order = {}
-    local wave_read = d.read
-    d.read = function(c, rr)
-      order[#order + 1] = rr.id
-      if rr.id == "/p/y/d" then error({ code = "Throttled", message = "slow down", status = 429 }, 0) end
-      return wave_read(c, rr)
-    end
-    reads = {}
-    listed["/p/x"] = { { id = "/p/x/a", tags = { env = "x" } }, { id = "/p/x/b", tags = { env = "stale" } } }
-    local s = stack()
-    s.by_addr["_p_x_c"].body = { tags = { env = "new" } }
-    local p = engine.plan(ctx_listing(), s, st.doc, { snapshot = snapshot.new({}) })
-    local acts = {}
-    for _, a in ipairs(p.actions) do acts[a.addr] = a.action end
-    -- d, alone under its parent, is read at once; a, b and c are in the list and wait for it
-    assert.equal("/p/y/d", order[1])
-    assert.same({ "/p/x@v" }, lists)
-    table.sort(reads)
-    assert.same({ "/p/x/b", "/p/x/c" }, reads)      -- b listed differing, c missing from the list
-    assert.equal("noop", acts["_p_x_a"])
-    assert.equal("noop", acts["_p_x_b"])
-    assert.equal("update", acts["_p_x_c"])
-    assert.equal("error", acts["_p_y_d"])
-    assert.equal(3, p.reads.get)
-    assert.equal(1, p.reads.list)
-  end)
-
   it("a failed list leaves its children to their own GETs; --read each lists nothing", function()
     local st = applied()
     reads = {}

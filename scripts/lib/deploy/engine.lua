@@ -141,7 +141,7 @@ end
 
 local function live_id(rr, entry) return rr.id_known and rr.id or (entry and entry.id) end
 
-local function read_live(ctx, snap, rr, entry, d, reads, early)
+local function read_live(ctx, snap, rr, entry, d, reads)
   if snap and d.from_snapshot and not rr.unknown then
     local seen = d.from_snapshot(snap, rr, entry)
     if seen ~= nil and classify(rr, seen, entry, d) == "noop" then
@@ -149,65 +149,31 @@ local function read_live(ctx, snap, rr, entry, d, reads, early)
       return seen
     end
   end
-  -- read before the waves (prefetch below) for this very id: that read decides
-  if early and early.id == live_id(rr, entry) then
-    if not early.ok then error(early.error, 0) end
-    return early.value
-  end
   count_get(reads, rr)
   return d.read(ctx, rr, entry)
 end
 
--- The resources in state that the snapshot lacks (children Resource Graph does not index), before
--- the waves: where a parent's list operation (d.list_of) covers 2+ of them, one list (their items
--- may confirm, as rows do); the others, when their driver's read depends on nothing but the id
--- (d.read_early), their own GET. Lists and GETs go out at once; without this each GET would wait
--- for its wave. -> reads by addr ({id =, ok =, value = | error =}), ARM list calls.
-local function read_early(ctx, snap, stack, subset, run, doc, reads, concurrency)
-  local cands = {}
+-- Children in state that the snapshot lacks (types Resource Graph does not index) and whose driver
+-- names a list operation (d.list_of) are read, before the waves, with one list per parent that
+-- holds 2+ of them, the lists at once (deploy.snapshot.load_lists); their items confirm as rows do.
+-- -> ARM list calls made.
+local function list_children(ctx, snap, stack, subset, run, doc)
+  local wanted = {}
   for _, res in ipairs(stack.resources) do
     local entry = doc.resources[res.addr]
     if entry and (subset == nil or subset[res]) then
       -- a resource that cannot be resolved yet is left to its wave, which reports what is wrong
-      local ok, c = pcall(function()
+      local ok, l = pcall(function()
         local d = drivers.get(res.provider, res.type)
-        if not (d.from_snapshot and (d.list_of or d.read_early)) then return nil end
+        if not (d.list_of and d.from_snapshot) then return nil end
         local rr = M.resolve(res, run.lookup)
         if rr.unknown or d.from_snapshot(snap, rr, entry) ~= nil then return nil end
-        return { res = res, rr = rr, d = d, entry = entry, list = d.list_of and d.list_of(rr, entry) or nil }
+        return d.list_of(rr, entry)
       end)
-      if ok and c then cands[#cands + 1] = c end
+      if ok and l then wanted[#wanted + 1] = l end
     end
   end
-  local wanted = {}
-  for _, c in ipairs(cands) do if c.list then wanted[#wanted + 1] = c.list end end
-  local covered = {}
-  for _, g in ipairs(snapshot.list_groups(wanted)) do
-    for _, id in ipairs(g.ids) do covered[id:lower()] = true end
-  end
-  local gets = {}
-  for _, c in ipairs(cands) do
-    local id = live_id(c.rr, c.entry)
-    if c.d.read_early and type(id) == "string" and not covered[id:lower()] then gets[#gets + 1] = c end
-  end
-  local early, list_calls = {}, 0
-  local work = { { kind = "lists" } }
-  for _, c in ipairs(gets) do work[#work + 1] = c end
-  local results = task.map(work, function(w)
-    if w.kind == "lists" then return snapshot.load_lists(ctx, snap, wanted) end
-    return w.d.read(ctx, w.rr, w.entry)
-  end, { concurrency = concurrency })
-  for i, w in ipairs(work) do
-    local r = results[i]
-    if not r.ok and err.is(r.error, "CANCELLED") then error(r.error, 0) end
-    if w.kind == "lists" then
-      if r.ok then list_calls = r.value else error(r.error, 0) end
-    else
-      count_get(reads, w.rr)
-      early[w.res.addr] = { id = live_id(w.rr, w.entry), ok = r.ok, value = r.value, error = r.error }
-    end
-  end
-  return early, list_calls
+  return snapshot.load_lists(ctx, snap, wanted)
 end
 
 --- plan(ctx, stack, doc, opts) -> plan (data). opts: targets, concurrency, destroy, read ("graph"
@@ -225,17 +191,14 @@ function M.plan(ctx, stack, doc, opts)
   if not opts.destroy and opts.read ~= "each" then snap = opts.snapshot or snapshot.load(ctx, stack) end
   local reads = { graph = 0, list = 0, get = 0, get_types = {}, graph_calls = snap and snap.stats.calls or 0,
     list_calls = 0 }
-  local early = {}
-  if snap and not opts.destroy then
-    early, reads.list_calls = read_early(ctx, snap, stack, subset, run, doc, reads, opts.concurrency)
-  end
+  if snap and not opts.destroy then reads.list_calls = list_children(ctx, snap, stack, subset, run, doc) end
   if not opts.destroy then
     for _, wave in ipairs(g:waves(subset)) do
       local results = task.map(wave, function(res)
         local rr = M.resolve(res, run.lookup)
         local d = drivers.get(res.provider, res.type)
         local entry = doc.resources[res.addr]
-        local live = read_live(ctx, snap, rr, entry, d, reads, early[res.addr])
+        local live = read_live(ctx, snap, rr, entry, d, reads)
         return { rr = rr, live = live, d = d, entry = entry }
       end, { concurrency = opts.concurrency })
       for i, res in ipairs(wave) do

@@ -1,8 +1,8 @@
 -- The live estate read in bulk through Azure Resource Graph, for the plan's refresh.
 --
 -- One query per Resource Graph table over the env's resource groups (Resources for resources,
--- ResourceContainers for the groups themselves, AuthorizationResources for role assignments), the
--- three at once, each paged 1,000 rows at a time. The plan uses a row only to confirm that a resource is up to date: a
+-- ResourceContainers for the groups themselves, AuthorizationResources for role assignments), each
+-- paged 1,000 rows at a time. The plan uses a row only to confirm that a resource is up to date: a
 -- resource the snapshot lacks, or shows differing from its declaration, is read with its own GET
 -- before anything is decided (Resource Graph follows ARM with a lag of seconds; it never decides an
 -- update). A child resource that its parent's GET carries inline (subnets and peerings of a VNet,
@@ -241,20 +241,16 @@ function M.load(ctx, stack, opts)
   if not ctx or not ctx.arm or not ctx.arm.graph_query then return nil end
   local groups = M.resource_groups(stack)
   if #groups == 0 then return nil end
-  -- the tables are queried at once (each one's pages in turn)
-  local results = task.map(M.TABLES, function(t)
-    local got, pages = ctx.arm:graph_query(M.query_text(t, groups), { page_size = opts.page_size })
-    return { rows = got, pages = pages }
-  end)
   local rows, calls = {}, 0
-  for _, r in ipairs(results) do
-    if not r.ok and err.is(r.error, "CANCELLED") then error(r.error, 0) end
-    if not r.ok then
-      log.warn("deploy: Resource Graph query failed (" .. err.text(r.error) .. "); reading every resource with its own GET")
+  for _, t in ipairs(M.TABLES) do
+    local ok, got, pages = err.pcall(ctx.arm.graph_query, ctx.arm, M.query_text(t, groups), { page_size = opts.page_size })
+    if not ok and err.is(got, "CANCELLED") then error(got, 0) end
+    if not ok then
+      log.warn("deploy: Resource Graph query failed (" .. err.text(got) .. "); reading every resource with its own GET")
       return nil
     end
-    calls = calls + r.value.pages
-    for _, row in ipairs(r.value.rows) do rows[#rows + 1] = row end
+    calls = calls + pages
+    for _, row in ipairs(got) do rows[#rows + 1] = row end
   end
   return M.new(rows, { calls = calls, groups = #groups })
 end

@@ -79,9 +79,6 @@ function M.arm.from_snapshot(snap, rr, entry)
   return graph_view(snap:get(id), rr)
 end
 
--- read depends on the id alone: the plan may issue it before the resource's wave
-M.arm.read_early = true
-
 -- the parent's list operation that returns this child as its GET does (deploy.snapshot.LISTS), or nil
 function M.arm.list_of(rr, entry)
   local id = rr.id_known and rr.id or (entry and entry.id)
