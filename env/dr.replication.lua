@@ -7,6 +7,12 @@ local dr_ext = os.getenv("DRHOST_DR_EXTERNAL_URL") or "abfss://external@drhostdr
 local catalogs = {}
 for name in (os.getenv("DRHOST_REPLICATE_CATALOGS") or "sales,finance"):gmatch("[^,%s]+") do catalogs[name] = name end
 
+local protected = { "drhost-replication", "drhost-admins", "dr-breakglass" }
+for _, k in ipairs({ "DRHOST_REPLICATION_SP_APP_ID", "AZURE_CLIENT_ID" }) do
+  local id = os.getenv(k)
+  if id and id ~= "" and id ~= protected[#protected] then protected[#protected + 1] = id end
+end
+
 local principal_map = {}
 -- The replication/ETL service principal has a different application id in each region.
 local prod_sp, dr_sp = os.getenv("DRHOST_PROD_ETL_SP"), os.getenv("DRHOST_DR_ETL_SP")
@@ -28,8 +34,10 @@ return {
   storage = { [prod_ext] = dr_ext },
 
   parallelism = 8,
-  -- never revoked in dr: the job's identity, the platform admins (deployment), break-glass
-  protected_principals = { "drhost-replication", "drhost-admins", "dr-breakglass" },
+  -- never revoked in dr: the job's identity (by name, and by the application id it runs as: the
+  -- deployment grants it EXTERNAL USE SCHEMA on dr's catalogs for failback), the platform admins
+  -- (deployment), break-glass
+  protected_principals = protected,
   principals = { map = principal_map, unmapped = "keep_names" },
 
   sharing = { recipient = os.getenv("DRHOST_RECIPIENT"), share_prefix = "drhost_dr", catalog_prefix = "drhost_src",
@@ -41,11 +49,11 @@ return {
   prune = false,
   prune_max_fraction = 0.1,
   protected_tables = "skip",
-  -- "history" (safe default): DESCRIBE HISTORY for every Delta table (one statement per table);
-  -- "auto": managed Delta tables' versions from the table listing's delta.lastUpdateVersion stamp
-  -- (O(schemas)) -- only where that stamp is verified to advance on every data commit
-  -- (docs/replication.md, "Incremental clones")
-  version_source = "history",
+  -- "log" (the default): a cloned table's version from the head of its Delta log (credential
+  -- vending + one listing; DESCRIBE HISTORY only for what moved), needing the grants the
+  -- deployment makes; "history": DESCRIBE HISTORY for every Delta table (one statement per table)
+  -- (docs/replication.md, "Versions from the Delta log head")
+  version_source = "log",
 
   -- Hooks see a copy of each object in scope ({ kind, full, name, catalog, schema, tags, owner,
   -- comment, ...}; kind is catalog, schema, table, view, function or volume) and run in this

@@ -26,6 +26,21 @@ step "seed prod: 2 catalogs, 4 schemas, managed/external Delta, external Parquet
 step "sync 1: plan, then apply"
 "$DRHOST" scripts/replicate.lua dr sync | tee /tmp/drhost-demo-sync1.$$ || fail "first sync reported failures"
 
+step "the demo's catalogs join the replication config: prod's and dr's deployments grant the replication identity EXTERNAL USE SCHEMA on them (credential vending for the Delta log probe; dr's for failback)"
+# as tools/demo-deploy.sh; the deployment's own catalogs stay in the list (nothing is revoked)
+export DRHOST_DATABRICKS_SP_OBJECT_ID=${DRHOST_DATABRICKS_SP_OBJECT_ID:-00000000-0000-0000-0000-0000000000db}
+export DRHOST_REPLICATION_SP_APP_ID=${DRHOST_REPLICATION_SP_APP_ID:-$AZURE_CLIENT_ID}
+deploy_cats="sales,finance,$DRHOST_REPLICATE_CATALOGS"
+for env in prod dr; do
+  set +e
+  DRHOST_REPLICATE_CATALOGS=$deploy_cats "$DRHOST" scripts/deploy.lua "$env" plan -out /tmp/drhost-demo-grants-$env.$$
+  rc=$?
+  set -e
+  [ "$rc" -eq 2 ] || fail "the plan of $env should add the grants (exit 2), got $rc"
+  DRHOST_REPLICATE_CATALOGS=$deploy_cats "$DRHOST" scripts/deploy.lua "$env" apply /tmp/drhost-demo-grants-$env.$$ \
+    || fail "the grants in $env"
+done
+
 step "storage geo-replication of external non-Delta files (GRS; the simulator's stand-in)"
 "$DRHOST" tools/seed-replicate.lua geo
 
@@ -40,8 +55,11 @@ step "change two tables in prod"
 "$DRHOST" scripts/replicate.lua dr status
 
 step "sync 2: exactly two clones"
-"$DRHOST" scripts/replicate.lua dr sync | tee /tmp/drhost-demo-sync2.$$ || fail "second sync reported failures"
+"$DRHOST" scripts/replicate.lua dr sync 2>&1 | tee /tmp/drhost-demo-sync2.$$ || fail "second sync reported failures"
 grep -q '^clones: 2$' /tmp/drhost-demo-sync2.$$ || fail "second sync did not clone exactly two tables"
+grep -q 'credential vending refused' /tmp/drhost-demo-sync2.$$ && fail "credential vending was refused"
+grep -Eq '[1-9][0-9]* source Delta version\(s\) unchanged by their Delta log' /tmp/drhost-demo-sync2.$$ ||
+  fail "no table's version came from its Delta log"
 "$DRHOST" tools/seed-replicate.lua compare || fail "dr does not match prod after the second sync"
 
 step "independent check (tools/deltacheck.py): dr's replicas, opened from Azurite with delta-rs, equal prod at the versions dr records"

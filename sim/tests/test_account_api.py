@@ -237,3 +237,17 @@ def test_admin_state_snapshot(client):
     cat = snap["metastores"][e.prod.ms.metastore_id]["catalogs"]["c"]
     assert cat["grants"] == {"g": ["USE_CATALOG"]}
     assert sorted(cat["schemas"]) == ["default", "information_schema"]
+
+
+def test_metastore_external_access_switch_off_by_default_set_on_create_or_update(client):
+    m = mk_metastore(client, "prod", "westeurope")
+    assert m["external_access_enabled"] is False
+    r = client.put("accounts", A(f"/metastores/{m['metastore_id']}"),
+                   json={"metastore_info": {"external_access_enabled": True}})
+    assert r.status_code == 200 and r.json()["metastore_info"]["external_access_enabled"] is True
+    got = client.get("accounts", A(f"/metastores/{m['metastore_id']}")).json()["metastore_info"]
+    assert got["external_access_enabled"] is True
+    r = client.put("accounts", A(f"/metastores/{m['metastore_id']}"),
+                   json={"metastore_info": {"external_access_enabled": "yes"}})
+    assert r.status_code == 400, r.text
+    assert mk_metastore(client, "dr", "northeurope", external_access_enabled=True)["external_access_enabled"] is True

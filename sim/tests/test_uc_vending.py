@@ -1,10 +1,12 @@
-"""Credential vending (POST /api/2.1/unity-catalog/temporary-table-credentials): refused without an
-explicit EXTERNAL USE SCHEMA grant (ownership is not enough); with it, a READ SAS that lists the
-table's _delta_log/ in Azurite, while the same listing without it is refused by storage."""
+"""Credential vending (POST /api/2.1/unity-catalog/temporary-table-credentials): refused while the
+metastore's external data access switch is off (the default) and without an explicit EXTERNAL USE
+SCHEMA grant (ownership is not enough); with both, a READ SAS that lists the table's _delta_log/ in
+Azurite, while the same listing without it is refused by storage."""
 import requests
 
 from drsim.blob import BLOBS, parse_url
 from drsim.databricks.testkit import estate
+from drsim.databricks.ucmodel import UC
 from drsim.state import SIM
 from test_sql_api import Sql
 
@@ -27,6 +29,10 @@ def test_vending_needs_external_use_schema_and_lists_the_log(client):
     assert client.post(e.prod.ws, P + "/temporary-table-credentials",
                        json=dict(ask, operation="WRITE")).status_code == 400
     sql.run(f"GRANT EXTERNAL USE SCHEMA ON SCHEMA main.s TO `{SIM.config.client_id}`")
+    r = client.post(e.prod.ws, P + "/temporary-table-credentials", json=ask)   # the switch is still off
+    assert r.status_code == 403 and "External data access" in r.json()["message"], r.text
+    assert e.prod.ms.info()["external_access_enabled"] is False
+    UC.update_metastore(e.prod.ms.metastore_id, external_access_enabled=True)
     r = client.post(e.prod.ws, P + "/temporary-table-credentials", json=ask)
     assert r.status_code == 200, r.text
     cred = r.json()
@@ -47,6 +53,7 @@ def test_vending_finds_tables_by_id_after_drops_and_recreation(client):
     sql.run(f"CREATE CATALOG IF NOT EXISTS main MANAGED LOCATION '{e.prod.root}main'")
     sql.run("CREATE SCHEMA IF NOT EXISTS main.s")
     sql.run(f"GRANT EXTERNAL USE SCHEMA ON SCHEMA main.s TO `{SIM.config.client_id}`")
+    UC.update_metastore(e.prod.ms.metastore_id, external_access_enabled=True)
 
     def vend(table_id):
         return client.post(e.prod.ws, P + "/temporary-table-credentials",

@@ -134,6 +134,51 @@ describe_sim("deploy estate on the simulator", function()
     end
   end)
 
+  it("credential vending is possible: both metastores have external data access on, and the replication "
+    .. "identity holds EXTERNAL USE SCHEMA on the replicated catalog in each region (prod's source, dr's target)", function()
+    local c = H.clients()
+    for _, o in ipairs({ outp, outs }) do
+      local ms = acct:get("/metastores/" .. o.metastore_id).metastore_info
+      assert.is_true(ms.external_access_enabled, o.env)
+      local ws = c.workspace_client(o.primary_workspace_url)
+      local p = ws:get("/api/2.1/unity-catalog/permissions/catalog/a")
+      local held
+      for _, x in ipairs(p.privilege_assignments or {}) do
+        if x.principal == "00000000-0000-0000-0000-0000000000aa" then held = x.privileges end
+      end
+      assert.same({ "EXTERNAL_USE_SCHEMA" }, held, o.env)
+    end
+    -- only the replicated catalog: the config names catalog a, not prod's b
+    local p = c.workspace_client(outp.primary_workspace_url):get("/api/2.1/unity-catalog/permissions/catalog/b")
+    for _, x in ipairs(p.privilege_assignments or {}) do
+      assert.is_not.equal("00000000-0000-0000-0000-0000000000aa", x.principal)
+    end
+  end)
+
+  it("the EXTERNAL USE SCHEMA grant is additive: another privilege of the identity there stays, no plan change", function()
+    local c = H.clients()
+    local ws = c.workspace_client(outp.primary_workspace_url)
+    ws:patch("/api/2.1/unity-catalog/permissions/catalog/a", { changes = { {
+      principal = "00000000-0000-0000-0000-0000000000aa", add = { "USE_CATALOG" } } } })
+    local rc, out = H.run(fx, fx.primary, "plan")
+    assert.equal(0, rc, out)
+    -- revoked out of band: the plan puts it back, leaving USE_CATALOG
+    ws:patch("/api/2.1/unity-catalog/permissions/catalog/a", { changes = { {
+      principal = "00000000-0000-0000-0000-0000000000aa", remove = { "EXTERNAL_USE_SCHEMA" } } } })
+    rc, out = H.run(fx, fx.primary, "apply")
+    assert.equal(0, rc, out)
+    assert.matches("replication.external_use.a", out, 1, true)
+    local p = ws:get("/api/2.1/unity-catalog/permissions/catalog/a")
+    local held
+    for _, x in ipairs(p.privilege_assignments or {}) do
+      if x.principal == "00000000-0000-0000-0000-0000000000aa" then held = x.privileges end
+    end
+    table.sort(held)
+    assert.same({ "EXTERNAL_USE_SCHEMA", "USE_CATALOG" }, held)
+    ws:patch("/api/2.1/unity-catalog/permissions/catalog/a", { changes = { {
+      principal = "00000000-0000-0000-0000-0000000000aa", remove = { "USE_CATALOG" } } } })
+  end)
+
   it("external storage is GRS (UC storage ZRS); Key Vault has purge protection and RBAC", function()
     local sub = os.getenv("AZURE_SUBSCRIPTION_ID")
     for _, s in ipairs({ "a", "b", "c" }) do

@@ -14,10 +14,19 @@ describe("replicate: versions from the Delta log head (simulator)", function()
     end
   end
 
+  -- the metastore's external data access switch (the deployment turns it on: components/hub.lua)
+  local function external_access(on)
+    local acct = require("databricks").account{ host = os.getenv("DATABRICKS_ACCOUNT_HOST"),
+      account_id = os.getenv("DATABRICKS_ACCOUNT_ID"), credential = require("auth").from_env() }
+    local id = ctx.src.ws:get("/api/2.1/unity-catalog/metastore_summary").metastore_id
+    acct:put("/metastores/" .. id, { metastore_info = { external_access_enabled = on } })
+  end
+
   setup(function()
     ctx = H.setup("lg")
     H.seed_prod(ctx)
     me = assert(os.getenv("AZURE_CLIENT_ID"), "AZURE_CLIENT_ID")
+    external_access(true)
     grant("GRANT")
     local rc, doc, _, err = H.run(ctx, "sync --json")
     assert(rc == 0 and H.count_clones(doc) == 4, err)

@@ -296,4 +296,60 @@ describe("deploy entry point (declared)", function()
     assert.is_false(ok)
     assert.matches("no entry point in the secondary", e.message, 1, true)
   end)
+
+  -- credential vending for the replication run's Delta log probe (docs/replication.md, "Setting it up")
+  local function with_replication(name, catalogs)
+    local env = envm.load(name)
+    local c = ctx()
+    c.replication_config = require("replicate.config").validate({ catalogs = catalogs }, "dr.replication.lua")
+    return estate.build(env, c)
+  end
+  local function by_addr(s, a)
+    for _, r in ipairs(s.resources) do if r.addr == a then return r end end
+  end
+
+  it("both regions' metastores have external data access on (credential vending needs it)", function()
+    for _, name in ipairs({ "prod", "dr" }) do
+      local ms = by_addr(build(name), "hub.metastore")
+      assert.is_true(ms.body.external_access_enabled, name)
+    end
+  end)
+
+  it("prod grants the replication identity EXTERNAL USE SCHEMA on each replicated source catalog, dr on each "
+    .. "target (failback's reverse sync), through the catalog's own workspace after its binding", function()
+    local cats = { sales = "sales", finance = "finance", legacy = "legacy_dr" }
+    local want = { prod = { "finance", "legacy", "sales" }, dr = { "finance", "legacy_dr", "sales" } }
+    for name, names in pairs(want) do
+      local s = with_replication(name, cats)
+      local got = {}
+      for _, r in ipairs(s.resources) do
+        if r.addr:match("^replication%.external_use%.") then got[#got + 1] = r.body.full_name end
+      end
+      table.sort(got)
+      assert.same(names, got, name)
+      local g = engine.graph(s.resources)
+      local last = estate.last
+      for _, cat in ipairs(names) do
+        local r = by_addr(s, "replication.external_use." .. cat)
+        assert.equal("privileges", r.type)
+        assert.same({ securable_type = "catalog", full_name = cat, principal = VARS.DRHOST_REPLICATION_SP_APP_ID,
+          privileges = { "EXTERNAL_USE_SCHEMA" } }, r.body)
+        local deps = {}
+        for _, x in ipairs(g.deps[r] or {}) do deps[x.addr] = true end
+        local sp
+        for _, x in ipairs(last.spokes) do if x.name == cat then sp = x end end
+        if sp then                              -- a workspace catalog: through its workspace, bound read-write
+          assert.equal(sp.workspace_url, r.workspace, cat)
+          assert.is_true(deps["ws." .. cat .. ".catalog"] and deps["ws." .. cat .. ".catalog_binding"], name)
+        else                                    -- created outside the deployment: the replication workspace
+          assert.equal(last.spokes[1].workspace_url, r.workspace, cat)
+          assert.is_true(deps["spoke.finance.metastore_assignment"], name)
+        end
+      end
+    end
+  end)
+
+  it("declares no EXTERNAL USE SCHEMA without a replication config", function()
+    for _, r in ipairs(build("prod").resources) do assert.is_nil(r.addr:match("^replication%.external_use"), r.addr) end
+  end)
 end)

@@ -52,7 +52,26 @@ describe("deploy text plan", function()
     assert.is_true(render.security("properties.minimumTlsVersion"))
     assert.is_true(render.security("properties.networkAcls.defaultAction"))
     assert.is_true(render.security("properties.privateEndpointConnections[1]"))
+    assert.is_true(render.security("external_access_enabled"))   -- a metastore's credential vending switch
+    assert.is_true(render.security("privileges"))
     assert.is_false(render.security("tags.owner"))
     assert.is_false(render.security("location"))
+  end)
+
+  it("shows the metastore's external data access switch and the replication identity's EXTERNAL USE SCHEMA "
+    .. "however long the change list", function()
+    local changes = {}
+    for i = 1, render.MAX_LINES + 3 do changes[i] = { kind = "update", path = "comment_" .. i, old = "a", new = "b" } end
+    changes[#changes + 1] = { kind = "update", path = "external_access_enabled", old = false, new = true }
+    local grant = { securable_type = "catalog", full_name = "sales", principal = "sp", privileges = { "EXTERNAL_USE_SCHEMA" } }
+    local text = render.plan({ env = "prod", changes = 2, errors = 0, summary = { create = 1, update = 1, replace = 0,
+      delete = 0, adopt = 0, noop = 0 }, actions = {
+        { addr = "hub.metastore", action = "update", reason = "drifted", provider = "account", type = "metastore",
+          changes = changes },
+        { addr = "replication.external_use.sales", action = "create", reason = "not in state", provider = "workspace",
+          type = "privileges", body = grant } } })
+    assert.matches("~ external_access_enabled = false -> true", text, 1, true)
+    assert.matches('+ privileges = ["EXTERNAL_USE_SCHEMA"]', text, 1, true)
+    assert.matches("more; --verbose shows them", text, 1, true)
   end)
 end)

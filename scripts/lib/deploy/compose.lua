@@ -23,7 +23,7 @@ function M.build(env, ctx)
     spokes[#spokes + 1] = sp
     workspaces[#workspaces + 1] = catalog_c.build(s, env, hub, sp, spec, { replication_ws = spokes[1] })
   end
-  local repl = repl_c.build(s, env, hub, spokes, ctx)
+  local repl = repl_c.build(s, env, hub, spokes, ctx, workspaces)
 
   s:output("env", env.name)
   s:output("region", env.region)

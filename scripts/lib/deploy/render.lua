@@ -45,14 +45,15 @@ M.MAX_LINES = 14
 -- Properties that matter for security are shown whatever the body's length: network exposure
 -- (public access, NSG rules, no-public-IP, private endpoints and links, firewall and network
 -- rules, egress), encryption and keys (CMK, infrastructure encryption, Key Vault protection),
--- TLS and transport minimums, shared-key access, isolation and grants. Matched, case-insensitive,
+-- TLS and transport minimums, shared-key access, isolation and grants, a metastore's external data
+-- access (credential vending to engines outside Databricks). Matched, case-insensitive,
 -- anywhere in a property's path.
 M.SECURITY = { "publicnetworkaccess", "nsg", "nopublicip", "publicip", "privateendpoint", "privatelink",
   "privatelinkservice", "firewall", "networkacls", "networkrule", "iprules", "virtualnetworkrules",
   "defaultaction", "bypass", "securityrules", "egress", "allowblobpublicaccess", "publicaccess",
   "encryption", "keysource", "keyvault", "cmk", "customermanaged", "purgeprotection", "softdelete",
   "rbacauthorization", "tls", "httpstraffic", "allowsharedkeyaccess", "isolation_mode",
-  "privileges", "authentication_type", "enablenetworkisolation" }
+  "privileges", "authentication_type", "enablenetworkisolation", "external_access" }
 
 --- security(path) -> true when the property is one the plan always shows.
 function M.security(path)

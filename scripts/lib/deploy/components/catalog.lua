@@ -13,7 +13,7 @@ function M.build(s, env, _, sp, spec, opts)
   local a = "ws." .. name .. "."
   local ws = sp.workspace_url
   local admin = env.identities.admin_group
-  local w = { name = name }
+  local w = { name = name, workspace = ws }
   local ready = { sp.metastore_assignment }
   w.credential = s:workspace_obj{ addr = a .. "storage_credential", kind = "storage_credential", workspace = ws,
     depends_on = { sp.metastore_assignment, sp.storage.uc.role, sp.storage.ext.role },

@@ -153,8 +153,12 @@ function M.build(s, env, ctx)
   -- the region's one metastore is retained on destroy (forgotten; the plan says so) and adopted by
   -- the next apply: it keeps its id, so the peer's recipient for it stays valid (docs/deploy.md,
   -- "Rebuilding a region")
+  -- external data access on: Unity Catalog vends the replication run's read credentials for the
+  -- Delta log probe only with it (docs/replication.md, "Setting it up"), on both sides (failback
+  -- replicates dr -> prod); each identity still needs EXTERNAL USE SCHEMA per catalog
+  -- (components/replication.lua)
   h.metastore = s:account{ addr = "hub.metastore", kind = "metastore", retain = true,
-    body = { name = "metastore-" .. loc, region = loc } }
+    body = { name = "metastore-" .. loc, region = loc, external_access_enabled = true } }
   h.metastore_id = ref(h.metastore, "metastore_id")
   h.ncc = s:account{ addr = "hub.ncc", kind = "ncc", body = { name = ("ncc-" .. C.name(env)):sub(1, 30), region = loc } }
   h.ncc_id = ref(h.ncc, "network_connectivity_config_id")

@@ -8,6 +8,10 @@
 --   secondary (dr): the provider for prod's metastore (looked up), the first provider catalog
 --                   mounting that share, a SQL warehouse, the replication job and its credential:
 --                   secrets in the hub's Key Vault, read through a Key Vault-backed secret scope.
+-- On both sides: EXTERNAL USE SCHEMA for the replication identity on each catalog the replication
+-- config names on that side (sources in prod, targets in dr, read by failback's reverse sync), so
+-- Unity Catalog vends it read credentials for the Delta log probe (with the metastore's external
+-- data access switch, components/hub.lua; docs/replication.md, "Setting it up").
 local lazy = require("deploy.lazy")
 local util = require("deploy.util")
 local C = require("deploy.components.common")
@@ -40,12 +44,49 @@ local function global_id(ms, region)
 end
 M.global_id = global_id
 
-function M.build(s, env, hub, spokes, ctx)
+--- replicated_catalogs(env, ctx) -> sorted names of this side's catalogs in the replication config:
+-- the sources on the primary, the targets on the secondary; {} without a config
+function M.replicated_catalogs(env, ctx)
+  local rc = ctx.replication_config
+  local seen, out = {}, {}
+  for src, dst in pairs(rc and rc.catalogs or {}) do
+    local name = env.role == "primary" and src or dst
+    if not seen[name] then seen[name] = true; out[#out + 1] = name end
+  end
+  table.sort(out)
+  return out
+end
+
+-- EXTERNAL USE SCHEMA for the replication identity on each replicated catalog of this side: for a
+-- workspace catalog of this deployment through its own workspace (bound read-write; the replication
+-- workspace's binding is read-only in prod), after the catalog and that binding; for a catalog
+-- created outside the deployment through the replication workspace, after its metastore
+-- assignment. Additive: other privileges the identity holds there stay.
+local function external_use(s, env, ctx, primary_ws, workspaces)
+  local cats = M.replicated_catalogs(env, ctx)
+  if #cats == 0 then return {} end
+  local sp = C.require_env(ctx, env.identities.replication_sp_app_id_env,
+    "application id of the replication service principal")
+  local declared = {}
+  for _, w in ipairs(workspaces or {}) do declared[w.catalog_name] = w end
+  local out = {}
+  for _, cat in ipairs(cats) do
+    local w = declared[cat]
+    out[cat] = s:workspace_obj{ addr = "replication.external_use." .. cat, kind = "privileges",
+      workspace = w and w.workspace or primary_ws.workspace_url,
+      depends_on = w and { w.catalog, w.binding } or { primary_ws.metastore_assignment },
+      body = { securable_type = "catalog", full_name = cat, principal = sp, privileges = { "EXTERNAL_USE_SCHEMA" } } }
+  end
+  return out
+end
+
+function M.build(s, env, hub, spokes, ctx, workspaces)
   local peer = env.peer_env
   local primary_ws = spokes[1]
   local r = {}
   local cfg = M.settings(ctx)
   r.settings = cfg
+  r.external_use = external_use(s, env, ctx, primary_ws, workspaces)
   r.peer_metastore = s:account{ addr = "replication.peer_metastore", kind = "metastore", retain = true,
     body = { name = "metastore-" .. peer.region, region = peer.region } }
   r.global_id = global_id(hub.metastore, env.region)

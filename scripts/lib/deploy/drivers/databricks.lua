@@ -147,7 +147,9 @@ M.metastore = rest{
   collection = "/metastores", items = "metastores", key = "name", id_field = "metastore_id",
   item = function(_, id) return "/metastores/" .. id end,
   wrap = "metastore_info", unwrap = "metastore_info", update_method = "PUT",
-  create_fields = { "name", "region", "storage_root" }, delete_query = { force = "true" },
+  create_fields = { "name", "region", "storage_root", "external_access_enabled" },
+  -- UpdateAccountsMetastore has no name (new_name) or region field
+  update_omit = { "name", "region" }, delete_query = { force = "true" },
 }
 do
   -- One metastore per region per account: when none has our name, the region's metastore is
@@ -394,6 +396,59 @@ do
     if client(ctx, rr) then pcall(apply, ctx, rr, true) end
   end
   function d.id(rr) return rr.body.securable_type .. "/" .. rr.body.full_name .. "/" .. rr.body.principal end
+end
+
+-- Privileges one principal must hold on a securable, leaving alone any others it holds (where
+-- `grants` makes the listed set the principal's whole set): {securable_type, full_name,
+-- principal, privileges}. Read shows the listed ones it holds; create and update add the
+-- missing ones; delete revokes the listed ones only. The replication identity's EXTERNAL USE
+-- SCHEMA is one: the replication run and the catalogs' owners grant it other privileges there.
+M.privileges = {}
+do
+  local d = M.privileges
+  local grants = M.grants
+  local function held(ctx, rr)
+    local c = client(ctx, rr)
+    local body = c:get(UC .. "/permissions/" .. rr.body.securable_type .. "/" .. urlencode(rr.body.full_name))
+    if body == nil then return nil end
+    local have = {}
+    for _, a in ipairs(body.privilege_assignments or {}) do
+      if a.principal == rr.body.principal then
+        for _, p in ipairs(a.privileges or {}) do have[type(p) == "table" and p.privilege or p] = true end
+      end
+    end
+    return have
+  end
+  function d.read(ctx, rr)
+    if lazy.contains_unknown(rr.body) or not client(ctx, rr) then return nil end
+    local have = held(ctx, rr)
+    if have == nil then return nil end
+    local privs = {}
+    for _, p in ipairs(rr.body.privileges) do if have[p] then privs[#privs + 1] = p end end
+    if #privs == 0 then return nil end
+    return { securable_type = rr.body.securable_type, full_name = rr.body.full_name,
+      principal = rr.body.principal, privileges = privs }
+  end
+  local function change(ctx, rr, verb)
+    local c = client(ctx, rr)
+    local have = held(ctx, rr) or {}
+    local list = {}
+    for _, p in ipairs(rr.body.privileges) do
+      if (verb == "add") == not have[p] then list[#list + 1] = p end
+    end
+    if #list > 0 then
+      c:patch(UC .. "/permissions/" .. rr.body.securable_type .. "/" .. urlencode(rr.body.full_name),
+        { changes = { { principal = rr.body.principal, [verb] = list } } })
+    end
+    return d.read(ctx, rr)
+  end
+  function d.create(ctx, rr) return change(ctx, rr, "add") end
+  function d.update(ctx, rr) return change(ctx, rr, "add") end
+  function d.delete(ctx, entry)
+    local rr = { provider = "workspace", workspace = entry.workspace, body = entry.key }
+    if client(ctx, rr) and type(rr.body.privileges) == "table" then pcall(change, ctx, rr, "remove") end
+  end
+  d.id = grants.id
 end
 
 -- A workspace binding of a securable: {securable_type, securable_name, workspace_id, binding_type}.

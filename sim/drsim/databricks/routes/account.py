@@ -95,10 +95,10 @@ def create_metastore(req):
     check_account(req)
     b = body(req, {"metastore_info"}, ("metastore_info",))
     mi = check_shape(b["metastore_info"], C.CreateAccountsMetastore, "metastore_info.")
-    if mi.get("external_access_enabled"):
-        pass  # accepted, not modelled
     _known_region(mi.get("region"), "metastore_info.region")
     m = UC.create_metastore(mi.get("name"), mi.get("region"), who(req), mi.get("storage_root"))
+    if mi.get("external_access_enabled") is not None:
+        m = UC.update_metastore(m.metastore_id, by=who(req), external_access_enabled=mi["external_access_enabled"])
     return {"metastore_info": _ms_out(m)}
 
 
@@ -121,7 +121,8 @@ def update_metastore(req):
     mi = check_shape(b["metastore_info"], C.UpdateAccountsMetastore, "metastore_info.")
     fields = {k: v for k, v in mi.items() if k in (
         "new_name", "owner", "storage_root", "delta_sharing_scope",
-        "delta_sharing_organization_name", "delta_sharing_recipient_token_lifetime_in_seconds")}
+        "delta_sharing_organization_name", "delta_sharing_recipient_token_lifetime_in_seconds",
+        "external_access_enabled")}
     m = UC.update_metastore(req.params["metastore_id"], by=who(req), **fields)
     return {"metastore_info": _ms_out(m)}
 

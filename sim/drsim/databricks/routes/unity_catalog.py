@@ -671,9 +671,9 @@ def _service_sas(account, container, permissions, expiry):
 @api("workspace", "POST", P + "/temporary-table-credentials")
 def temporary_table_credentials(req):
     """Credential vending for a table's storage (external engines, drhost's Delta log probe).
-    Needs an explicit EXTERNAL USE SCHEMA grant to the caller on the table's schema (FIDELITY: not
-    implied by ownership or ALL PRIVILEGES, as in Databricks; the metastore's external data access
-    switch is not modelled). READ gives read and list."""
+    Needs the metastore's external data access switch (`external_access_enabled`, off by default)
+    and an explicit EXTERNAL USE SCHEMA grant to the caller on the table's schema (not implied by
+    ownership or ALL PRIVILEGES, as in Databricks). READ gives read and list."""
     import datetime as dt
 
     from ...blob import parse_url
@@ -686,6 +686,9 @@ def temporary_table_credentials(req):
         raise bad(f"Table '{b['table_id']}' does not exist.", "TABLE_DOES_NOT_EXIST", 404)
     schema = f"{table.schema.catalog.name}.{table.schema.name}"
     _cat(req, ms, schema)
+    if not ms.external_access_enabled:
+        raise bad(f"External data access is not enabled on metastore '{ms.metastore_id}' "
+                  "(metastore_info.external_access_enabled).", "PERMISSION_DENIED", 403)
     principal = who(req)
     granted = any(p["privilege"] == "EXTERNAL_USE_SCHEMA"
                   for e in ms.effective_grants("schema", schema, principal) for p in e["privileges"])

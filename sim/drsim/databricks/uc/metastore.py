@@ -68,6 +68,9 @@ class MetastoreOps(CatalogOps, SchemaOps, TableOps, VolumeOps, FunctionOps, Stor
 
 class Metastore(MetastoreOps, Securable):
     kind = "METASTORE"
+    # "External data access": off by default, as in Databricks; credential vending is refused
+    # while it is off (a class default, so metastores pickled before the field read as off)
+    external_access_enabled = False
 
     def __init__(self, name: str, region: str, owner: str, storage_root: str | None = None,
                  metastore_id: str | None = None):
@@ -102,6 +105,7 @@ class Metastore(MetastoreOps, Securable):
             "delta_sharing_scope": self.delta_sharing_scope,
             "delta_sharing_organization_name": self.delta_sharing_organization_name,
             "privilege_model_version": "1.0",
+            "external_access_enabled": bool(self.external_access_enabled),
             "created_at": self.created_at, "created_by": self.created_by,
             "updated_at": self.updated_at, "updated_by": self.updated_by,
         }
@@ -198,7 +202,8 @@ class UCStore:
     def update_metastore(self, metastore_id: str, by: str | None = None,
                          **fields: Any) -> Metastore:
         """fields: name/new_name, owner, storage_root (only when unset), delta_sharing_scope,
-        delta_sharing_organization_name, delta_sharing_recipient_token_lifetime_in_seconds."""
+        delta_sharing_organization_name, delta_sharing_recipient_token_lifetime_in_seconds,
+        external_access_enabled."""
         with self.lock:
             m = self.get_metastore(metastore_id)
             for k, v in fields.items():
@@ -215,6 +220,10 @@ class UCStore:
                     m.storage_root = v
                 elif k in ("delta_sharing_scope", "delta_sharing_organization_name"):
                     setattr(m, k, v)
+                elif k == "external_access_enabled":
+                    if not isinstance(v, bool):
+                        raise invalid("metastore_info.external_access_enabled must be a boolean.")
+                    m.external_access_enabled = v
                 elif k == "delta_sharing_recipient_token_lifetime_in_seconds":
                     pass
                 else:
