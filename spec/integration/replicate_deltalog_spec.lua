@@ -77,4 +77,37 @@ describe("replicate: versions from the Delta log head (simulator)", function()
     assert.are.equal(0, H.count_clones(doc))
     assert.are.same({ log = 4, history = 0, vend = 4, list = 4 }, doc.version_reads)
   end)
+
+  it("a catalog-managed table is read with DESCRIBE HISTORY, never its log (which trails UC): its moved data "
+    .. "is cloned, said once", function()
+    local deltalog = require("replicate.deltalog")
+    local full = ctx.names.sales .. ".core.customers"
+    ctx.src.conn:exec("ALTER TABLE " .. full .. " SET TBLPROPERTIES ('delta.feature.catalogManaged' = 'supported')")
+    local t = ctx.src.ws:get("/api/2.1/unity-catalog/tables/" .. full)
+    assert.are.equal("supported", t.properties["delta.feature.catalogManaged"])
+    local rc, doc, _, err = H.run(ctx, "sync --json")
+    assert.are.equal(0, rc, err)
+    assert.are.equal(1, H.count_clones(doc), err)       -- the property change moved its version
+    assert.are.same({ log = 3, history = 1, vend = 3, list = 3 }, doc.version_reads)
+    -- a data commit: UC has it, the log in storage does not list it yet
+    ctx.src.conn:exec("INSERT INTO " .. full .. " VALUES (99, 'late', 'NL')")
+    local head = ctx.src.conn:query("DESCRIBE HISTORY " .. full .. " LIMIT 1")[1]
+    local v = math.tointeger(tonumber(head.version))
+    local cred = ctx.src.ws:post(deltalog.VEND, { table_id = t.table_id, operation = "READ" })
+    local listing = require("http").all({ { method = "GET", headers = { ["x-ms-version"] = "2021-08-06" },
+      url = deltalog.list_url(cred.url, v, cred.azure_user_delegation_sas.sas_token) } })[1]
+    assert.are.equal(200, listing.status)
+    assert.is_nil(listing.body:find("<Name>", 1, true), "the newest commit is already published: the test proves nothing")
+    rc, doc, _, err = H.run(ctx, "sync --json")
+    assert.are.equal(0, rc, err)
+    assert.are.equal(1, H.count_clones(doc), err)       -- found through DESCRIBE HISTORY
+    assert.are.same({ log = 3, history = 1, vend = 3, list = 3 }, doc.version_reads)
+    local said = 0
+    for _, w in ipairs(doc.warnings or {}) do
+      if tostring(w.reason):match("catalog%-managed") then said = said + 1 end
+    end
+    assert.are.equal(1, said)
+    local ok, lines = H.compare(ctx)
+    assert.is_true(ok, table.concat(lines, "\n"))
+  end)
 end)

@@ -98,4 +98,34 @@ describe("replicate deltalog", function()
     assert.equal(1, #notes2)
     assert.matches("listing a Delta log failed %(HTTP 403%)", notes2[1])
   end)
+
+  it("a catalog-managed table is never probed (its log may trail Unity Catalog): DESCRIBE HISTORY, said once "
+    .. "with the count", function()
+    assert.is_true(deltalog.catalog_managed({ properties = { ["delta.feature.catalogManaged"] = "supported" } }))
+    assert.is_true(deltalog.catalog_managed({ properties = { ["delta.feature.catalogOwned-preview"] = "supported" } }))
+    assert.is_false(deltalog.catalog_managed({ properties = { ["delta.feature.deletionVectors"] = "supported" } }))
+    assert.is_false(deltalog.catalog_managed({}))
+    local tables, recorded, names = estate()
+    tables["c.s.t1"].properties["delta.feature.catalogManaged"] = "supported"
+    tables["c.s.t3"].properties["delta.feature.catalogOwned-preview"] = "supported"
+    -- the listing would say "unchanged" for every table (the newest commit is not published yet)
+    local ws, http, seen = fake()
+    local unchanged, need, notes, calls = deltalog.probe(ws, tables, names, recorded, { http = http })
+    assert.same({ "c.s.t1", "c.s.t3" }, need)
+    assert.same({ "c.s.t2" }, (function() local k = {}; for n in pairs(unchanged) do k[#k + 1] = n end; return k end)())
+    assert.same({ "id2" }, seen.vend)                        -- no credential asked for them either
+    assert.same({ vend = 1, list = 1 }, calls)
+    assert.equal(1, #notes)
+    assert.matches("^2 catalog%-managed table%(s%)", notes[1])
+    assert.matches("DESCRIBE HISTORY", notes[1], 1, true)
+    -- only catalog-managed tables: nothing vended at all, the note still once
+    tables["c.s.t2"].properties["delta.feature.catalogManaged"] = "supported"
+    ws, http, seen = fake()
+    unchanged, need, notes = deltalog.probe(ws, tables, names, recorded, { http = http })
+    assert.same(names, need)
+    assert.same({}, unchanged)
+    assert.equal(0, #seen.vend)
+    assert.same({ "3 catalog-managed table(s) (commits ratified by Unity Catalog, the log in storage may trail "
+      .. "them): versions read with DESCRIBE HISTORY" }, notes)
+  end)
 end)

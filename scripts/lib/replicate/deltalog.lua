@@ -11,7 +11,7 @@
 -- Never trusted to skip a table that moved: a table is "unchanged" only when its state row names
 -- the same table id, a recorded integer version, and the listing after it came back empty. Every
 -- other table (moved, never cloned, replaced under the same name, no storage location, vending
--- refused, listing failed) is read with DESCRIBE HISTORY by the caller.
+-- refused, listing failed, catalog-managed) is read with DESCRIBE HISTORY by the caller.
 local errors = require("errors")
 local web = require("web")
 
@@ -50,6 +50,26 @@ function M.list_url(location, version, sas)
   return url
 end
 
+-- Catalog-managed tables (Delta table feature `catalogManaged`, preview name `catalogOwned-preview`):
+-- Unity Catalog ratifies their commits, and the commit files under `_delta_log/` are published
+-- ("backfilled") after, so the log in storage may trail the table's latest version. Hosted
+-- Databricks documents no public API returning that version (open-source Unity Catalog's
+-- `GET /delta/preview/commits` with `latest_table_version` is experimental and not in the
+-- databricks-sdk), so these tables are read with DESCRIBE HISTORY, authoritative through UC
+-- (docs/replication.md, "Catalog-managed commits").
+M.CATALOG_MANAGED = { "delta.feature.catalogManaged", "delta.feature.catalogOwned-preview" }
+
+--- catalog_managed(t) -> true when the table's properties name a catalog-managed commit feature
+function M.catalog_managed(t)
+  local props = t and t.properties
+  if type(props) ~= "table" then return false end
+  for _, k in ipairs(M.CATALOG_MANAGED) do
+    local v = props[k]
+    if v ~= nil and (tostring(v):lower() == "supported" or tostring(v):lower() == "enabled") then return true end
+  end
+  return false
+end
+
 local function say_once(notes, key, text)
   if not notes[key] then notes[key] = true; notes[#notes + 1] = text end
 end
@@ -58,22 +78,30 @@ end
 -- tables: source inventory (full -> {table_id, location, ...}); names: Delta tables in scope;
 -- recorded: source full -> state row {source_table_id, source_version, source_commit_ts}.
 -- unchanged: full -> {version, ts, from = "log"}; need: names for DESCRIBE HISTORY (in order);
--- notes: what fell back and why, each reason once; calls: {vend=, list=}.
+-- notes: what fell back and why, each reason once (catalog-managed tables: one note with their
+-- count); calls: {vend=, list=}.
 function M.probe(ws, tables, names, recorded, opts)
   opts = opts or {}
   local http = opts.http or require("http")
   local unchanged, need, notes, calls = {}, {}, {}, { vend = 0, list = 0 }
-  local cand = {}
+  local cand, managed = {}, 0
   for _, full in ipairs(names) do
     local t, row = tables[full] or {}, recorded[full]
     local v = row and math.tointeger(tonumber(row.source_version))
-    if row and v and v >= 0 and t.table_id and row.source_table_id == t.table_id and M.parse(t.location) then
+    if M.catalog_managed(t) then
+      managed = managed + 1                                  -- its log may trail Unity Catalog
+      need[#need + 1] = full
+    elseif row and v and v >= 0 and t.table_id and row.source_table_id == t.table_id and M.parse(t.location) then
       cand[#cand + 1] = { full = full, t = t, v = v, row = row }
     else
       need[#need + 1] = full
     end
   end
-  if #cand == 0 then return unchanged, need, notes, calls end
+  if managed > 0 then
+    notes[#notes + 1] = managed .. " catalog-managed table(s) (commits ratified by Unity Catalog, "
+      .. "the log in storage may trail them): versions read with DESCRIBE HISTORY"
+  end
+  if #cand == 0 then table.sort(need); return unchanged, need, notes, calls end
   -- 1. one credential per table, all at once
   local reqs = {}
   for i, c in ipairs(cand) do

@@ -84,6 +84,8 @@ class DeltaLog:
     files: dict = field(default_factory=dict)          # file id -> DFile at `written`
     meta: dict | None = None                           # last metaData content written
     table_uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
+    # catalog-managed tables: version -> its staged commit (ratified by UC, not published yet)
+    staged: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -120,6 +122,15 @@ def _delta_schema(arrow_schema: pa.Schema) -> str:
 
 def _commit_name(n: int) -> str:
     return f"_delta_log/{n:020d}.json"
+
+
+# Delta's catalog-managed commits (table feature catalogManaged, preview name catalogOwned-preview)
+CATALOG_MANAGED = ("delta.feature.catalogManaged", "delta.feature.catalogOwned-preview")
+
+
+def _catalog_managed(configuration: dict | None) -> bool:
+    conf = configuration or {}
+    return any(str(conf.get(k, "")).lower() in ("supported", "enabled") for k in CATALOG_MANAGED)
 
 
 class Store:
@@ -332,8 +343,10 @@ class Store:
             return None
         out = []
         n = td.log.written
+        staged = getattr(td.log, "staged", None) or {}
         while n >= 0 and (limit is None or len(out) < limit):
-            raw = BLOBS.get(p.loc, _commit_name(n))
+            # through UC: a ratified commit not published yet is part of the history
+            raw = BLOBS.get(p.loc, staged[n]) if n in staged else BLOBS.get(p.loc, _commit_name(n))
             if raw is None:
                 break
             for line in raw.decode().splitlines():
@@ -565,13 +578,33 @@ class Store:
                 lines.append({"add": {"path": fid, "partitionValues": {}, "size": f.size,
                                       "modificationTime": ts, "dataChange": True,
                                       "stats": json.dumps({"numRecords": f.rows})}})
-        BLOBS.put(td.place.loc, _commit_name(n),
-                  "".join(json.dumps(x, separators=(",", ":")) + "\n" for x in lines).encode(),
-                  if_none_match=True)
+        body = "".join(json.dumps(x, separators=(",", ":")) + "\n" for x in lines).encode()
+        staged = getattr(log, "staged", None)
+        if staged is None:                  # a log pickled before catalog-managed tables
+            staged = log.staged = {}
+        if _catalog_managed(meta["configuration"]):
+            # Unity Catalog ratifies the commit and the writer publishes it to _delta_log/ later:
+            # FIDELITY: the newest commit stays staged (_delta_log/_staged_commits/<v>.<uuid>.json)
+            # until the next commit publishes it, so the log in storage trails UC by one version.
+            name = f"_delta_log/_staged_commits/{n:020d}.{uuid.uuid4()}.json"
+            BLOBS.put(td.place.loc, name, body, if_none_match=True)
+            self._publish(td, below=n)
+            staged[n] = name
+        else:
+            self._publish(td, below=n)
+            BLOBS.put(td.place.loc, _commit_name(n), body, if_none_match=True)
         log.written = n
         log.files = now
         log.meta = meta
         return changed
+
+    def _publish(self, td: TableData, below: int):
+        """Publish (backfill) the staged commits of versions below `below` to _delta_log/."""
+        staged = getattr(td.log, "staged", None) or {}
+        for k in sorted(x for x in staged if x < below):
+            raw = BLOBS.get(td.place.loc, staged.pop(k))
+            if raw is not None and BLOBS.get(td.place.loc, _commit_name(k)) is None:
+                BLOBS.put(td.place.loc, _commit_name(k), raw, if_none_match=True)
 
     def _filler(self, td: TableData, n: int, meta: dict, ts: int):
         """The first data commit of a table whose earlier versions changed only the catalog
