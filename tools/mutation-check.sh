@@ -125,6 +125,14 @@ mutate one-spoke-from-map scripts/lib/deploy/compose.lua 's/^    workspaces\[#wo
 mutate recipient-own-metastore $D/replication.lua 's/data_recipient_global_metastore_id = r.peer_global_id/data_recipient_global_metastore_id = r.global_id/' \
   apply
 
+# credential vending for the replication run's Delta log probe: the metastore switch, the grant
+mutate metastore-external-access-off $D/hub.lua 's/external_access_enabled = true/external_access_enabled = false/' \
+  "credential vending is possible"
+mutate external-use-absent $D/replication.lua 's/^  r.external_use = external_use(.*$/  r.external_use = {}/' \
+  "credential vending is possible"
+mutate external-use-replication-ws $D/replication.lua 's/workspace = w and w.workspace or primary_ws.workspace_url,/workspace = primary_ws.workspace_url,/' \
+  apply
+
 # the unmutated specs must pass
 run_specs baseline
 echo
