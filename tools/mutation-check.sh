@@ -130,8 +130,6 @@ mutate metastore-external-access-off $D/hub.lua 's/external_access_enabled = tru
   "credential vending is possible"
 mutate external-use-absent $D/replication.lua 's/^  r.external_use = external_use(.*$/  r.external_use = {}/' \
   "credential vending is possible"
-mutate external-use-replication-ws $D/replication.lua 's/workspace = w and w.workspace or primary_ws.workspace_url,/workspace = primary_ws.workspace_url,/' \
-  apply
 
 # the unmutated specs must pass
 run_specs baseline

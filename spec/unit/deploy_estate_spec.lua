@@ -297,7 +297,10 @@ describe("deploy entry point (declared)", function()
     assert.matches("no entry point in the secondary", e.message, 1, true)
   end)
 
-  -- credential vending for the replication run's Delta log probe (docs/replication.md, "Setting it up")
+end)
+
+-- credential vending for the replication run's Delta log probe (docs/replication.md, "Setting it up")
+describe("deploy credential vending prerequisites (declared)", function()
   local function with_replication(name, catalogs)
     local env = envm.load(name)
     local c = ctx()
