@@ -202,6 +202,9 @@ static void enc_number(enc *e, int idx) {
     if (strtod(tmp, NULL) == d) break;
   }
   dh_buf_adds(e->out, tmp);
+  /* An integral float beyond 2^53 can print as bare digits ("%.17g" of 12345678901237846.0), which
+   * decode reads as a big integer (a string): the fraction keeps it a number. */
+  if (fabs(d) > TWO_53 && !strpbrk(tmp, ".eE")) dh_buf_adds(e->out, ".0");
 }
 
 static void enc_newline(enc *e, int depth) {

@@ -6,8 +6,9 @@
 --   drhost tools/seed-replicate.lua geo       -> storage geo-replication stand-in (simulator admin)
 --   drhost tools/seed-replicate.lua compare   -> checks dr against prod (exit 1 on a difference)
 --   drhost tools/seed-replicate.lua tables N  -> creates N small tables in prod (bench)
---   drhost tools/seed-replicate.lua external-use CATALOG -> grants EXTERNAL USE SCHEMA on it to the
---                                                running identity (credential vending for the log probe)
+--   drhost tools/seed-replicate.lua external-use CATALOG -> turns on external data access on prod's metastore and grants
+--                                                EXTERNAL USE SCHEMA on CATALOG to the running identity
+--                                                (credential vending for the log probe)
 -- Also usable as a library: local seed = dofile("tools/seed-replicate.lua").
 -- Only ever talks to the simulator's endpoints from the environment (tools/with-sim.sh).
 local json = require("json")
@@ -375,6 +376,11 @@ local function main(cmd, arg1)
   elseif cmd == "tables" then M.tables(src, tonumber(arg1) or 500); print("created " .. (arg1 or 500) .. " tables"); return 0
   elseif cmd == "external-use" then
     local who = assert(os.getenv("AZURE_CLIENT_ID"), "AZURE_CLIENT_ID")
+    -- both halves vending needs: the metastore's external data access switch, then the privilege
+    local ms = src.ws:get("/api/2.1/unity-catalog/metastore_summary").metastore_id
+    local acct = databricks.account{ host = env("DATABRICKS_ACCOUNT_HOST"), account_id = env("DATABRICKS_ACCOUNT_ID"),
+      credential = M.credential() }
+    acct:put("/metastores/" .. ms, { metastore_info = { external_access_enabled = true } })
     run(src.conn, { { "GRANT EXTERNAL USE SCHEMA ON CATALOG " .. q.name(arg1 or "bench") .. " TO " .. q.name(who) } })
     return 0
   elseif cmd == "touch" then

@@ -48,7 +48,7 @@ for name in "${targets[@]}"; do
     pass=$((pass + 1))
   else
     echo "fuzz $name: FAILED (exit $rc); crash input in $out/artifacts/"
-    grep -E 'ERROR|SUMMARY|runtime error|==[0-9]+==' "$log" | head -n 20
+    grep -E 'property failed|ERROR|SUMMARY|runtime error|==[0-9]+==' "$log" | head -n 20
     fail=$((fail + 1))
   fi
 done
