@@ -235,6 +235,15 @@ describe("replicate.plan", function()
     assert.are.same({ "44444444-4444-4444-4444-444444444444" }, p.unmapped_principals)
   end)
 
+  it("does not warn about a protected principal's grants in prod: the deployment sets them per side", function()
+    local src, dr = synced_dr()
+    src.grants["table:sales.core.orders"]["job-sp"] = { SELECT = true }
+    src.grants["table:sales.core.orders"]["55555555-5555-5555-5555-555555555555"] = { SELECT = true }
+    local p = plan.build(cfg_with(), src, dr, {})
+    assert.are.same({ "55555555-5555-5555-5555-555555555555" }, p.unmapped_principals)
+    for _, w in ipairs(p.warnings) do assert.is_nil(w.reason:match("job%-sp")) end
+  end)
+
   it("applies hooks: filter, policy and rename (views follow the rename)", function()
     local cfg = cfg_with({ hooks = {
       filter = function(o) return o.name ~= "raw" end,

@@ -57,6 +57,8 @@ function M.new_planner(cfg, src, dst, opts)
   self.target_of = {}        -- source full -> target full, for every replicated object
   self.selected_targets = {} -- target full -> source full
   self.selected = {}         -- kind name -> { {obj=, full=, tgt=, policy=} } in name order
+  self.protected = {}        -- principal -> true (cfg.protected_principals)
+  for _, pr in ipairs(cfg.protected_principals or {}) do self.protected[pr] = true end
   return self
 end
 
@@ -319,9 +321,13 @@ function Planner:plan_grants()
     local kind = sec.kind.name
     local desired, notes = grants.desired((self.src.grants or {})[kind .. ":" .. sec.src] or {}, kind, pcfg)
     for _, p in ipairs(notes.unmapped) do
-      self:warn(sec.tgt, "principal " .. p .. " has no mapping in dr (principals.map): its grants are not replicated")
-      self.unmapped = self.unmapped or {}
-      self.unmapped[p] = true
+      -- a protected principal (the job's own identity, break-glass) has its grants set on each
+      -- side by the deployment: not replicating them is the intent, not news
+      if not self.protected[p] then
+        self:warn(sec.tgt, "principal " .. p .. " has no mapping in dr (principals.map): its grants are not replicated")
+        self.unmapped = self.unmapped or {}
+        self.unmapped[p] = true
+      end
     end
     for _, inv in ipairs(notes.invalid) do
       self:warn(sec.tgt, "privilege " .. inv.privilege .. " of " .. inv.principal .. " is not valid on a " .. kind .. ": skipped")
