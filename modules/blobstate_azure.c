@@ -128,7 +128,7 @@ static void run(lua_State *L, op *o) {
   dh_http_ctx *ctx = dh_http_ctx_get(L);
   int rc = dh_http_run(ctx, &o->req, &o->resp, 1, 1);
   if (rc != 0 || o->resp.err_code) {
-    int idx = dh_error_push(L, o->resp.err_code ? o->resp.err_code : "CANCELLED", "blobstate: %s", o->resp.err_msg);
+    int idx = dh_error_push(L, o->resp.err_code ? o->resp.err_code : "CANCELLED", "blobstate: %s", dh_http_resp_message(&o->resp));
     dh_raise_table(L, idx);
   }
 }

@@ -106,16 +106,14 @@ void dh_http_req_free(dh_http_req *r) {
   free(r->url);
   for (int i = 0; i < r->n_retry_codes; i++) free(r->retry_codes[i]);
   r->n_retry_codes = 0;
-  curl_slist_free_all(r->headers);
+  if (!r->headers_shared) curl_slist_free_all(r->headers);
   r->method = r->url = NULL;
   r->headers = NULL;
+  r->headers_shared = 0;
 }
 
 static void resp_clear(dh_http_resp *r) {
-  for (size_t i = 0; i < r->nhdrs; i++) {
-    free(r->hdrs[i].name);
-    free(r->hdrs[i].value);
-  }
+  for (size_t i = 0; i < r->nhdrs; i++) free(r->hdrs[i].name); /* the value lives in the same block */
   r->nhdrs = 0;
   r->body_len = 0;
   r->status = 0;
@@ -125,9 +123,59 @@ void dh_http_resp_free(dh_http_resp *r) {
   resp_clear(r);
   free(r->hdrs);
   free(r->body);
+  free(r->err_msg);
   r->hdrs = NULL;
   r->body = NULL;
+  r->err_msg = NULL;
   r->hcap = r->body_cap = 0;
+}
+
+const char *dh_http_resp_message(const dh_http_resp *r) {
+  return r->err_msg ? r->err_msg : "out of memory";
+}
+
+/* Sets the error of a response (code and formatted message); the message is allocated to its
+ * length (a batch of thousands of responses keeps no fixed-size buffer per response). */
+__attribute__((format(printf, 3, 4))) static void resp_fail(dh_http_resp *r, const char *code, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  free(r->err_msg);
+  r->err_msg = xstrdup(msg);
+  r->err_code = code;
+}
+
+static void resp_ok(dh_http_resp *r) {
+  free(r->err_msg);
+  r->err_msg = NULL;
+  r->err_code = NULL;
+}
+
+/* A finished response gives back what its buffers hold beyond its content (the body grows by
+ * doubling from 4 KB; a batch keeps every response until it returns). */
+static void resp_compact(dh_http_resp *r) {
+  if (r->body && r->body_cap > r->body_len + 1) {
+    char *nb = realloc(r->body, r->body_len + 1);
+    if (nb) {
+      r->body = nb;
+      r->body_cap = r->body_len + 1;
+    }
+  }
+  if (r->hdrs && r->hcap > r->nhdrs) {
+    if (r->nhdrs == 0) {
+      free(r->hdrs);
+      r->hdrs = NULL;
+      r->hcap = 0;
+    } else {
+      dh_http_hdr *nh = realloc(r->hdrs, r->nhdrs * sizeof *nh);
+      if (nh) {
+        r->hdrs = nh;
+        r->hcap = r->nhdrs;
+      }
+    }
+  }
 }
 
 static int has_ctl(const char *s) {
@@ -180,13 +228,16 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud) {
   }
   if (kind != 0) return len;
   for (size_t i = 0; i < r->nhdrs; i++) {
-    if (strlen(r->hdrs[i].name) == nl && strncasecmp(r->hdrs[i].name, name, nl) == 0) {
+    size_t hl = strlen(r->hdrs[i].name);
+    if (hl == nl && strncasecmp(r->hdrs[i].name, name, nl) == 0) {
       size_t ol = strlen(r->hdrs[i].value);
-      char *nv = realloc(r->hdrs[i].value, ol + 2 + vl + 1);
-      if (!nv) return 0; /* aborts the transfer (CURLE_WRITE_ERROR) */
+      char *nb = realloc(r->hdrs[i].name, hl + 1 + ol + 2 + vl + 1);
+      if (!nb) return 0; /* aborts the transfer (CURLE_WRITE_ERROR) */
+      char *nv = nb + hl + 1;
       memcpy(nv + ol, ", ", 2);
       memcpy(nv + ol + 2, value, vl);
       nv[ol + 2 + vl] = '\0';
+      r->hdrs[i].name = nb;
       r->hdrs[i].value = nv;
       return len;
     }
@@ -198,12 +249,9 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud) {
     r->hdrs = nh;
     r->hcap = nc;
   }
-  char *n = malloc(nl + 1), *v = malloc(vl + 1);
-  if (!n || !v) {
-    free(n);
-    free(v);
-    return 0;
-  }
+  char *n = malloc(nl + 1 + vl + 1);
+  if (!n) return 0;
+  char *v = n + nl + 1;
   for (size_t i = 0; i < nl; i++) n[i] = (char)((name[i] >= 'A' && name[i] <= 'Z') ? name[i] + 32 : name[i]);
   n[nl] = '\0';
   memcpy(v, value, vl);
@@ -517,8 +565,7 @@ static double settle(CURL *e, CURLcode rc, dh_http_req *req, dh_http_resp *resp,
                      double attempt_start, double first_start, uint64_t *rng) {
   double elapsed = now_mono() - attempt_start;
   double delay = -1;
-  resp->err_code = NULL;
-  resp->err_msg[0] = '\0';
+  resp_ok(resp);
   if (rc == CURLE_OK) {
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &resp->status);
     if ((status_retryable(req, resp->status) || code_retryable(req, resp)) && resp->attempts <= req->retries) {
@@ -532,11 +579,10 @@ static double settle(CURL *e, CURLcode rc, dh_http_req *req, dh_http_resp *resp,
     }
   } else {
     const char *code = classify(rc);
-    resp->err_code = code;
     char url[512];
     dh_redact_params(req->url, strlen(req->url), 1, url, sizeof url);
-    snprintf(resp->err_msg, sizeof resp->err_msg, "%.16s %.400s: %.400s (attempt %d)", req->method, url,
-             errbuf[0] ? errbuf : curl_easy_strerror(rc), resp->attempts);
+    resp_fail(resp, code, "%.16s %.400s: %.400s (attempt %d)", req->method, url,
+              errbuf[0] ? errbuf : curl_easy_strerror(rc), resp->attempts);
     int retry = strcmp(code, "CONNECT_ERROR") == 0;
     if (strcmp(code, "TIMEOUT") == 0) { /* retried only when the request was never sent */
       long sent = 0;
@@ -597,8 +643,7 @@ static void xfer_start(dh_http_ctx *ctx, xfer *x, dh_http_req *req, dh_http_resp
     }
   }
   if (!x->easy || curl_multi_add_handle(ctx->multi, x->easy) != CURLM_OK) {
-    resp->err_code = "HTTP_ERROR";
-    snprintf(resp->err_msg, sizeof resp->err_msg, "cannot start a transfer (out of memory)");
+    resp_fail(resp, "HTTP_ERROR", "cannot start a transfer (out of memory)");
     x->state = X_DONE;
     return;
   }
@@ -607,6 +652,7 @@ static void xfer_start(dh_http_ctx *ctx, xfer *x, dh_http_req *req, dh_http_resp
 
 static void xfer_finish(xfer *x, dh_http_resp *resp) {
   resp->elapsed = now_mono() - x->first_start;
+  resp_compact(resp);
   if (x->easy) curl_easy_cleanup(x->easy);
   x->easy = NULL;
   x->state = X_DONE;
@@ -664,8 +710,7 @@ static void set_cancel(xset *s) {
     if (x->state == X_DONE) continue;
     if (x->state == X_RUNNING && s->ctx->multi) curl_multi_remove_handle(s->ctx->multi, x->easy);
     resp_clear(&s->resps[i]);
-    s->resps[i].err_code = "CANCELLED";
-    snprintf(s->resps[i].err_msg, sizeof s->resps[i].err_msg, "%s: cancelled by SIGINT", s->reqs[i].method);
+    resp_fail(&s->resps[i], "CANCELLED", "%s: cancelled by SIGINT", s->reqs[i].method);
     if (x->state == X_PENDING) x->first_start = now_mono();
     xfer_finish(x, &s->resps[i]);
   }
@@ -725,10 +770,7 @@ int dh_http_run(dh_http_ctx *ctx, dh_http_req *reqs, dh_http_resp *resps, size_t
   if (n == 0) return 0;
   xfer *xs = calloc(n, sizeof *xs);
   if (!xs) {
-    for (size_t i = 0; i < n; i++) {
-      resps[i].err_code = "HTTP_ERROR";
-      snprintf(resps[i].err_msg, sizeof resps[i].err_msg, "out of memory");
-    }
+    for (size_t i = 0; i < n; i++) resp_fail(&resps[i], "HTTP_ERROR", "out of memory");
     return 0;
   }
   xset s;
@@ -779,8 +821,7 @@ void dh_http_perform_blocking(CURL *easy, void *certs, dh_http_req *req, dh_http
     double start = now_mono();
     CURLcode rc = curl_easy_perform(easy);
     if (abort_flag && atomic_load(abort_flag)) {
-      resp->err_code = "CANCELLED";
-      snprintf(resp->err_msg, sizeof resp->err_msg, "%s: stopped", req->method);
+      resp_fail(resp, "CANCELLED", "%s: stopped", req->method);
       break;
     }
     double delay = settle(easy, rc, req, resp, errbuf, start, first, &rng);
@@ -796,6 +837,7 @@ void dh_http_perform_blocking(CURL *easy, void *certs, dh_http_req *req, dh_http
     }
   }
   resp->elapsed = now_mono() - first;
+  resp_compact(resp);
 }
 
 /* ------------------------------------------------------------------ Lua side */
@@ -969,7 +1011,9 @@ static void read_req(lua_State *L, int t, dh_http_req *r, const char *who) {
   lua_pop(L, 1);
 }
 
-void dh_http_push_resp(lua_State *L, const dh_http_resp *r, const char *url) {
+/* As dh_http_push_resp, with the URL the value at index url_idx (a string equal to the URL). */
+static void push_resp_url_at(lua_State *L, const dh_http_resp *r, int url_idx) {
+  url_idx = lua_absindex(L, url_idx);
   lua_createtable(L, 0, 6);
   lua_pushinteger(L, r->status);
   lua_setfield(L, -2, "status");
@@ -985,12 +1029,18 @@ void dh_http_push_resp(lua_State *L, const dh_http_resp *r, const char *url) {
   lua_setfield(L, -2, "attempts");
   lua_pushnumber(L, r->elapsed);
   lua_setfield(L, -2, "elapsed");
-  lua_pushstring(L, url);
+  lua_pushvalue(L, url_idx);
   lua_setfield(L, -2, "url");
 }
 
+void dh_http_push_resp(lua_State *L, const dh_http_resp *r, const char *url) {
+  lua_pushstring(L, url);
+  push_resp_url_at(L, r, -1);
+  lua_remove(L, -2);
+}
+
 static void push_transport_error(lua_State *L, const dh_http_req *req, const dh_http_resp *r) {
-  dh_http_push_error(L, r->err_code, r->err_msg);
+  dh_http_push_error(L, r->err_code, dh_http_resp_message(r));
   char url[1024];
   dh_redact_params(req->url, strlen(req->url), 1, url, sizeof url);
   lua_pushstring(L, url);
@@ -1028,16 +1078,29 @@ static int opt_concurrency(lua_State *L, const char *who) {
   return (int)opt_number(L, 2, "concurrency", who, 16, 1, 1024);
 }
 
+static int same_lines(const struct curl_slist *a, const struct curl_slist *b) {
+  for (; a && b; a = a->next, b = b->next)
+    if (strcmp(a->data, b->data) != 0) return 0;
+  return a == NULL && b == NULL;
+}
+
 /* Reads the n request tables of the array at index t into reqs (initialised); who_all NULL: the
- * one request of http.request. */
+ * one request of http.request. A request whose header lines equal the previous one's (a batch
+ * from one client: the same token on every request) shares that list instead of a copy. */
 static void read_reqs(lua_State *L, int t, dh_http_req *reqs, lua_Integer n, const char *who_all) {
   for (lua_Integer i = 1; i <= n; i++) {
     char who[48];
     if (who_all) snprintf(who, sizeof who, "%s: request %lld", who_all, (long long)i);
     else snprintf(who, sizeof who, "http.request");
     lua_geti(L, t, i);
-    read_req(L, -1, &reqs[i - 1], who);
+    dh_http_req *r = &reqs[i - 1];
+    read_req(L, -1, r, who);
     lua_pop(L, 1);
+    if (i > 1 && same_lines(r->headers, reqs[i - 2].headers)) {
+      curl_slist_free_all(r->headers);
+      r->headers = reqs[i - 2].headers; /* its owner comes earlier in the batch and is freed with it */
+      r->headers_shared = 1;
+    }
   }
 }
 
@@ -1101,8 +1164,11 @@ static int k_sleep(lua_State *L, int status, lua_KContext kctx) {
   return 0;
 }
 
-/* The responses as http.all returns them: a response table, or {error = <drhost.error>}. */
-static void push_resps(lua_State *L, const dh_http_req *reqs, const dh_http_resp *resps, size_t n) {
+/* The responses as http.all returns them: a response table, or {error = <drhost.error>}. t: the
+ * index of the request array they answer; each response's url is its request's url string (not a
+ * copy of it) while that still names the URL that was sent. */
+static void push_resps(lua_State *L, int t, const dh_http_req *reqs, const dh_http_resp *resps, size_t n) {
+  t = lua_absindex(L, t);
   lua_createtable(L, (int)n, 0);
   for (size_t i = 0; i < n; i++) {
     const dh_http_resp *r = &resps[i];
@@ -1111,7 +1177,14 @@ static void push_resps(lua_State *L, const dh_http_req *reqs, const dh_http_resp
       push_transport_error(L, &reqs[i], r);
       lua_setfield(L, -2, "error");
     } else {
-      dh_http_push_resp(L, r, reqs[i].url);
+      int same = 0;
+      if (lua_geti(L, t, (lua_Integer)i + 1) == LUA_TTABLE) {
+        same = lua_getfield(L, -1, "url") == LUA_TSTRING && strcmp(lua_tostring(L, -1), reqs[i].url) == 0;
+        lua_remove(L, -2);
+      }
+      if (same) push_resp_url_at(L, r, -1);
+      else dh_http_push_resp(L, r, reqs[i].url);
+      lua_remove(L, -2);
     }
     lua_seti(L, -2, (lua_Integer)i + 1);
   }
@@ -1163,7 +1236,7 @@ static int l_all(lua_State *L) {
     batch_free(b);
     return lua_error(L);
   }
-  push_resps(L, b->reqs, b->resps, (size_t)n);
+  push_resps(L, 1, b->reqs, b->resps, (size_t)n);
   batch_free(b);
   return 1;
 }
@@ -1242,7 +1315,8 @@ static int handle_gc(lua_State *L) {
 static int l_handle_results(lua_State *L) {
   handle *h = dh_checkudata(L, 1, HANDLE_MT, "an http handle");
   if (h->s.done < h->s.n) dh_raise(L, "INVALID_ARGUMENT", "http handle: results() before the requests finished");
-  push_resps(L, h->b.reqs, h->b.resps, h->b.n);
+  lua_getiuservalue(L, 1, 1);
+  push_resps(L, -1, h->b.reqs, h->b.resps, h->b.n);
   return 1;
 }
 

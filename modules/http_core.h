@@ -13,7 +13,8 @@
 typedef struct dh_http_req {
   char *method; /* owned */
   char *url;    /* owned */
-  struct curl_slist *headers; /* owned */
+  struct curl_slist *headers; /* owned, unless headers_shared */
+  int headers_shared; /* headers belong to an earlier request of the same batch (equal lines) */
   const char *body; /* borrowed: must stay alive during the run */
   size_t body_len;
   int has_body;
@@ -29,8 +30,8 @@ typedef struct dh_http_req {
 } dh_http_req;
 
 typedef struct dh_http_hdr {
-  char *name; /* lower-cased */
-  char *value; /* repeated headers joined by ", " */
+  char *name; /* lower-cased; owned: one allocation holds the name, then the value */
+  char *value; /* repeated headers joined by ", "; points into name's allocation */
 } dh_http_hdr;
 
 typedef struct dh_http_resp {
@@ -42,7 +43,7 @@ typedef struct dh_http_resp {
   int attempts;
   double elapsed;
   const char *err_code; /* NULL on success, else CONNECT_ERROR / TIMEOUT / TLS_ERROR / CANCELLED / ... */
-  char err_msg[1024];
+  char *err_msg; /* owned; the message when err_code is set (NULL only when it could not be allocated) */
 } dh_http_resp;
 
 typedef struct dh_http_ctx dh_http_ctx;
@@ -55,6 +56,8 @@ void dh_http_req_free(dh_http_req *r);
 void dh_http_resp_free(dh_http_resp *r);
 /* Adds "Name: value" (copied); -1 on CR/LF/NUL in either or on allocation failure. */
 int dh_http_req_header(dh_http_req *r, const char *name, const char *value);
+/* The message of a failed response (never NULL). */
+const char *dh_http_resp_message(const dh_http_resp *r);
 /* Value of a response header by lower-case name, or NULL. */
 const char *dh_http_header(const dh_http_resp *r, const char *lname);
 

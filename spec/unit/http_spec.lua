@@ -219,6 +219,23 @@ describe("http", function()
       end
     end)
 
+    it("sends each request its own headers when neighbours share theirs", function()
+      local tok = "Bearer " .. string.rep("t", 900)
+      local hs = { { Authorization = tok, Accept = "a" }, { Authorization = tok, Accept = "a" },
+        { Authorization = tok, Accept = "b" }, { Authorization = tok, Accept = "b" }, {}, { Accept = "a" },
+        { Authorization = tok, Accept = "a", ["X-Extra"] = "1" }, { Authorization = tok, Accept = "a" } }
+      local reqs = {}
+      for i, h in ipairs(hs) do reqs[i] = { url = srv:url("/echo?i=" .. i), headers = h } end
+      for _, rs in ipairs({ http.all(reqs, { concurrency = 3 }), http.all(reqs, { concurrency = 1 }) }) do
+        for i, h in ipairs(hs) do
+          local e = json.decode(rs[i].body).headers
+          assert.are.equal(h.Authorization, e.authorization, "request " .. i)
+          assert.are.equal(h.Accept or "*/*", e.accept, "request " .. i)
+          assert.are.equal(h["X-Extra"], e["x-extra"], "request " .. i)
+        end
+      end
+    end)
+
     it("keeps at most `concurrency` requests in flight", function()
       http.request{ url = srv:url("/reset") }
       local reqs = {}
@@ -303,6 +320,18 @@ describe("http", function()
       done = http.poll({ [slow] = true }, 5)
       assert.are.equal(slow, done[1])
       assert.are.equal(200, slow:results()[1].status)
+    end)
+
+    it("gives each response the URL that was sent, even when the caller changed its request since", function()
+      local reqs = { { url = srv:url("/echo?a=1") }, { url = srv:url("/echo?b=2") } }
+      local h = http.start(reqs)
+      reqs[1].url = srv:url("/other")
+      reqs[2] = nil
+      assert.are.equal(h, http.poll({ [h] = true }, 5)[1])
+      local rs = h:results()
+      assert.are.equal(srv:url("/echo?a=1"), rs[1].url)
+      assert.are.equal(srv:url("/echo?b=2"), rs[2].url)
+      assert.are.equal("2", json.decode(rs[2].body).query.b)
     end)
 
     it("cancels a started set, validates before starting, and times out empty", function()
