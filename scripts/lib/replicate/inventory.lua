@@ -6,7 +6,8 @@
 -- "Incremental clones"): "log" (default) probes the head of each cloned table's Delta log
 -- (replicate/deltalog.lua: one vended credential and one listing per table, concurrently) and reads
 -- DESCRIBE HISTORY only for the tables that moved or cannot be probed; "history" reads DESCRIBE
--- HISTORY ... LIMIT 1 for every table.
+-- HISTORY ... LIMIT 1 for every table. Per-schema and per-table requests go out in slices
+-- (M.LIST_SLICE, M.SLICE) so that memory does not hold every answer at once.
 local errors = require("errors")
 local util = require("replicate.util")
 local q = require("replicate.sqltext")
@@ -14,12 +15,26 @@ local grants_lib = require("replicate.grants")
 local kinds = require("replicate.kinds")
 local config = require("replicate.config")
 local deltalog = require("replicate.deltalog")
+local NONE = require("replicate.kinds.table").NONE
 
 local M = {}
 
 local P = "/api/2.1/unity-catalog"
 
 local val = util.val
+
+-- Discovery sends its per-table and per-schema requests in slices: what one slice's requests and
+-- answers hold (listed objects before they are normalised, vended credentials, log listings) is
+-- garbage before the next slice is sent, so memory grows with the objects kept, not with every
+-- answer at once (at 10,000 tables that is most of the peak). Each slice still runs at the full
+-- concurrency; a slice ends when its slowest request does.
+M.SLICE = 512          -- tables per slice (version probe, DESCRIBE HISTORY)
+M.LIST_SLICE = 64      -- listing requests per slice (one per schema and kind)
+
+-- The elements first..first+size-1 of list (a new array).
+local function slice(list, first, size)
+  return table.move(list, first, math.min(first + size - 1, #list), 1, {})
+end
 
 -- Concurrent listing with paging: requests = { {path=, query=, key=} }, returns items per request.
 function M.list_many(ws, requests, concurrency)
@@ -132,15 +147,18 @@ function M.read(side)
       end
     end
   end
-  res, calls = M.list_many(ws, reqs, conc)
-  stats.rest = stats.rest + calls
-  for i, items in ipairs(res) do
-    local r = reqs[i]
-    if items.error then
-      inv.errors[#inv.errors + 1] = { object = r.query.catalog_name .. "." .. r.query.schema_name,
-        reason = "cannot list " .. r.key .. ": " .. errors.text(items.error) }
+  for first = 1, #reqs, M.LIST_SLICE do
+    local part = slice(reqs, first, M.LIST_SLICE)
+    local listed, n = M.list_many(ws, part, conc)
+    stats.rest = stats.rest + n
+    for i, items in ipairs(listed) do
+      local r = part[i]
+      if items.error then
+        inv.errors[#inv.errors + 1] = { object = r.query.catalog_name .. "." .. r.query.schema_name,
+          reason = "cannot list " .. r.key .. ": " .. errors.text(items.error) }
+      end
+      for _, o in ipairs(items) do keep(inv, r.collection, o) end
     end
-    for _, o in ipairs(items) do keep(inv, r.collection, o) end
   end
 
   if side.grants ~= false then M.read_grants(side, inv, stats) end
@@ -229,6 +247,16 @@ function M.read_grants_api(side, inv, stats, fallback)
     .. " information_schema privilege view(s) unreadable: read " .. #reqs .. " object(s) through the permissions API" }
 end
 
+-- obj[field] as a table of its own (a listed table starts with the shared read-only empty one).
+local function own_table(obj, field)
+  local t = obj[field]
+  if t == nil or t == NONE then
+    t = {}
+    obj[field] = t
+  end
+  return t
+end
+
 function M.read_tags(side, inv, stats)
   local res, meta = query_views(side, inv, stats, TAG_VIEWS, "tag_name, tag_value")
   local failed = {}
@@ -239,10 +267,11 @@ function M.read_tags(side, inv, stats)
     local obj = row_object(inv, m.v, row, m.v.column and #m.v.cols - 1 or nil)
     if obj and m.v.column then
       local col = tostring(row.column_name)
-      obj.column_tags[col] = obj.column_tags[col] or {}
-      obj.column_tags[col][k] = value
+      local ct = own_table(obj, "column_tags")
+      ct[col] = ct[col] or {}
+      ct[col][k] = value
     elseif obj then
-      obj.tags[k] = value
+      own_table(obj, "tags")[k] = value
     end
   end)
   if #failed > 0 then
@@ -252,28 +281,49 @@ function M.read_tags(side, inv, stats)
 end
 
 -- ---------------------------------------------------------------- versions and state
--- Latest Delta version of each table: DESCRIBE HISTORY t LIMIT 1, concurrently (O(tables)).
+-- Latest Delta version of each table: DESCRIBE HISTORY t LIMIT 1, concurrently (O(tables)), in
+-- slices of M.SLICE statements.
 function M.read_versions(side, tables, stats)
-  local list = {}
-  for i, full in ipairs(tables) do list[i] = { "DESCRIBE HISTORY " .. q.name(full) .. " LIMIT 1" } end
   local out, errs = {}, {}
-  if #list == 0 then return out, errs end
-  local res = side.conn:many(list, { concurrency = side.concurrency })
-  stats.sql = (stats.sql or 0) + #list
-  for i, r in ipairs(res) do
-    if r.error then
-      errs[tables[i]] = errors.text(r.error)
-    else
-      local row = r.rows[1]
-      if row then
-        out[tables[i]] = { version = math.tointeger(tonumber(row.version)) or row.version,
-          ts = val(row.timestamp), operation = val(row.operation), parameters = M.decode_params(row.operationParameters) }
+  for first = 1, #tables, M.SLICE do
+    local part = slice(tables, first, M.SLICE)
+    local list = {}
+    for i, full in ipairs(part) do list[i] = { "DESCRIBE HISTORY " .. q.name(full) .. " LIMIT 1" } end
+    local res = side.conn:many(list, { concurrency = side.concurrency })
+    stats.sql = (stats.sql or 0) + #list
+    for i, r in ipairs(res) do
+      if r.error then
+        errs[part[i]] = errors.text(r.error)
       else
-        out[tables[i]] = { version = -1 }
+        local row = r.rows[1]
+        if row then
+          out[part[i]] = { version = math.tointeger(tonumber(row.version)) or row.version,
+            ts = val(row.timestamp), operation = val(row.operation), parameters = M.decode_params(row.operationParameters) }
+        else
+          out[part[i]] = { version = -1 }
+        end
       end
     end
   end
   return out, errs
+end
+
+-- deltalog.probe over the names in slices of M.SLICE, its answers merged: unchanged, need (sorted),
+-- notes (each reason once: the text before its parenthesised error), calls.
+function M.probe_versions(ws, tables, names, recorded, opts)
+  local unchanged, need, notes, calls, seen = {}, {}, {}, { vend = 0, list = 0 }, {}
+  for first = 1, #names, M.SLICE do
+    local u, n, ns, c = deltalog.probe(ws, tables, slice(names, first, M.SLICE), recorded, opts)
+    for full, v in pairs(u) do unchanged[full] = v end
+    for _, full in ipairs(n) do need[#need + 1] = full end
+    for _, text in ipairs(ns) do
+      local reason = text:match("^(.-) %(") or text
+      if not seen[reason] then seen[reason] = true; notes[#notes + 1] = text end
+    end
+    calls.vend, calls.list = calls.vend + c.vend, calls.list + c.list
+  end
+  table.sort(need)
+  return unchanged, need, notes, calls
 end
 
 function M.decode_params(p)
@@ -415,7 +465,7 @@ function M.discover(cfg, src, dst, stats, progress, opts)
     -- the head of each table's Delta log, through credential vending (replicate/deltalog.lua);
     -- DESCRIBE HISTORY for what moved or cannot be probed
     local notes, calls
-    versions, need, notes, calls = deltalog.probe(src.ws, src_inv.tables, delta, rows,
+    versions, need, notes, calls = M.probe_versions(src.ws, src_inv.tables, delta, rows,
       { concurrency = math.max(cfg.parallelism or 8, 32) })
     stats.rest = stats.rest + calls.vend + calls.list
     for _, n in ipairs(notes) do

@@ -24,40 +24,70 @@ local K = {
 
 function K.match(t) return t.table_type ~= "VIEW" end
 
-local function norm_columns(cols)
-  local val, out = util.val, {}
-  for _, c in ipairs(cols or {}) do
-    local mask = val(c.mask)
-    out[#out + 1] = { name = c.name, type_text = c.type_text, type_name = c.type_name, comment = val(c.comment),
-      mask = mask and mask.function_name and { function_name = mask.function_name,
-        using_column_names = val(mask.using_column_names) or {} } or nil }
+-- Memory at scale (an inventory holds every table of both sides): a column with neither comment
+-- nor mask is one record shared by every table that has it (inventory objects are read, never
+-- written: hooks get copies); empty tags, column tags and view dependencies are K.NONE, one
+-- read-only empty table (inventory.lua gives an object its own tags table when it reads one).
+K.NONE = setmetatable({}, { __newindex = function() error("replicate: K.NONE is read-only", 2) end,
+  __metatable = "replicate.kinds.table.NONE" })
+local plain_columns = setmetatable({}, { __mode = "v" })
+
+local function norm_column(c)
+  local val = util.val
+  local mask, comment = val(c.mask), val(c.comment)
+  local name, text, tname = c.name, c.type_text, c.type_name
+  if comment == nil and not (mask and mask.function_name) and type(name) == "string" and type(text) == "string"
+    and type(tname) == "string" then
+    local key = name .. "\0" .. text .. "\0" .. tname
+    local rec = plain_columns[key]
+    if not rec then
+      rec = { name = name, type_text = text, type_name = tname }
+      plain_columns[key] = rec
+    end
+    return rec
   end
+  local rec = { name = name, type_text = text, type_name = tname }
+  rec.comment = comment
+  if mask and mask.function_name then
+    rec.mask = { function_name = mask.function_name, using_column_names = val(mask.using_column_names) or {} }
+  end
+  return rec
+end
+
+local function norm_columns(cols)
+  local out = {}
+  for _, c in ipairs(cols or {}) do out[#out + 1] = norm_column(c) end
   return out
 end
 
--- One entry of the tables listing (tables and views alike) -> the inventory's table.
+-- One entry of the tables listing (tables and views alike) -> the inventory's table. Fields that
+-- are nil are left out of the constructor (a constructor sizes the table for every field it names).
 function K.normalise(t)
   local val = util.val
-  local deps = {}
+  local deps = K.NONE
   local vd = val(t.view_dependencies)
   if type(vd) == "table" then
     for _, d in ipairs(val(vd.dependencies) or {}) do
       if type(d) == "table" and type(d.table) == "table" and d.table.table_full_name then
+        if deps == K.NONE then deps = {} end
         deps[#deps + 1] = d.table.table_full_name:lower()
       end
     end
   end
-  local rf = val(t.row_filter)
-  return {
+  local o = {
     catalog = t.catalog_name:lower(), schema = t.schema_name:lower(), name = t.name:lower(),
     full = (t.catalog_name .. "." .. t.schema_name .. "." .. t.name):lower(),
-    table_type = t.table_type, format = val(t.data_source_format), location = val(t.storage_location),
-    columns = norm_columns(t.columns), comment = val(t.comment), properties = util.props(t.properties),
-    owner = val(t.owner), view_definition = val(t.view_definition), view_dependencies = deps,
-    row_filter = rf and rf.function_name and { function_name = rf.function_name,
-      input_column_names = val(rf.input_column_names) or {} } or nil,
-    table_id = val(t.table_id), updated_at = val(t.updated_at), tags = {}, column_tags = {},
+    table_type = t.table_type, columns = norm_columns(t.columns), properties = util.props(t.properties),
+    view_dependencies = deps, tags = K.NONE, column_tags = K.NONE,
   }
+  o.format, o.location, o.comment = val(t.data_source_format), val(t.storage_location), val(t.comment)
+  o.owner, o.view_definition = val(t.owner), val(t.view_definition)
+  local rf = val(t.row_filter)
+  if rf and rf.function_name then
+    o.row_filter = { function_name = rf.function_name, input_column_names = val(rf.input_column_names) or {} }
+  end
+  o.table_id, o.updated_at = val(t.table_id), val(t.updated_at)
+  return o
 end
 
 local function columns_ddl(cols)
