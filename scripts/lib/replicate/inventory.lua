@@ -420,6 +420,11 @@ local function count(t) local n = 0 for _ in pairs(t or {}) do n = n + 1 end ret
 -- ({ ws=, conn=, host= }); stats counts the calls; progress(text) reports. opts.versions_only
 -- (status): tables and versions, no grants or tags.
 function M.discover(cfg, src, dst, stats, progress, opts)
+  -- both inventories stay live to the end: a short collector pause (util.with_gc_pause)
+  return util.with_gc_pause(util.GC_PAUSE, M.discover_sides, cfg, src, dst, stats, progress, opts)
+end
+
+function M.discover_sides(cfg, src, dst, stats, progress, opts)
   opts = opts or {}
   local light = opts.versions_only   -- status: tables and versions, no grants or tags
   local src_cats, dst_cats = {}, {}

@@ -449,6 +449,12 @@ end
 -- (the statement counts of discovery, kept in the plan). What discovery could not read (the
 -- inventories' errors and warnings) is part of the plan's failures and warnings.
 function M.build(cfg, src, dst, opts)
+  -- the inventories are live all along: a short collector pause keeps garbage from doubling the
+  -- heap (util.with_gc_pause; the same pause as discovery)
+  return util.with_gc_pause(util.GC_PAUSE, M.build_plan, cfg, src, dst, opts)
+end
+
+function M.build_plan(cfg, src, dst, opts)
   opts = opts or {}
   config.check_catalogs(cfg, src.catalogs or {})
   local p = M.new_planner(cfg, src, dst, opts)
