@@ -61,16 +61,17 @@ function M.split_name(full)
   return parts
 end
 
--- fn(...) with the collector's pause at `pause` percent, restored when fn returns. Lua's default
+-- fn(...) with the collector's pause at `pause` percent, restored when fn returns or raises. Lua's default
 -- (200) starts a cycle once the heap is twice what the last one left, so garbage can grow as
 -- large as everything live: at 10,000 tables the inventories make that some 30 MB more at the peak.
 -- discovery and plan.build run with M.GC_PAUSE.
 M.GC_PAUSE = 120
 function M.with_gc_pause(pause, fn, ...)
   local before = collectgarbage("setpause", pause)
-  local out = table.pack(fn(...))
+  local out = table.pack(pcall(fn, ...))
   collectgarbage("setpause", before)
-  return table.unpack(out, 1, out.n)
+  if not out[1] then error(out[2], 0) end
+  return table.unpack(out, 2, out.n)
 end
 
 return M
