@@ -111,7 +111,8 @@ describe("replication memory per table", function()
       for i = 1, #reqs do out[i] = { status = 403, error = { code = "PERMISSION_DENIED", status = 403, message = "no" } } end
       return out
     end }
-    local unchanged, need, notes, calls = inventory.probe_versions(ws, tables, names, recorded, { concurrency = 4 })
+    local unchanged, need, notes, calls = require("replicate.deltalog").probe(ws, tables, names, recorded,
+      { concurrency = 4, slice = inventory.SLICE })
     assert.are.same({ inventory.SLICE, inventory.SLICE, 7 }, sizes)
     assert.are.same({}, unchanged)
     assert.are.equal(n, #need)

@@ -74,41 +74,16 @@ local function say_once(notes, key, text)
   if not notes[key] then notes[key] = true; notes[#notes + 1] = text end
 end
 
---- probe(ws, tables, names, recorded, opts) -> unchanged, need, notes, calls
--- tables: source inventory (full -> {table_id, location, ...}); names: Delta tables in scope;
--- recorded: source full -> state row {source_table_id, source_version, source_commit_ts}.
--- unchanged: full -> {version, ts, from = "log"}; need: names for DESCRIBE HISTORY (in order);
--- notes: what fell back and why, each reason once (catalog-managed tables: one note with their
--- count); calls: {vend=, list=}.
-function M.probe(ws, tables, names, recorded, opts)
-  opts = opts or {}
-  local http = opts.http or require("http")
-  local unchanged, need, notes, calls = {}, {}, {}, { vend = 0, list = 0 }
-  local cand, managed = {}, 0
-  for _, full in ipairs(names) do
-    local t, row = tables[full] or {}, recorded[full]
-    local v = row and math.tointeger(tonumber(row.source_version))
-    if M.catalog_managed(t) then
-      managed = managed + 1                                  -- its log may trail Unity Catalog
-      need[#need + 1] = full
-    elseif row and v and v >= 0 and t.table_id and row.source_table_id == t.table_id and M.parse(t.location) then
-      cand[#cand + 1] = { full = full, t = t, v = v, row = row }
-    else
-      need[#need + 1] = full
-    end
-  end
-  if managed > 0 then
-    notes[#notes + 1] = managed .. " catalog-managed table(s) (commits ratified by Unity Catalog, "
-      .. "the log in storage may trail them): versions read with DESCRIBE HISTORY"
-  end
-  if #cand == 0 then table.sort(need); return unchanged, need, notes, calls end
+-- One slice of candidates: a vended credential each, then a listing each (concurrently, each round
+-- through one http.all), results added to unchanged, need, notes and calls.
+local function probe_slice(ws, http, cand, opts, unchanged, need, notes, calls)
   -- 1. one credential per table, all at once
   local reqs = {}
   for i, c in ipairs(cand) do
     reqs[i] = { method = "POST", path = M.VEND, body = { table_id = c.t.table_id, operation = "READ" } }
   end
   local vended = ws:all(reqs, { concurrency = opts.concurrency })
-  calls.vend = #reqs
+  calls.vend = calls.vend + #reqs
   -- 2. one listing per table that got one, all at once
   local lists, idx = {}, {}
   for i, c in ipairs(cand) do
@@ -132,21 +107,56 @@ function M.probe(ws, tables, names, recorded, opts)
       end
     end
   end
-  if #lists > 0 then
-    local resps = http.all(lists, { concurrency = opts.concurrency })
-    calls.list = #lists
-    for i, resp in ipairs(resps) do
-      local c = idx[i]
-      if resp == nil or resp.error or resp.status ~= 200 then
-        say_once(notes, "list", "listing a Delta log failed (" .. (resp and (resp.error and errors.text(resp.error)
-          or ("HTTP " .. tostring(resp.status))) or "no response") .. "): versions read with DESCRIBE HISTORY instead")
-        need[#need + 1] = c.full
-      elseif (resp.body or ""):find("<Name>", 1, true) then
-        need[#need + 1] = c.full                       -- moved: its new version from DESCRIBE HISTORY
-      else
-        unchanged[c.full] = { version = c.v, ts = c.row.source_commit_ts, from = "log" }
-      end
+  if #lists == 0 then return end
+  local resps = http.all(lists, { concurrency = opts.concurrency })
+  calls.list = calls.list + #lists
+  for i, resp in ipairs(resps) do
+    local c = idx[i]
+    if resp == nil or resp.error or resp.status ~= 200 then
+      say_once(notes, "list", "listing a Delta log failed (" .. (resp and (resp.error and errors.text(resp.error)
+        or ("HTTP " .. tostring(resp.status))) or "no response") .. "): versions read with DESCRIBE HISTORY instead")
+      need[#need + 1] = c.full
+    elseif (resp.body or ""):find("<Name>", 1, true) then
+      need[#need + 1] = c.full                         -- moved: its new version from DESCRIBE HISTORY
+    else
+      unchanged[c.full] = { version = c.v, ts = c.row.source_commit_ts, from = "log" }
     end
+  end
+end
+
+--- probe(ws, tables, names, recorded, opts) -> unchanged, need, notes, calls
+-- tables: source inventory (full -> {table_id, location, ...}); names: Delta tables in scope;
+-- recorded: source full -> state row {source_table_id, source_version, source_commit_ts}.
+-- opts: concurrency, slice (candidates per round of credentials and listings, default all: memory
+-- holds one slice's answers at a time), http (the module; tests).
+-- unchanged: full -> {version, ts, from = "log"}; need: names for DESCRIBE HISTORY (sorted);
+-- notes: what fell back and why, each reason once (catalog-managed tables: one note with their
+-- count); calls: {vend=, list=}.
+function M.probe(ws, tables, names, recorded, opts)
+  opts = opts or {}
+  local http = opts.http or require("http")
+  local unchanged, need, notes, calls = {}, {}, {}, { vend = 0, list = 0 }
+  local cand, managed = {}, 0
+  for _, full in ipairs(names) do
+    local t, row = tables[full] or {}, recorded[full]
+    local v = row and math.tointeger(tonumber(row.source_version))
+    if M.catalog_managed(t) then
+      managed = managed + 1                                  -- its log may trail Unity Catalog
+      need[#need + 1] = full
+    elseif row and v and v >= 0 and t.table_id and row.source_table_id == t.table_id and M.parse(t.location) then
+      cand[#cand + 1] = { full = full, t = t, v = v, row = row }
+    else
+      need[#need + 1] = full
+    end
+  end
+  if managed > 0 then
+    notes[#notes + 1] = managed .. " catalog-managed table(s) (commits ratified by Unity Catalog, "
+      .. "the log in storage may trail them): versions read with DESCRIBE HISTORY"
+  end
+  local size = opts.slice or math.max(#cand, 1)
+  for first = 1, #cand, size do
+    probe_slice(ws, http, table.move(cand, first, math.min(first + size - 1, #cand), 1, {}), opts,
+      unchanged, need, notes, calls)
   end
   table.sort(need)
   return unchanged, need, notes, calls

@@ -308,24 +308,6 @@ function M.read_versions(side, tables, stats)
   return out, errs
 end
 
--- deltalog.probe over the names in slices of M.SLICE, its answers merged: unchanged, need (sorted),
--- notes (each reason once: the text before its parenthesised error), calls.
-function M.probe_versions(ws, tables, names, recorded, opts)
-  local unchanged, need, notes, calls, seen = {}, {}, {}, { vend = 0, list = 0 }, {}
-  for first = 1, #names, M.SLICE do
-    local u, n, ns, c = deltalog.probe(ws, tables, slice(names, first, M.SLICE), recorded, opts)
-    for full, v in pairs(u) do unchanged[full] = v end
-    for _, full in ipairs(n) do need[#need + 1] = full end
-    for _, text in ipairs(ns) do
-      local reason = text:match("^(.-) %(") or text
-      if not seen[reason] then seen[reason] = true; notes[#notes + 1] = text end
-    end
-    calls.vend, calls.list = calls.vend + c.vend, calls.list + c.list
-  end
-  table.sort(need)
-  return unchanged, need, notes, calls
-end
-
 function M.decode_params(p)
   p = val(p)
   if type(p) == "table" then return p end
@@ -470,8 +452,8 @@ function M.discover_sides(cfg, src, dst, stats, progress, opts)
     -- the head of each table's Delta log, through credential vending (replicate/deltalog.lua);
     -- DESCRIBE HISTORY for what moved or cannot be probed
     local notes, calls
-    versions, need, notes, calls = M.probe_versions(src.ws, src_inv.tables, delta, rows,
-      { concurrency = math.max(cfg.parallelism or 8, 32) })
+    versions, need, notes, calls = deltalog.probe(src.ws, src_inv.tables, delta, rows,
+      { concurrency = math.max(cfg.parallelism or 8, 32), slice = M.SLICE })
     stats.rest = stats.rest + calls.vend + calls.list
     for _, n in ipairs(notes) do
       src_inv.warnings[#src_inv.warnings + 1] = { object = "versions", reason = n }
