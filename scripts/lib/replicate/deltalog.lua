@@ -13,6 +13,7 @@
 -- other table (moved, never cloned, replaced under the same name, no storage location, vending
 -- refused, listing failed, catalog-managed) is read with DESCRIBE HISTORY by the caller.
 local errors = require("errors")
+local util = require("replicate.util")
 local web = require("web")
 
 local M = {}
@@ -155,8 +156,7 @@ function M.probe(ws, tables, names, recorded, opts)
   end
   local size = opts.slice or math.max(#cand, 1)
   for first = 1, #cand, size do
-    probe_slice(ws, http, table.move(cand, first, math.min(first + size - 1, #cand), 1, {}), opts,
-      unchanged, need, notes, calls)
+    probe_slice(ws, http, util.slice(cand, first, size), opts, unchanged, need, notes, calls)
   end
   table.sort(need)
   return unchanged, need, notes, calls

@@ -31,10 +31,7 @@ local val = util.val
 M.SLICE = 512          -- tables per slice (version probe, DESCRIBE HISTORY)
 M.LIST_SLICE = 64      -- listing requests per slice (one per schema and kind)
 
--- The elements first..first+size-1 of list (a new array).
-local function slice(list, first, size)
-  return table.move(list, first, math.min(first + size - 1, #list), 1, {})
-end
+local slice = util.slice
 
 -- Concurrent listing with paging: requests = { {path=, query=, key=} }, returns items per request.
 function M.list_many(ws, requests, concurrency)

@@ -23,6 +23,11 @@ function M.copy(t)
 end
 
 -- Glob pattern ("sales.*", "*.tmp_*", "a?c") to a Lua pattern anchored at both ends.
+-- The elements first..first+size-1 of list (a new array; fewer at the end of the list).
+function M.slice(list, first, size)
+  return table.move(list, first, math.min(first + size - 1, #list), 1, {})
+end
+
 function M.glob_to_pattern(glob)
   local out = { "^" }
   for i = 1, #glob do
