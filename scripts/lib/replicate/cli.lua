@@ -204,6 +204,19 @@ function M.check_fence(cfg, o, opts)
   return regions.guard(set, source, target)
 end
 
+-- Discovery of both sides, then the plan; -> plan, or nil and the error when a workspace is
+-- unreachable. The inventories live only in here, so they are garbage once the plan is built.
+local function discover_and_plan(cfg, src, dst, o, stats, progress, run_id)
+  local found, src_inv, dst_inv = pcall(inventory.discover, cfg, src, dst, stats, progress,
+    { versions_only = o.command == "status" })
+  if not found then
+    if errors.is(src_inv, "CANCELLED") then error(src_inv, 0) end
+    return nil, src_inv
+  end
+  return plan_lib.build(cfg, src_inv, dst_inv, { now = os.date("!%Y-%m-%dT%H:%M:%SZ"), run_id = run_id,
+    source = src.host, target = dst.host, discovery = { sql = stats.sql, rest = stats.rest, versions = stats.versions } })
+end
+
 function M.main(args, opts)
   opts = opts or {}
   local out = opts.stdout or function(s) io.stdout:write(s, "\n") end
@@ -238,15 +251,16 @@ function M.main(args, opts)
         o.file, tostring(plan.source), tostring(plan.target), src.host, dst.host) }
     end
   else
-    local found, src_inv, dst_inv = pcall(inventory.discover, cfg, src, dst, stats, progress,
-      { versions_only = o.command == "status" })
-    if not found then   -- a workspace unreachable: the run ends with its summary
-      if errors.is(src_inv, "CANCELLED") then error(src_inv, 0) end
-      return M.report_run(o, out, report.discovery_failed(src_inv), { run_id = run_id, stats = stats,
+    local failure
+    plan, failure = discover_and_plan(cfg, src, dst, o, stats, progress, run_id)
+    if not plan then   -- a workspace unreachable: the run ends with its summary
+      return M.report_run(o, out, report.discovery_failed(failure), { run_id = run_id, stats = stats,
         elapsed = apply.clock() - started, warnings = {}, state = {} })
     end
-    plan = plan_lib.build(cfg, src_inv, dst_inv, { now = os.date("!%Y-%m-%dT%H:%M:%SZ"), run_id = run_id,
-      source = src.host, target = dst.host, discovery = { sql = stats.sql, rest = stats.rest, versions = stats.versions } })
+    -- Both inventories are garbage now. What follows allocates mostly outside Lua's accounting
+    -- (the JSON encoder's buffer, HTTP answers in C), which does not drive the collector; one full
+    -- cycle here hands their memory back before that, instead of stacking it on the peak.
+    collectgarbage("collect")
     if o.out then write_file(o.out, json.encode(plan)); progress("plan saved to " .. o.out) end
   end
 

@@ -185,10 +185,15 @@ local function plan_clone(p, t, tgt, clone_src, share)
   local reason, special = K.clone_reason(p, t, tgt)
   local v = (p.src.versions or {})[t.full] or {}
   local st = (p.dst.state or {})[tgt]
-  p.table_status[#p.table_status + 1] = { object = tgt, source = t.full, source_version = v.version,
-    source_commit_ts = v.ts, cloned_version = st and st.source_version, cloned_commit_ts = st and st.source_commit_ts,
-    cloned_at = st and st.cloned_at, in_sync = (reason == nil and special == nil), reason = reason or special,
-    missing = p.dst.tables[tgt] == nil }
+  -- one row per table for `status`: eight fields, so an in-sync row keeps the smallest hash part that
+  -- holds them (a constructor sizes it by the fields it names, nil or not); reason and missing only
+  -- when there are
+  local row = { object = tgt, source = t.full, source_version = v.version, source_commit_ts = v.ts,
+    cloned_version = st and st.source_version, cloned_commit_ts = st and st.source_commit_ts,
+    cloned_at = st and st.cloned_at, in_sync = (reason == nil and special == nil) }
+  if not row.in_sync then row.reason = reason or special end
+  if p.dst.tables[tgt] == nil then row.missing = true end
+  p.table_status[#p.table_status + 1] = row
   local record = { object = tgt, source = t.full, source_table_id = t.table_id, source_version = v.version,
     source_commit_ts = v.ts, share = share }
   if special == "record" then
