@@ -6,8 +6,9 @@
 -- slices' requests and answers take a few MB whatever the number of tables, and the Lua collector
 -- lets garbage grow to about the live heap again before it runs. That leaves about 2 KB of live
 -- heap per table for both inventories, the replication state and the plan; a listed table with
--- two columns measures 0.7 KB in an inventory and 0.27 KB in the plan (counted with
--- collectgarbage("count") after full collections: deterministic for the same code).
+-- two columns measures 0.7 KB in prod's inventory (strings shared with the listing not counted) and
+-- 0.27 KB in the plan, and a replica in dr's 0.6 KB with its strings (0.9 KB as prod keeps it),
+-- counted with collectgarbage("count") after full collections: deterministic for the same code.
 local json = require("json")
 local kinds = require("replicate.kinds")
 local plan = require("replicate.plan")
@@ -38,12 +39,12 @@ local function listed(cat, i)
     properties = { ["delta.lastCommitTimestamp"] = "1796297327952", ["delta.lastUpdateVersion"] = "0" } })
 end
 
-local function side(cat, raws)
+local function side(cat, raws, lean)
   local inv = { grants = {}, warnings = {}, errors = {}, shares = {} }
   for _, coll in ipairs(kinds.collections) do inv[coll] = {} end
   inv.catalogs[cat] = { name = cat, full = cat, owner = "owner-sp", tags = {} }
   for _, raw in ipairs(raws) do
-    local t = kinds.get("table").normalise(raw)
+    local t = kinds.get("table").normalise(raw, lean)
     local s = t.catalog .. "." .. t.schema
     inv.schemas[s] = inv.schemas[s] or { catalog = t.catalog, name = t.schema, full = s, owner = "owner-sp", tags = {} }
     inv.tables[t.full] = t
@@ -67,13 +68,39 @@ describe("replication memory per table", function()
     assert.has_error(function() a.tags.x = "1" end)
   end)
 
+  it("a replica in dr's inventory keeps only what the plan compares: at most 0.625 KB, a third less", function()
+    -- the listings are garbage once read (as in discovery): their strings count where a record keeps them
+    local function per_record(lean)
+      local keep = {}
+      local before = live()
+      for i = 1, N do keep[i] = kinds.get("table").normalise(listed("bench_dr", i), lean) end
+      return (live() - before) / N, keep
+    end
+    local full = per_record(false)
+    local per, recs = per_record(true)
+    assert.is_true(per <= 640, string.format("%.0f B per replica", per))
+    assert.is_true(per <= full * 0.7, string.format("%.0f B per replica against %.0f B in full", per, full))
+    local r = recs[1]
+    assert.are.equal("bench_dr.s1.t0001", r.full)
+    assert.are.equal("MANAGED", r.table_type)
+    assert.are.equal("owner-sp", r.owner)
+    assert.are.equal(2, #r.columns)
+    assert.is_nil(r.location)
+    assert.is_nil(r.table_id)
+    assert.are.same({}, r.properties)
+    -- an external replica keeps its location: the plan compares it with the mapped one
+    local raw = listed("bench_dr", 1)
+    raw.table_type = "EXTERNAL"
+    assert.are.equal(raw.storage_location, kinds.get("table").normalise(raw, true).location)
+  end)
+
   it("a no-op plan keeps at most 0.375 KB per table", function()
     local function listing(cat)
       local raws = {}
       for i = 1, N do raws[i] = listed(cat, i) end
       return raws
     end
-    local src, dst = side("bench", listing("bench")), side("bench_dr", listing("bench_dr"))
+    local src, dst = side("bench", listing("bench")), side("bench_dr", listing("bench_dr"), true)
     dst.state, dst.state_exists, dst.provider, src.versions = {}, true, "prov", {}
     src.shares.drhost_1 = { tables = {}, recipients = { "rcp" } }
     dst.catalogs.drhost_src_1 = { name = "drhost_src_1", full = "drhost_src_1", tags = {} }

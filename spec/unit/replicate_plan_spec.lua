@@ -173,6 +173,20 @@ describe("replicate.plan", function()
     assert.are.equal(2, p.clones)
   end)
 
+  it("compares a replica as dr's lean inventory keeps it: a managed one has no location", function()
+    local src, dr = synced_dr()
+    dr.tables["sales_dr.core.orders"].location = nil            -- managed replica: UC placed it
+    local p = plan.build(cfg_with(), src, dr, {})
+    assert.are.same({}, p.actions)
+    -- an external Delta source whose replica is a managed table: cloned to the mapped location
+    dr.tables["sales_dr.core.events"].table_type, dr.tables["sales_dr.core.events"].location = "MANAGED", nil
+    p = plan.build(cfg_with(), src, dr, {})
+    local clones = {}
+    for _, a in ipairs(p.actions) do if a.op == "clone" then clones[a.object] = a.reason end end
+    assert.are.same({ ["sales_dr.core.events"] = "dr has a managed table, not one at the mapped " .. DR .. "events" },
+      clones)
+  end)
+
   it("re-clones everything with clone_strategy = always (the bench baseline)", function()
     local src, dr = synced_dr()
     local p = plan.build(cfg_with({ clone_strategy = "always" }), src, dr, {})

@@ -70,9 +70,9 @@ end
 
 -- Store a listed API object in the inventory under its kind's collection (objects no kind
 -- takes, such as information_schema, are left out).
-local function keep(inv, collection, raw)
+local function keep(inv, collection, raw, lean)
   local kind = kinds.of_collection[collection][1]
-  local obj = kind.normalise(raw)
+  local obj = kind.normalise(raw, lean)
   if kinds.kind_of(collection, obj) then inv[collection][obj.full] = obj end
   return obj
 end
@@ -98,7 +98,7 @@ end
 
 -- ---------------------------------------------------------------- one side
 -- side = { ws=, conn=, catalogs = { names }, with_state = {catalog,schema,table} | nil,
---          concurrency = n, stats = {} }
+--          concurrency = n, stats = {}, lean = true for dr (objects keep only what the plan compares) }
 function M.read(side)
   local ws = side.ws
   local conc = side.concurrency or 8
@@ -154,7 +154,7 @@ function M.read(side)
         inv.errors[#inv.errors + 1] = { object = r.query.catalog_name .. "." .. r.query.schema_name,
           reason = "cannot list " .. r.key .. ": " .. errors.text(items.error) }
       end
-      for _, o in ipairs(items) do keep(inv, r.collection, o) end
+      for _, o in ipairs(items) do keep(inv, r.collection, o, side.lean) end
     end
   end
 
@@ -424,7 +424,7 @@ function M.discover_sides(cfg, src, dst, stats, progress, opts)
 
   progress("discover: dr " .. dst.host)
   local dst_inv = M.read{ ws = dst.ws, conn = dst.conn, catalogs = dst_cats, concurrency = cfg.parallelism, stats = stats,
-    grants = not light, tags = not light }
+    grants = not light, tags = not light, lean = true }
   dst_inv.state, dst_inv.state_exists = M.read_state(dst, cfg.state, stats)
   dst_inv.provider = M.find_provider(dst.ws, src_inv.global_metastore_id, cfg.sharing.provider, stats)
 

@@ -14,7 +14,8 @@
 --   depth        parts of its full name (1 catalog, 2 schema, 3 objects in a schema)
 --   tags         true when it carries tags (SET TAGS), `column_tags` for per-column tags
 --   list         optional: { path=, key= } listing it per schema (discovery)
---   normalise    optional: API object -> inventory object
+--   normalise    optional: (API object, lean) -> inventory object; lean for dr's side, whose
+--                objects keep only what the plan compares
 --   privilege_view, tag_views   optional: information_schema views ({ view=, cols= })
 --   phases       optional: { name = position } plan phases it adds (plan.lua orders them)
 --   prune_rank   optional: order of drops (lower first); nil: never pruned
