@@ -31,6 +31,8 @@ function K.match(t) return t.table_type ~= "VIEW" end
 K.NONE = setmetatable({}, { __newindex = function() error("replicate: K.NONE is read-only", 2) end,
   __metatable = "replicate.kinds.table.NONE" })
 local plain_columns = setmetatable({}, { __mode = "v" })
+local plain_key = setmetatable({}, { __mode = "k" })     -- shared column record -> its key
+local plain_lists = setmetatable({}, { __mode = "v" })   -- keys of its columns -> shared list
 
 local function norm_column(c)
   local val = util.val
@@ -38,11 +40,11 @@ local function norm_column(c)
   local name, text, tname = c.name, c.type_text, c.type_name
   if comment == nil and not (mask and mask.function_name) and type(name) == "string" and type(text) == "string"
     and type(tname) == "string" then
-    local key = name .. "\0" .. text .. "\0" .. tname
+    local key = string.pack("s4s4s4", name, text, tname)   -- self-delimiting: lists concatenate them
     local rec = plain_columns[key]
     if not rec then
       rec = { name = name, type_text = text, type_name = tname }
-      plain_columns[key] = rec
+      plain_columns[key], plain_key[rec] = rec, key
     end
     return rec
   end
@@ -54,10 +56,24 @@ local function norm_column(c)
   return rec
 end
 
+-- A column list made only of plain columns is one list for every table with those columns in that
+-- order (the tables of a tenant-per-schema estate, of partitioned copies): the key names the shared
+-- records it holds.
 local function norm_columns(cols)
-  local out = {}
-  for _, c in ipairs(cols or {}) do out[#out + 1] = norm_column(c) end
-  return out
+  local out, keys = {}, {}
+  for _, c in ipairs(cols or {}) do
+    local rec = norm_column(c)
+    out[#out + 1] = rec
+    if keys then
+      local k = plain_key[rec]
+      if k then keys[#keys + 1] = k else keys = nil end
+    end
+  end
+  if not keys or #keys == 0 then return out end
+  local key = table.concat(keys)
+  local list = plain_lists[key]
+  if not list then plain_lists[key] = out; return out end
+  return list
 end
 
 -- One entry of the tables listing (tables and views alike) -> the inventory's table. Fields that
