@@ -31,9 +31,9 @@ function K.match(t) return t.table_type ~= "VIEW" end
 K.NONE = setmetatable({}, { __newindex = function() error("replicate: K.NONE is read-only", 2) end,
   __metatable = "replicate.kinds.table.NONE" })
 local plain_columns = setmetatable({}, { __mode = "v" })
-local plain_key = setmetatable({}, { __mode = "k" })     -- shared column record -> its key
 local plain_lists = setmetatable({}, { __mode = "v" })   -- keys of its columns -> shared list
 
+-- A column -> its record, and the record's key when it is a shared plain one.
 local function norm_column(c)
   local val = util.val
   local mask, comment = val(c.mask), val(c.comment)
@@ -44,9 +44,9 @@ local function norm_column(c)
     local rec = plain_columns[key]
     if not rec then
       rec = { name = name, type_text = text, type_name = tname }
-      plain_columns[key], plain_key[rec] = rec, key
+      plain_columns[key] = rec
     end
-    return rec
+    return rec, key
   end
   local rec = { name = name, type_text = text, type_name = tname }
   rec.comment = comment
@@ -62,14 +62,11 @@ end
 local function norm_columns(cols)
   local out, keys = {}, {}
   for _, c in ipairs(cols or {}) do
-    local rec = norm_column(c)
+    local rec, k = norm_column(c)
     out[#out + 1] = rec
-    if keys then
-      local k = plain_key[rec]
-      if k then keys[#keys + 1] = k else keys = nil end
-    end
+    keys[#keys + 1] = k   -- only plain columns add a key
   end
-  if not keys or #keys == 0 then return out end
+  if #out == 0 or #keys < #out then return out end
   local key = table.concat(keys)
   local list = plain_lists[key]
   if not list then plain_lists[key] = out; return out end
@@ -147,6 +144,14 @@ local function plan_metadata_only(p, t, tgt)
   p.recreated[tgt] = true
 end
 
+-- Why replica d is not at the mapped location loc (nil when it is). dr's inventory keeps no location
+-- for a managed replica (Unity Catalog places it), and a managed table is never at a mapped one.
+local function location_differs(d, loc)
+  if d.location == loc then return nil end
+  if d.table_type == "MANAGED" and d.location == nil then return "dr has a managed table, not one at the mapped " .. loc end
+  return "location " .. tostring(d.location) .. " is not the mapped " .. loc
+end
+
 -- External non-Delta tables: their files arrive by storage geo-replication; register the table
 -- at the mapped location. Dropping an external table never deletes its files.
 local function plan_register(p, t, tgt)
@@ -162,7 +167,7 @@ local function plan_register(p, t, tgt)
     p.recreated[tgt] = true
   elseif d.location ~= loc or not columns_equal(d.columns, t.columns) then
     p:add{ phase = "register", op = "replace", kind = "table", object = tgt, source = t.full,
-      reason = d.location ~= loc and ("location " .. tostring(d.location) .. " is not the mapped " .. loc) or "columns differ",
+      reason = location_differs(d, loc) or "columns differ",
       steps = { q.step("DROP TABLE IF EXISTS " .. q.name(tgt)), q.step(create) } }
     p.recreated[tgt] = true
   end
@@ -182,9 +187,9 @@ function K.clone_reason(p, t, tgt)
   local st = (p.dst.state or {})[tgt]
   if not d then return "missing in dr" end
   if d.table_type == "VIEW" then return "dr has a view by that name" end
-  if t.mapped_location and d.location ~= t.mapped_location then
-    if d.table_type == "MANAGED" then return "dr has a managed table, not one at the mapped " .. t.mapped_location end
-    return "location " .. tostring(d.location) .. " is not the mapped " .. t.mapped_location
+  if t.mapped_location then
+    local why = location_differs(d, t.mapped_location)
+    if why then return why end
   end
   if p.cfg.clone_strategy == "always" then return "clone_strategy = always" end
   if not v or v.version == nil then return "source version unknown: cloning to be safe" end
